@@ -1,0 +1,337 @@
+//! Slack Induction by String Removals (SISR, Christiaens & Vanden Berghe 2020) inside
+//! simulated annealing: remove a few strings of consecutive stops from routes near a random
+//! seed stop, reinsert them greedily with "blinks", accept by the annealing criterion.
+//! Reinsertion only looks at routes that hold one of the stop's candidate neighbours, so an
+//! iteration costs about the same on 100 or 5000 stops.
+
+use std::time::Instant;
+
+use super::data::Data;
+use super::route::Route;
+use crate::rng::Rng;
+
+const NONE: u32 = u32::MAX;
+/// Average number of removed stops per ruin (SISR's c-bar).
+const AVG_REMOVED: f64 = 10.0;
+/// Longest removed string (SISR's L-max).
+const MAX_STRING: f64 = 10.0;
+/// Probability of skipping a gap during reinsertion (SISR's blink rate).
+const BLINK: f64 = 0.01;
+/// Stops per problem up to which every route is a candidate for reinsertion.
+const ALL_ROUTES_UP_TO: usize = 250;
+/// Neighbours whose routes are candidates for reinsertion on larger problems.
+const GRANULAR: usize = 30;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sol {
+    pub routes: Vec<Route>,
+    pub unassigned: Vec<usize>,
+    pub route_of: Vec<u32>,
+    pub cost: f64,
+}
+
+impl Sol {
+    pub(crate) fn empty(d: &Data) -> Self {
+        Sol {
+            routes: (0..d.veh.len()).map(|v| Route::new(d, v)).collect(),
+            unassigned: Vec::new(),
+            route_of: vec![NONE; d.n()],
+            cost: 0.0,
+        }
+    }
+
+    fn clone_into_from(&mut self, o: &Sol) {
+        self.routes.clone_from(&o.routes);
+        self.unassigned.clone_from(&o.unassigned);
+        self.route_of.clone_from(&o.route_of);
+        self.cost = o.cost;
+    }
+
+    pub(crate) fn recost(&mut self, d: &Data) {
+        self.cost = self.routes.iter().map(|r| r.cost).sum::<f64>()
+            + self.unassigned.iter().map(|&s| d.penalty[s]).sum::<f64>();
+    }
+
+    fn set_route(&mut self, d: &Data, r: usize) {
+        self.routes[r].update(d);
+        for &s in &self.routes[r].stops {
+            self.route_of[s] = r as u32;
+        }
+    }
+
+    /// Safety net for matrices without the triangle inequality: a route made infeasible by a
+    /// removal is emptied and its stops reinserted.
+    fn repair(&mut self, d: &Data, r: usize, removed: &mut Vec<usize>) {
+        self.set_route(d, r);
+        if !self.routes[r].feasible {
+            for s in self.routes[r].stops.drain(..) {
+                self.route_of[s] = NONE;
+                removed.push(s);
+            }
+            self.routes[r].update(d);
+        }
+    }
+}
+
+pub(crate) struct Search<'d, 'p> {
+    d: &'d Data<'p>,
+    rng: Rng,
+    stamp: Vec<u32>,
+    tick: u32,
+    removed: Vec<usize>,
+    touched: Vec<usize>,
+    keys: Vec<f64>,
+}
+
+pub(crate) struct Limits {
+    pub iterations: Option<u64>,
+    pub deadline: Option<Instant>,
+    pub started: Instant,
+}
+
+impl Limits {
+    fn progress(&self, it: u64) -> f64 {
+        let by_it = self.iterations.map_or(0.0, |n| it as f64 / n.max(1) as f64);
+        let by_time = self.deadline.map_or(0.0, |dl| {
+            let total = dl.saturating_duration_since(self.started).as_secs_f64();
+            if total <= 0.0 {
+                1.0
+            } else {
+                self.started.elapsed().as_secs_f64() / total
+            }
+        });
+        by_it.max(by_time).min(1.0)
+    }
+    fn done(&self, it: u64) -> bool {
+        self.iterations.is_some_and(|n| it >= n)
+            || self.deadline.is_some_and(|dl| Instant::now() >= dl)
+    }
+}
+
+impl<'d, 'p> Search<'d, 'p> {
+    pub(crate) fn new(d: &'d Data<'p>, seed: u64) -> Self {
+        Search {
+            d,
+            rng: Rng::new(seed),
+            stamp: vec![0; d.veh.len()],
+            tick: 0,
+            removed: Vec::new(),
+            touched: Vec::new(),
+            keys: vec![0.0; d.n()],
+        }
+    }
+
+    /// Greedy construction: insert every stop at its cheapest feasible position.
+    pub(crate) fn construct(&mut self) -> Sol {
+        let d = self.d;
+        let mut s = Sol::empty(d);
+        self.removed = (0..d.n()).collect();
+        // Hardest first: latest-due ascending, then farthest from the fleet's first depot.
+        let depot = d.veh.first().map_or(0, |v| v.start);
+        self.removed.sort_by(|&a, &b| {
+            d.last_due(a)
+                .total_cmp(&d.last_due(b))
+                .then(d.dist(depot, d.loc[b]).total_cmp(&d.dist(depot, d.loc[a])))
+        });
+        self.recreate(&mut s, false);
+        s.recost(d);
+        s
+    }
+
+    /// Run the annealing loop from `start`, return the best solution seen.
+    pub(crate) fn run(&mut self, start: Sol, limits: &Limits) -> (Sol, u64) {
+        let d = self.d;
+        let mut best = start.clone();
+        let mut cur = start;
+        let mut cand = cur.clone();
+        let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
+        let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
+        let avg_edge = (travel / edges as f64).max(1e-9);
+        let (t0, t1) = (0.3 * avg_edge, 0.003 * avg_edge);
+        let mut it = 0u64;
+        while !limits.done(it) && d.n() > 0 {
+            let progress = limits.progress(it);
+            let temp = t0 * (t1 / t0).powf(progress);
+            cand.clone_into_from(&cur);
+            self.ruin(&mut cand);
+            self.recreate(&mut cand, true);
+            cand.recost(d);
+            let threshold = cur.cost - temp * self.rng.f64().max(1e-300).ln();
+            if cand.cost < threshold {
+                std::mem::swap(&mut cur, &mut cand);
+                if cur.cost < best.cost - 1e-9 {
+                    best.clone_into_from(&cur);
+                }
+            }
+            it += 1;
+        }
+        (best, it)
+    }
+
+    fn ruin(&mut self, s: &mut Sol) {
+        let d = self.d;
+        self.removed.clear();
+        self.removed.append(&mut s.unassigned);
+        let used = s.routes.iter().filter(|r| !r.stops.is_empty()).count();
+        if used == 0 {
+            return;
+        }
+        let assigned = d.n() - self.removed.len();
+        let card = assigned as f64 / used as f64;
+        let ls_max = MAX_STRING.min(card);
+        let ks_max = 4.0 * AVG_REMOVED / (1.0 + ls_max) - 1.0;
+        let ks = self.rng.range_f64(1.0, ks_max + 1.0).floor() as usize;
+        let seed = self.rng.below(d.n());
+        self.touched.clear();
+        for i in 0..=d.neighbours[seed].len() {
+            if self.touched.len() >= ks {
+                break;
+            }
+            let c = if i == 0 {
+                seed
+            } else {
+                d.neighbours[seed][i - 1] as usize
+            };
+            let r = s.route_of[c];
+            if r == NONE || self.touched.contains(&(r as usize)) {
+                continue;
+            }
+            let r = r as usize;
+            let len = s.routes[r].stops.len();
+            let lmax = (len as f64).min(ls_max);
+            let l = (self.rng.range_f64(1.0, lmax + 1.0).floor() as usize).clamp(1, len);
+            let pos = s.routes[r].stops.iter().position(|&x| x == c).unwrap_or(0);
+            self.remove_string(s, r, pos, l);
+            self.touched.push(r);
+        }
+        for i in 0..self.touched.len() {
+            let r = self.touched[i];
+            let mut removed = std::mem::take(&mut self.removed);
+            s.repair(d, r, &mut removed);
+            self.removed = removed;
+        }
+    }
+
+    /// Remove a string of `l` stops containing position `pos`, or (half the time) a split
+    /// string that keeps `m` stops in its middle.
+    fn remove_string(&mut self, s: &mut Sol, r: usize, pos: usize, l: usize) {
+        let len = s.routes[r].stops.len();
+        let split = l < len && self.rng.f64() < 0.5;
+        let mut m = 0;
+        if split {
+            m = 1;
+            while m < len - l && self.rng.f64() > 0.01 {
+                m += 1;
+            }
+        }
+        let total = l + m;
+        let lo = pos.saturating_sub(total - 1);
+        let hi = pos.min(len - total);
+        let start = lo + self.rng.below(hi - lo + 1);
+        let keep_from = if m > 0 {
+            start + self.rng.below(l + 1)
+        } else {
+            usize::MAX
+        };
+        let route = &mut s.routes[r].stops;
+        let mut w = 0;
+        for i in 0..len {
+            let x = route[i];
+            let in_string = i >= start && i < start + total;
+            let kept = i >= keep_from && i < keep_from.saturating_add(m);
+            if in_string && !kept {
+                s.route_of[x] = NONE;
+                self.removed.push(x);
+            } else {
+                route[w] = x;
+                w += 1;
+            }
+        }
+        route.truncate(w);
+    }
+
+    /// Reinsert `self.removed` one by one at the cheapest gap (with blinks when `blink`).
+    fn recreate(&mut self, s: &mut Sol, blink: bool) {
+        let d = self.d;
+        let mut removed = std::mem::take(&mut self.removed);
+        if blink {
+            self.order(&mut removed);
+        }
+        let all_routes = d.n() <= ALL_ROUTES_UP_TO;
+        for &c in &removed {
+            if d.infeasible[c].is_some() {
+                s.unassigned.push(c);
+                continue;
+            }
+            self.tick = self.tick.wrapping_add(1);
+            if self.tick == 0 {
+                self.stamp.iter_mut().for_each(|x| *x = 0);
+                self.tick = 1;
+            }
+            let mut best: Option<(usize, usize, f64)> = None;
+            let mut consider = |this: &mut Self, r: usize, s: &Sol| {
+                if this.stamp[r] == this.tick {
+                    return;
+                }
+                this.stamp[r] = this.tick;
+                let rng = &mut this.rng;
+                let found = s.routes[r].best_gap(d, c, 0, || blink && rng.f64() < BLINK);
+                if let Some((g, delta)) = found
+                    && best.is_none_or(|b| delta < b.2)
+                {
+                    best = Some((r, g, delta));
+                }
+            };
+            if all_routes {
+                for r in 0..s.routes.len() {
+                    if !s.routes[r].stops.is_empty() {
+                        consider(self, r, s);
+                    }
+                }
+            } else {
+                for &nb in d.neighbours[c].iter().take(GRANULAR) {
+                    let r = s.route_of[nb as usize];
+                    if r != NONE {
+                        consider(self, r as usize, s);
+                    }
+                }
+            }
+            for class in &d.classes {
+                if let Some(&v) = class.iter().find(|&&v| s.routes[v].stops.is_empty()) {
+                    consider(self, v, s);
+                }
+            }
+            match best {
+                Some((r, g, delta)) if delta <= d.penalty[c] => {
+                    s.routes[r].stops.insert(g, c);
+                    s.set_route(d, r);
+                }
+                _ => s.unassigned.push(c),
+            }
+        }
+        removed.clear();
+        self.removed = removed;
+    }
+
+    /// SISR's reinsertion orders: random, demand, far, close (weights 4:4:2:1), plus
+    /// tightest deadline first, which matters with time windows.
+    fn order(&mut self, v: &mut [usize]) {
+        let d = self.d;
+        let depot = d.veh.first().map_or(0, |x| x.start);
+        let pick = self.rng.below(13);
+        self.rng.shuffle(v);
+        if pick < 4 {
+            return;
+        }
+        for &c in v.iter() {
+            self.keys[c] = match pick {
+                4..=7 => -(d.kg[c] + d.units[c]),
+                8..=9 => -d.dist(depot, d.loc[c]),
+                10 => d.dist(depot, d.loc[c]),
+                _ => d.last_due(c),
+            };
+        }
+        let keys = &self.keys;
+        v.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
+    }
+}
