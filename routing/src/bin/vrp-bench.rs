@@ -5,7 +5,7 @@
 //! `{routes, vehicles, distance, wall_ms, unassigned, iterations}` with the file's customer ids,
 //! so an independent checker can verify it.
 //!
-//! `vrp-bench --generate N [--seed S] [--dump FILE.json] ...` solves a generated rural day of
+//! `vrp-bench --generate N [--seed S] [--single-window] [--dump FILE.json] ...` solves a generated rural day of
 //! N stops instead (see `yifei_routing::generator`), optionally writing the day as JSON so
 //! other solvers can be run on exactly the same data.
 
@@ -19,6 +19,7 @@ struct Args {
     file: Option<PathBuf>,
     generate: Option<usize>,
     dump: Option<PathBuf>,
+    single_window: bool,
     config: SolverConfig,
     fixed: f64,
 }
@@ -28,6 +29,7 @@ fn parse() -> Result<Args, String> {
         file: None,
         generate: None,
         dump: None,
+        single_window: false,
         config: SolverConfig {
             time_limit: None,
             iterations: None,
@@ -53,6 +55,7 @@ fn parse() -> Result<Args, String> {
             "--fixed-vehicle-cost" => a.fixed = val(&flag)?.parse().map_err(|_| bad(&flag))?,
             "--generate" => a.generate = Some(val(&flag)?.parse().map_err(|_| bad(&flag))?),
             "--dump" => a.dump = Some(PathBuf::from(val(&flag)?)),
+            "--single-window" => a.single_window = true,
             "-h" | "--help" => return Err(String::new()),
             f if f.starts_with('-') => return Err(format!("unknown flag {f}")),
             f => a.file = Some(PathBuf::from(f)),
@@ -73,13 +76,16 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "{e}\nusage: vrp-bench [--time-limit-ms N] [--iterations N] [--seed S] [--threads T] \
-                 [--fixed-vehicle-cost C] (FILE | --generate N [--dump DAY.json])"
+                 [--fixed-vehicle-cost C] (FILE | --generate N [--single-window] [--dump DAY.json])"
             );
             return ExitCode::from(2);
         }
     };
     let (problem, ids) = if let Some(n) = args.generate {
-        let day = generator::rural_day(&generator::DayConfig::with_stops(n, args.config.seed));
+        let day = generator::rural_day(&generator::DayConfig {
+            lunch_break: !args.single_window,
+            ..generator::DayConfig::with_stops(n, args.config.seed)
+        });
         if let Some(path) = &args.dump {
             let json = match serde_json::to_string(&day) {
                 Ok(j) => j,
@@ -131,6 +137,7 @@ fn main() -> ExitCode {
         .collect();
     let out = serde_json::json!({
         "routes": routes,
+        "route_vehicles": sol.routes.iter().map(|r| r.vehicle).collect::<Vec<_>>(),
         "vehicles": routes.len(),
         "distance": sol.distance(),
         "cost": sol.cost,
