@@ -147,7 +147,8 @@ impl<'d, 'p> Search<'d, 'p> {
         let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
         let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
         let avg_edge = (travel / edges as f64).max(1e-9);
-        let (t0, t1) = (0.3 * avg_edge, 0.003 * avg_edge);
+        // Annealing from one average edge down to 1 % of it (tuned on R2/RC2 and rural days).
+        let (t0, t1) = (avg_edge, 0.01 * avg_edge);
         let mut it = 0u64;
         while !limits.done(it) && d.n() > 0 {
             let progress = limits.progress(it);
