@@ -71,13 +71,16 @@ pub fn neighbour_lists(problem: &Problem, k: usize) -> Option<Vec<Vec<u32>>> {
     Some(lists)
 }
 
-/// Stops grouped by their parent cell at `res` (e.g. [`TOWNSHIP_RES`]), cells in index order:
-/// the unit for decomposing a large day and for coverage maps. None without coordinates.
+/// Stops grouped by the parent at `res` (e.g. [`TOWNSHIP_RES`]) of their village cell, cells in
+/// index order: the unit for decomposing a large day and for coverage maps. Going through the
+/// village cell keeps a village in one cluster (H3 children do not nest exactly in parents).
+/// None without coordinates.
 pub fn clusters(problem: &Problem, res: Resolution) -> Option<Vec<(CellIndex, Vec<usize>)>> {
     let points = problem.points()?;
     let mut by: HashMap<CellIndex, Vec<usize>> = HashMap::new();
     for (i, s) in problem.stops().iter().enumerate() {
-        by.entry(cell(points[s.location], res)?)
+        let village = cell(points[s.location], VILLAGE_RES)?;
+        by.entry(village.parent(res).unwrap_or(village))
             .or_default()
             .push(i);
     }
