@@ -270,36 +270,31 @@ impl<'d, 'p> Search<'d, 'p> {
                 self.tick = 1;
             }
             let mut best: Option<(usize, usize, f64)> = None;
-            let mut consider = |this: &mut Self, r: usize, s: &Sol| {
-                if this.stamp[r] == this.tick {
-                    return;
-                }
-                this.stamp[r] = this.tick;
-                let rng = &mut this.rng;
-                let found = s.routes[r].best_gap(d, c, 0, || blink && rng.f64() < BLINK);
-                if let Some((g, delta)) = found
-                    && best.is_none_or(|b| delta < b.2)
-                {
-                    best = Some((r, g, delta));
-                }
-            };
             if all_routes {
                 for r in 0..s.routes.len() {
                     if !s.routes[r].stops.is_empty() {
-                        consider(self, r, s);
+                        self.consider(s, c, r, blink, &mut best);
                     }
                 }
             } else {
                 for &nb in d.neighbours[c].iter().take(GRANULAR) {
                     let r = s.route_of[nb as usize];
                     if r != NONE {
-                        consider(self, r as usize, s);
+                        self.consider(s, c, r as usize, blink, &mut best);
                     }
                 }
             }
             for class in &d.classes {
                 if let Some(&v) = class.iter().find(|&&v| s.routes[v].stops.is_empty()) {
-                    consider(self, v, s);
+                    self.consider(s, c, v, blink, &mut best);
+                }
+            }
+            if best.is_none() && !all_routes {
+                // Nothing near has room: try every route before calling the fleet exhausted.
+                for r in 0..s.routes.len() {
+                    if !s.routes[r].stops.is_empty() {
+                        self.consider(s, c, r, blink, &mut best);
+                    }
                 }
             }
             match best {
@@ -312,6 +307,28 @@ impl<'d, 'p> Search<'d, 'p> {
         }
         removed.clear();
         self.removed = removed;
+    }
+
+    /// Evaluate route `r` for stop `c` once per stop (stamped), keeping the cheapest gap.
+    fn consider(
+        &mut self,
+        s: &Sol,
+        c: usize,
+        r: usize,
+        blink: bool,
+        best: &mut Option<(usize, usize, f64)>,
+    ) {
+        if self.stamp[r] == self.tick {
+            return;
+        }
+        self.stamp[r] = self.tick;
+        let rng = &mut self.rng;
+        let found = s.routes[r].best_gap(self.d, c, 0, || blink && rng.f64() < BLINK);
+        if let Some((g, delta)) = found
+            && best.is_none_or(|b| delta < b.2)
+        {
+            *best = Some((r, g, delta));
+        }
     }
 
     /// SISR's reinsertion orders: random, demand, far, close (weights 4:4:2:1), plus
