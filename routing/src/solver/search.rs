@@ -81,6 +81,13 @@ pub(crate) struct Search<'d, 'p> {
     removed: Vec<usize>,
     touched: Vec<usize>,
     keys: Vec<f64>,
+    /// Undo journal: routes as they were before this iteration changed them, so a rejected
+    /// move costs O(changed routes) instead of copying the whole solution every iteration.
+    saved: Vec<(usize, Route)>,
+    pool: Vec<Route>,
+    saved_at: Vec<u64>,
+    epoch: u64,
+    old_unassigned: Vec<usize>,
 }
 
 pub(crate) struct Limits {
@@ -118,6 +125,11 @@ impl<'d, 'p> Search<'d, 'p> {
             removed: Vec::new(),
             touched: Vec::new(),
             keys: vec![0.0; d.n()],
+            saved: Vec::new(),
+            pool: Vec::new(),
+            saved_at: vec![0; d.veh.len()],
+            epoch: 0,
+            old_unassigned: Vec::new(),
         }
     }
 
@@ -141,9 +153,9 @@ impl<'d, 'p> Search<'d, 'p> {
     /// Run the annealing loop from `start`, return the best solution seen.
     pub(crate) fn run(&mut self, start: Sol, limits: &Limits) -> (Sol, u64) {
         let d = self.d;
-        let mut best = start.clone();
         let mut cur = start;
-        let mut cand = cur.clone();
+        cur.recost(d);
+        let mut best = cur.clone();
         let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
         let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
         let avg_edge = (travel / edges as f64).max(1e-9);
@@ -153,20 +165,59 @@ impl<'d, 'p> Search<'d, 'p> {
         while !limits.done(it) && d.n() > 0 {
             let progress = limits.progress(it);
             let temp = t0 * (t1 / t0).powf(progress);
-            cand.clone_into_from(&cur);
-            self.ruin(&mut cand);
-            self.recreate(&mut cand, true);
-            cand.recost(d);
+            self.epoch += 1;
+            self.old_unassigned.clone_from(&cur.unassigned);
+            self.ruin(&mut cur);
+            self.recreate(&mut cur, true);
+            let mut new_cost = cur.cost;
+            for (r, old) in &self.saved {
+                new_cost += cur.routes[*r].cost - old.cost;
+            }
+            new_cost += cur.unassigned.iter().map(|&x| d.penalty[x]).sum::<f64>();
+            new_cost -= self
+                .old_unassigned
+                .iter()
+                .map(|&x| d.penalty[x])
+                .sum::<f64>();
             let threshold = cur.cost - temp * self.rng.f64().max(1e-300).ln();
-            if cand.cost < threshold {
-                std::mem::swap(&mut cur, &mut cand);
-                if cur.cost < best.cost - 1e-9 {
+            if new_cost < threshold {
+                cur.cost = new_cost;
+                if new_cost < best.cost - 1e-9 {
+                    cur.recost(d);
                     best.clone_into_from(&cur);
                 }
+            } else {
+                self.undo(&mut cur);
             }
+            self.pool.extend(self.saved.drain(..).map(|(_, r)| r));
             it += 1;
         }
         (best, it)
+    }
+
+    /// Save route `r` before its first change in this iteration (no-op outside `run`).
+    fn touch(&mut self, s: &Sol, r: usize) {
+        if self.epoch == 0 || self.saved_at[r] == self.epoch {
+            return;
+        }
+        self.saved_at[r] = self.epoch;
+        let mut copy = self.pool.pop().unwrap_or_default();
+        copy.clone_from(&s.routes[r]);
+        self.saved.push((r, copy));
+    }
+
+    /// Put back the routes and unassigned list saved by `touch` during this iteration.
+    fn undo(&mut self, s: &mut Sol) {
+        for (r, old) in &mut self.saved {
+            for &x in &s.routes[*r].stops {
+                s.route_of[x] = NONE;
+            }
+            std::mem::swap(&mut s.routes[*r], old);
+            for &x in &s.routes[*r].stops {
+                s.route_of[x] = *r as u32;
+            }
+        }
+        std::mem::swap(&mut s.unassigned, &mut self.old_unassigned);
     }
 
     fn ruin(&mut self, s: &mut Sol) {
@@ -216,6 +267,7 @@ impl<'d, 'p> Search<'d, 'p> {
     /// Remove a string of `l` stops containing position `pos`, or (half the time) a split
     /// string that keeps `m` stops in its middle.
     fn remove_string(&mut self, s: &mut Sol, r: usize, pos: usize, l: usize) {
+        self.touch(s, r);
         let len = s.routes[r].stops.len();
         let split = l < len && self.rng.f64() < 0.5;
         let mut m = 0;
@@ -299,6 +351,7 @@ impl<'d, 'p> Search<'d, 'p> {
             }
             match best {
                 Some((r, g, delta)) if delta <= d.penalty[c] => {
+                    self.touch(s, r);
                     s.routes[r].stops.insert(g, c);
                     s.set_route(d, r);
                 }
