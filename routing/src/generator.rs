@@ -145,7 +145,8 @@ fn gauss(rng: &mut Rng) -> f64 {
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
-/// Generate a day. The county grows with the number of stops (about 2000 km2 for 500 stops),
+/// Generate a day. The area grows with the number of stops (about 2000 km2 for 500 stops,
+/// 9000 km2 for 5000),
 /// townships have ~120 stops' worth of villages, villages 1-5 clinics.
 pub fn rural_day(cfg: &DayConfig) -> Day {
     let mut rng = Rng::new(cfg.seed);
@@ -154,7 +155,9 @@ pub fn rural_day(cfg: &DayConfig) -> Day {
         lat: 29.5,
         lng: 106.0,
     };
-    let radius_m = 25_000.0 * (n.max(1) as f64 / 500.0).sqrt().max(0.6);
+    // 25 km radius (about 2000 km2) at 500 stops; larger days are denser as well as wider
+    // (radius grows with the cube root), as a prefecture's suburban counties are.
+    let radius_m = 25_000.0 * (n.max(1) as f64 / 500.0).cbrt().max(0.6);
     let angle = rng.f64() * std::f64::consts::TAU;
     let plant = offset(seat, 8_000.0 * angle.cos(), 8_000.0 * angle.sin());
     let townships = n.div_ceil(120).clamp(4, 60);

@@ -88,3 +88,20 @@ pub fn clusters(problem: &Problem, res: Resolution) -> Option<Vec<(CellIndex, Ve
     out.sort_by_key(|(c, _)| u64::from(*c));
     Some(out)
 }
+
+/// Polar angle around the first vehicle's start of each stop's township cell centre (stops of
+/// one cell share an angle, so a sweep takes a township at a time). None without coordinates.
+pub(crate) fn sweep_angles(problem: &Problem) -> Option<Vec<f64>> {
+    let points = problem.points()?;
+    let origin = points[problem.vehicles().first()?.start];
+    let scale = origin.lat.to_radians().cos();
+    problem
+        .stops()
+        .iter()
+        .map(|s| {
+            let village = cell(points[s.location], VILLAGE_RES)?;
+            let centre = H3LatLng::from(village.parent(TOWNSHIP_RES).unwrap_or(village));
+            Some((centre.lat() - origin.lat).atan2((centre.lng() - origin.lng) * scale))
+        })
+        .collect()
+}

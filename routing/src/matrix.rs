@@ -17,6 +17,7 @@ pub struct Matrix {
     n: usize,
     distances: Vec<f64>,
     durations: Durations,
+    symmetric: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -30,10 +31,12 @@ impl Matrix {
     pub fn new(n: usize, distances: Vec<f64>, durations: Vec<f64>) -> Result<Self, Error> {
         check_square(n, &distances, "distances")?;
         check_square(n, &durations, "durations")?;
+        let symmetric = is_symmetric(n, &distances) && is_symmetric(n, &durations);
         Ok(Self {
             n,
             distances,
             durations: Durations::Explicit(durations),
+            symmetric,
         })
     }
 
@@ -49,10 +52,12 @@ impl Matrix {
                 "time per distance must be finite and >= 0, got {time_per_distance}"
             )));
         }
+        let symmetric = is_symmetric(n, &distances);
         Ok(Self {
             n,
             distances,
             durations: Durations::Proportional(time_per_distance),
+            symmetric,
         })
     }
 
@@ -95,6 +100,11 @@ impl Matrix {
         }
     }
 
+    /// True when every distance and duration is the same both ways (haversine, Euclidean).
+    pub fn is_symmetric(&self) -> bool {
+        self.symmetric
+    }
+
     /// Approximate heap size in bytes (for memory reports).
     pub fn heap_bytes(&self) -> usize {
         let t = match &self.durations {
@@ -103,6 +113,10 @@ impl Matrix {
         };
         (self.distances.len() + t) * std::mem::size_of::<f64>()
     }
+}
+
+fn is_symmetric(n: usize, v: &[f64]) -> bool {
+    (0..n).all(|i| (i + 1..n).all(|j| v[i * n + j] == v[j * n + i]))
 }
 
 fn check_square(n: usize, v: &[f64], what: &str) -> Result<(), Error> {
@@ -252,6 +266,10 @@ mod tests {
         assert_eq!(m.distance(0, 1), 1.0);
         let m = Matrix::euclidean(&[(0.0, 0.0), (1.0, 1.0)], false).expect("matrix");
         assert!((m.distance(1, 0) - 2f64.sqrt()).abs() < 1e-12);
+        assert!(m.is_symmetric());
+        let one_way =
+            Matrix::new(2, vec![0.0, 1.0, 2.0, 0.0], vec![0.0, 1.0, 1.0, 0.0]).expect("matrix");
+        assert!(!one_way.is_symmetric());
         assert!(Matrix::new(2, vec![0.0; 3], vec![0.0; 4]).is_err());
         assert!(Matrix::new(1, vec![f64::NAN], vec![0.0]).is_err());
     }

@@ -7,6 +7,9 @@ use crate::solution::UnassignedReason;
 /// Feasibility slack: schedules are compared with this tolerance (benchmark checkers use 1e-6).
 pub(crate) const EPS: f64 = 1e-9;
 
+/// Stops from which a geographic problem is constructed by a township sweep.
+const SWEEP_FROM: usize = 250;
+
 #[derive(Clone, Debug)]
 pub(crate) struct VehData {
     pub start: usize,
@@ -34,10 +37,15 @@ pub(crate) struct Data<'a> {
     pub classes: Vec<Vec<usize>>,
     /// Nearest stops of each stop (closest first, itself excluded).
     pub neighbours: Vec<Vec<u32>>,
+    /// Polar angle (around the first vehicle's start) of each stop's township cell, for a
+    /// sweep construction on large geographic problems.
+    pub sweep: Option<Vec<f64>>,
     /// Stops that no vehicle can serve even alone, with the reason.
     pub infeasible: Vec<Option<UnassignedReason>>,
     pub cpd: f64,
     pub cpt: f64,
+    /// Distances and durations are symmetric: lets hot loops read one matrix row.
+    pub symmetric: bool,
 }
 
 impl<'a> Data<'a> {
@@ -115,9 +123,11 @@ impl<'a> Data<'a> {
             veh,
             classes,
             neighbours: Vec::new(),
+            sweep: None,
             infeasible: vec![None; n],
             cpd: p.cost_per_distance(),
             cpt: p.cost_per_duration(),
+            symmetric: p.matrix().is_symmetric(),
         };
         d.neighbours = if neighbour_count == 0 {
             vec![Vec::new(); n]
@@ -125,6 +135,9 @@ impl<'a> Data<'a> {
             crate::h3::neighbour_lists(p, neighbour_count)
                 .unwrap_or_else(|| matrix_neighbours(p, &d.loc, neighbour_count))
         };
+        if n > SWEEP_FROM && neighbour_count > 0 {
+            d.sweep = crate::h3::sweep_angles(p);
+        }
         for i in 0..n {
             d.infeasible[i] = d.precheck(i, &uncut[uncut_at[i]..uncut_at[i + 1]]);
         }

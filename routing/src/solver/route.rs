@@ -18,6 +18,8 @@ pub(crate) struct Route {
     pub end_time: f64,
     pub cost: f64,
     pub feasible: bool,
+    /// `edge[i]`: distance from position i to i+1 (saves a matrix lookup per insertion gap).
+    pub edge: Vec<f64>,
 }
 
 impl Clone for Route {
@@ -38,6 +40,7 @@ impl Clone for Route {
         self.end_time = o.end_time;
         self.cost = o.cost;
         self.feasible = o.feasible;
+        self.edge.clone_from(&o.edge);
     }
 }
 
@@ -67,6 +70,7 @@ impl Route {
         let veh = &d.veh[self.v];
         let k = self.stops.len();
         self.dep.clear();
+        self.edge.clear();
         self.lat.clear();
         self.lat.resize(k + 2, f64::NEG_INFINITY);
         self.dep.push(veh.shift_start);
@@ -76,7 +80,9 @@ impl Route {
         let mut first_start = veh.shift_start;
         for (i, &s) in self.stops.iter().enumerate() {
             let l = d.loc[s];
-            dist += d.dist(prev, l);
+            let e = d.dist(prev, l);
+            self.edge.push(e);
+            dist += e;
             let arr = self.dep[i] + d.tt(self.v, prev, l);
             let st = match d.earliest_start(s, arr) {
                 Some(st) => st,
@@ -93,7 +99,9 @@ impl Route {
             units += d.units[s];
             prev = l;
         }
-        dist += d.dist(prev, veh.end);
+        let e = d.dist(prev, veh.end);
+        self.edge.push(e);
+        dist += e;
         let end_time = self.dep[k] + d.tt(self.v, prev, veh.end);
         feasible &= end_time <= veh.shift_end + EPS;
         feasible &= kg <= veh.cap_kg + EPS && units <= veh.cap_units + EPS;
@@ -124,6 +132,54 @@ impl Route {
         };
     }
 
+    /// Whether stop `s` fits the route's remaining kg and units.
+    #[inline]
+    pub(crate) fn fits(&self, d: &Data, s: usize) -> bool {
+        let veh = &d.veh[self.v];
+        self.kg + d.kg[s] <= veh.cap_kg + EPS && self.units + d.units[s] <= veh.cap_units + EPS
+    }
+
+    /// Objective increase of putting stop `s` into `gap` (between positions gap and gap+1), if
+    /// the schedule stays feasible and the increase is below `bound`. Capacity is the caller's.
+    #[inline]
+    pub(crate) fn gap_delta(&self, d: &Data, s: usize, gap: usize, bound: f64) -> Option<f64> {
+        let ls = d.loc[s];
+        let a = self.loc_at(d, gap);
+        let b = self.loc_at(d, gap + 1);
+        let base = if self.stops.is_empty() {
+            d.veh[self.v].fixed
+        } else {
+            0.0
+        };
+        // Both lookups in row `ls` when the matrix is symmetric: one cached row per stop.
+        let to_s = if d.symmetric {
+            d.dist(ls, a)
+        } else {
+            d.dist(a, ls)
+        };
+        let delta0 = base + d.cpd * (to_s + d.dist(ls, b) - self.edge[gap]);
+        if delta0 >= bound {
+            return None;
+        }
+        let tt_in = if d.symmetric {
+            d.tt(self.v, ls, a)
+        } else {
+            d.tt(self.v, a, ls)
+        };
+        let st = d.earliest_start(s, self.dep[gap] + tt_in)?;
+        let arr_b = st + d.service[s] + d.tt(self.v, ls, b);
+        if arr_b > self.lat[gap + 1] + EPS {
+            return None;
+        }
+        let delta = if d.cpt > 0.0 {
+            let old_arr = self.dep[gap] + d.tt(self.v, a, b);
+            delta0 + d.cpt * (arr_b - old_arr).max(0.0)
+        } else {
+            delta0
+        };
+        (delta < bound).then_some(delta)
+    }
+
     /// Cheapest feasible gap for stop `s` (cost delta incl. the fixed cost of an empty vehicle).
     /// `skip` lets the caller blink (randomly ignore) gaps; `min_gap` protects a visited prefix.
     pub(crate) fn best_gap(
@@ -133,33 +189,18 @@ impl Route {
         min_gap: usize,
         mut skip: impl FnMut() -> bool,
     ) -> Option<(usize, f64)> {
-        let veh = &d.veh[self.v];
-        if self.kg + d.kg[s] > veh.cap_kg + EPS || self.units + d.units[s] > veh.cap_units + EPS {
+        if !self.fits(d, s) {
             return None;
         }
-        let k = self.stops.len();
-        let ls = d.loc[s];
-        let base = if k == 0 { veh.fixed } else { 0.0 };
         let mut best: Option<(usize, f64)> = None;
-        let mut a = self.loc_at(d, min_gap);
-        for gap in min_gap..=k {
-            let b = self.loc_at(d, gap + 1);
-            let dd = d.dist(a, ls) + d.dist(ls, b) - d.dist(a, b);
-            let delta0 = base + d.cpd * dd;
-            if best.is_none_or(|x| delta0 < x.1) && !skip() {
-                let arr = self.dep[gap] + d.tt(self.v, a, ls);
-                if let Some(st) = d.earliest_start(s, arr) {
-                    let arr_b = st + d.service[s] + d.tt(self.v, ls, b);
-                    if arr_b <= self.lat[gap + 1] + EPS {
-                        let old_arr = self.dep[gap] + d.tt(self.v, a, b);
-                        let delta = delta0 + d.cpt * (arr_b - old_arr).max(0.0);
-                        if best.is_none_or(|x| delta < x.1) {
-                            best = Some((gap, delta));
-                        }
-                    }
-                }
+        for gap in min_gap..=self.stops.len() {
+            let bound = best.map_or(f64::INFINITY, |x| x.1);
+            if skip() {
+                continue;
             }
-            a = b;
+            if let Some(delta) = self.gap_delta(d, s, gap, bound) {
+                best = Some((gap, delta));
+            }
         }
         best
     }

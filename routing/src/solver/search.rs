@@ -21,12 +21,17 @@ const BLINK: f64 = 0.01;
 const ALL_ROUTES_UP_TO: usize = 250;
 /// Neighbours whose routes are candidates for reinsertion on larger problems.
 const GRANULAR: usize = 30;
+/// Unassigned stops retried per iteration: bounds the cost of an iteration when many stops
+/// cannot be placed (an overbooked day) while every one is retried regularly.
+const RETRY: usize = 10;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Sol {
     pub routes: Vec<Route>,
     pub unassigned: Vec<usize>,
     pub route_of: Vec<u32>,
+    /// Index of each routed stop in its route's `stops`.
+    pub pos_of: Vec<u32>,
     pub cost: f64,
 }
 
@@ -36,6 +41,7 @@ impl Sol {
             routes: (0..d.veh.len()).map(|v| Route::new(d, v)).collect(),
             unassigned: Vec::new(),
             route_of: vec![NONE; d.n()],
+            pos_of: vec![0; d.n()],
             cost: 0.0,
         }
     }
@@ -44,6 +50,7 @@ impl Sol {
         self.routes.clone_from(&o.routes);
         self.unassigned.clone_from(&o.unassigned);
         self.route_of.clone_from(&o.route_of);
+        self.pos_of.clone_from(&o.pos_of);
         self.cost = o.cost;
     }
 
@@ -54,8 +61,9 @@ impl Sol {
 
     fn set_route(&mut self, d: &Data, r: usize) {
         self.routes[r].update(d);
-        for &s in &self.routes[r].stops {
+        for (i, &s) in self.routes[r].stops.iter().enumerate() {
             self.route_of[s] = r as u32;
+            self.pos_of[s] = i as u32;
         }
     }
 
@@ -138,13 +146,23 @@ impl<'d, 'p> Search<'d, 'p> {
         let d = self.d;
         let mut s = Sol::empty(d);
         self.removed = (0..d.n()).collect();
-        // Hardest first: latest-due ascending, then farthest from the fleet's first depot.
         let depot = d.veh.first().map_or(0, |v| v.start);
-        self.removed.sort_by(|&a, &b| {
-            d.last_due(a)
-                .total_cmp(&d.last_due(b))
-                .then(d.dist(depot, d.loc[b]).total_cmp(&d.dist(depot, d.loc[a])))
-        });
+        if let Some(angle) = d.sweep.as_ref() {
+            // Large geographic day: sweep township by township around the plant, so routes
+            // grow through neighbouring villages instead of across the county.
+            self.removed.sort_by(|&a, &b| {
+                angle[a]
+                    .total_cmp(&angle[b])
+                    .then(d.dist(depot, d.loc[a]).total_cmp(&d.dist(depot, d.loc[b])))
+            });
+        } else {
+            // Hardest first: latest-due ascending, then farthest from the fleet's first depot.
+            self.removed.sort_by(|&a, &b| {
+                d.last_due(a)
+                    .total_cmp(&d.last_due(b))
+                    .then(d.dist(depot, d.loc[b]).total_cmp(&d.dist(depot, d.loc[a])))
+            });
+        }
         self.recreate(&mut s, false);
         s.recost(d);
         s
@@ -159,8 +177,9 @@ impl<'d, 'p> Search<'d, 'p> {
         let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
         let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
         let avg_edge = (travel / edges as f64).max(1e-9);
-        // Annealing from one average edge down to 1 % of it (tuned on R2/RC2 and rural days).
-        let (t0, t1) = (avg_edge, 0.01 * avg_edge);
+        // Annealing from 30 % of an average edge down to 0.3 % (tuned on Solomon R1/RC1/R2/RC2:
+        // hotter schedules lose 1-3 % on tight windows).
+        let (t0, t1) = (0.3 * avg_edge, 0.003 * avg_edge);
         let mut it = 0u64;
         while !limits.done(it) && d.n() > 0 {
             let progress = limits.progress(it);
@@ -213,8 +232,9 @@ impl<'d, 'p> Search<'d, 'p> {
                 s.route_of[x] = NONE;
             }
             std::mem::swap(&mut s.routes[*r], old);
-            for &x in &s.routes[*r].stops {
+            for (i, &x) in s.routes[*r].stops.iter().enumerate() {
                 s.route_of[x] = *r as u32;
+                s.pos_of[x] = i as u32;
             }
         }
         std::mem::swap(&mut s.unassigned, &mut self.old_unassigned);
@@ -223,7 +243,14 @@ impl<'d, 'p> Search<'d, 'p> {
     fn ruin(&mut self, s: &mut Sol) {
         let d = self.d;
         self.removed.clear();
-        self.removed.append(&mut s.unassigned);
+        if s.unassigned.len() <= RETRY {
+            self.removed.append(&mut s.unassigned);
+        } else {
+            for _ in 0..RETRY {
+                let i = self.rng.below(s.unassigned.len());
+                self.removed.push(s.unassigned.swap_remove(i));
+            }
+        }
         let used = s.routes.iter().filter(|r| !r.stops.is_empty()).count();
         if used == 0 {
             return;
@@ -329,10 +356,26 @@ impl<'d, 'p> Search<'d, 'p> {
                     }
                 }
             } else {
+                // Granular: only the gaps next to one of the stop's nearest neighbours.
                 for &nb in d.neighbours[c].iter().take(GRANULAR) {
                     let r = s.route_of[nb as usize];
-                    if r != NONE {
-                        self.consider(s, c, r as usize, blink, &mut best);
+                    if r == NONE {
+                        continue;
+                    }
+                    let r = r as usize;
+                    let route = &s.routes[r];
+                    if !route.fits(d, c) {
+                        continue;
+                    }
+                    let p = s.pos_of[nb as usize] as usize;
+                    for gap in [p, p + 1] {
+                        if blink && self.rng.f64() < BLINK {
+                            continue;
+                        }
+                        let bound = best.map_or(f64::INFINITY, |b| b.2);
+                        if let Some(delta) = route.gap_delta(d, c, gap, bound) {
+                            best = Some((r, gap, delta));
+                        }
                     }
                 }
             }
@@ -341,8 +384,8 @@ impl<'d, 'p> Search<'d, 'p> {
                     self.consider(s, c, v, blink, &mut best);
                 }
             }
-            if best.is_none() && !all_routes {
-                // Nothing near has room: try every route before calling the fleet exhausted.
+            if best.is_none() && !all_routes && !blink {
+                // Construction: nothing near has room, so try every route before opening none.
                 for r in 0..s.routes.len() {
                     if !s.routes[r].stops.is_empty() {
                         self.consider(s, c, r, blink, &mut best);
