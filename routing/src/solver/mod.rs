@@ -28,8 +28,6 @@ pub struct SolverConfig {
     /// Random seed; thread `t` uses a seed derived from `seed` and `t`.
     pub seed: u64,
     /// Independent searches run in parallel; the best is kept (ties go to the lowest thread).
-    /// Even threads anneal cool (best on tight time windows), odd threads hot (escapes deep
-    /// local optima on clustered days): two threads are a small portfolio, not just two seeds.
     pub threads: usize,
 }
 
@@ -68,7 +66,7 @@ pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
         let seed = config.seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut search = Search::new(&d, seed);
         let start = search.construct();
-        search.run(start, &limits, t % 2 == 1)
+        search.run(start, &limits)
     };
     let results: Vec<(Sol, u64)> = if threads == 1 {
         vec![run(0)]

@@ -170,8 +170,7 @@ impl<'d, 'p> Search<'d, 'p> {
     }
 
     /// Run the annealing loop from `start`, return the best solution seen.
-    /// `hot` selects the hotter of the two annealing schedules (see [`super::SolverConfig::threads`]).
-    pub(crate) fn run(&mut self, start: Sol, limits: &Limits, hot: bool) -> (Sol, u64) {
+    pub(crate) fn run(&mut self, start: Sol, limits: &Limits) -> (Sol, u64) {
         let d = self.d;
         let mut cur = start;
         cur.recost(d);
@@ -179,11 +178,10 @@ impl<'d, 'p> Search<'d, 'p> {
         let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
         let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
         let avg_edge = (travel / edges as f64).max(1e-9);
-        // Two schedules, measured on Solomon: from 30 % of an average edge down to 0.3 % is best
-        // on tight windows (R1/RC1; hotter loses 1-3 %), from one edge down to 1 % escapes the
-        // deep local optima of clustered instances (C1) where the cool one can stay stuck.
-        let f = if hot { 1.0 } else { 0.3 };
-        let (t0, t1) = (f * avg_edge, 0.01 * f * avg_edge);
+        // Annealing from 30 % of an average edge down to 0.3 % (tuned on Solomon R1/RC1/R2/RC2:
+        // hotter schedules lose 1-3 % on tight windows; a cool + hot two-thread portfolio was
+        // measured worse overall, docs/BENCHMARKS.md run 2).
+        let (t0, t1) = (0.3 * avg_edge, 0.003 * avg_edge);
         let mut it = 0u64;
         while !limits.done(it) && d.n() > 0 {
             let progress = limits.progress(it);
