@@ -1,0 +1,37 @@
+//! Wire types of the Yifei API, version 1.
+//!
+//! These structs are the contract with the driver app and other clients: the server serialises
+//! exactly these, and `openapi.json` in this folder is generated from them. They carry no
+//! database or HTTP dependencies so that the app team can read (or reuse) them on their own.
+//! Timestamps are RFC 3339 with offset, weights are kilograms, coordinates are WGS-84.
+
+pub mod auth;
+pub mod institutions;
+pub mod problem;
+
+pub use auth::*;
+pub use institutions::*;
+pub use problem::*;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A WGS-84 position. Validated by the server: `lat` in -90..=90, `lng` in -180..=180.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatLng {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lng: f64,
+}
+
+/// Liveness answer of `/healthz` and readiness answer of `/readyz`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok` when healthy.
+    pub status: String,
+    /// Which database backend serves this instance (`sqlite` or `postgres`); readiness only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}

@@ -1,0 +1,1 @@
+fn main() -> std::process::ExitCode { yifei_api::cli::main() }
