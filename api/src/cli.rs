@@ -1,1 +1,245 @@
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The `yifei` command line: serve, migrate, demo, and operator commands.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use yifei_contract::Role;
+
+use crate::accounts::{self, NewAccount, NewOrg};
+use crate::config::{Config, redact_url};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::startup::Application;
+
+/// Yifei (医废): medical-waste custody from rural clinics to licensed disposal.
+///
+/// Configuration comes from the environment (YIFEI_DATABASE_URL, YIFEI_BIND,
+/// YIFEI_JWT_SECRET, YIFEI_LOG, ...; see the README).
+#[derive(Debug, Parser)]
+#[command(name = "yifei", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply database migrations, then serve the HTTP API on YIFEI_BIND.
+    Serve {
+        /// On an empty database, first load the demo county and print its logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo county into an empty database and print its logins.
+    Demo,
+    /// Manage organisations (disposal company, health bureau).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print the OpenAPI document of this build.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organisation; prints its id as the last word.
+    Create {
+        /// `disposal_company` or `health_bureau`.
+        #[arg(long)]
+        kind: String,
+        /// Registered name.
+        #[arg(long)]
+        name: String,
+        /// Latitude of the site (a company's plant: runs start and end there).
+        #[arg(long, allow_negative_numbers = true, requires = "lng")]
+        lat: Option<f64>,
+        /// Longitude of the site.
+        #[arg(long, allow_negative_numbers = true, requires = "lat")]
+        lng: Option<f64>,
+        /// A bureau's townships, comma-separated; omitted means the whole county.
+        #[arg(long, value_delimiter = ',')]
+        townships: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a staff account; the password is read from standard input.
+    Create {
+        /// Login name (case-insensitive).
+        #[arg(long)]
+        login: String,
+        /// admin, bureau_staff, dispatcher, driver, plant_operator, clinic_staff or hub_keeper.
+        #[arg(long)]
+        role: String,
+        /// Organisation id (bureau staff, dispatcher, driver, plant operator).
+        #[arg(long)]
+        org: Option<String>,
+        /// Institution id (clinic staff, hub keeper).
+        #[arg(long)]
+        institution: Option<String>,
+        /// Email address for notifications.
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match &e {
+                ApiError::Validation(errors) => {
+                    for f in errors {
+                        eprintln!("error: {}: {}", f.field, f.message);
+                    }
+                }
+                other => eprintln!("error: {other}"),
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), ApiError> {
+    let config = Config::from_env()?;
+    let now = chrono::Utc::now();
+    match cli.command {
+        Command::Serve { demo } => {
+            if demo {
+                load_demo(&config)?;
+            }
+            serve(config)
+        }
+        Command::Migrate => {
+            let db = Db::open(&config.database_url)?;
+            drop(db);
+            println!(
+                "database {} is up to date",
+                redact_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Demo => load_demo(&config),
+        Command::Org {
+            command:
+                OrgCommand::Create {
+                    kind,
+                    name,
+                    lat,
+                    lng,
+                    townships,
+                },
+        } => {
+            let db = Db::open(&config.database_url)?;
+            let mut conn = db.conn()?;
+            let id = accounts::create_org(
+                &mut conn,
+                NewOrg {
+                    kind,
+                    name: name.clone(),
+                    lat,
+                    lng,
+                    townships,
+                },
+                now,
+            )?;
+            println!("created organisation {name}: {id}");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    login,
+                    role,
+                    org,
+                    institution,
+                    email,
+                    password_stdin: _,
+                },
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                ApiError::invalid(
+                    "role",
+                    format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
+                )
+            })?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| {
+                    ApiError::Config(format!("cannot read the password from stdin: {e}"))
+                })?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let db = Db::open(&config.database_url)?;
+            let mut conn = db.conn()?;
+            let id = accounts::create_user(
+                &mut conn,
+                NewAccount {
+                    login: login.clone(),
+                    role,
+                    org_id: org,
+                    institution_id: institution,
+                    email,
+                    display_name: None,
+                    password,
+                },
+                now,
+            )?;
+            println!(
+                "created user {} ({}): {id}",
+                login.trim().to_lowercase(),
+                role.as_str()
+            );
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::document_json());
+            Ok(())
+        }
+    }
+}
+
+fn load_demo(config: &Config) -> Result<(), ApiError> {
+    let db = Db::open(&config.database_url)?;
+    let mut conn = db.conn()?;
+    match crate::demo::load_if_empty(&mut conn, chrono::Utc::now())? {
+        Some(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+        }
+        None => println!("the database already holds data: demo not loaded"),
+    }
+    Ok(())
+}
+
+fn serve(config: Config) -> Result<(), ApiError> {
+    tracing::info!(
+        database = %redact_url(&config.database_url),
+        bind = %config.bind,
+        "starting yifei"
+    );
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config)?;
+        tracing::info!(port = app.port(), "listening");
+        app.run_until_stopped()
+            .await
+            .map_err(|e| ApiError::Config(format!("server stopped: {e}")))
+    })
+}

@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { yifei_api::cli::main() }
+fn main() -> std::process::ExitCode {
+    yifei_api::cli::main()
+}

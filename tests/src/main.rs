@@ -1,1 +1,6 @@
-fn main() -> std::process::ExitCode { yifei_api::cli::main() }
+//! The `yifei` binary, built inside the test package so that black-box tests can spawn (and
+//! kill) a real server process.
+
+fn main() -> std::process::ExitCode {
+    yifei_api::cli::main()
+}

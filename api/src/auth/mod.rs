@@ -1,0 +1,80 @@
+//! Who is calling: passwords, tokens, sessions, and the caller extractor every route uses.
+
+pub mod password;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use yifei_contract::Role;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller, from a valid bearer access token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub role: Role,
+    /// Organisation id, or institution id for clinic staff and hub keepers.
+    pub tenant: Option<String>,
+}
+
+impl Caller {
+    /// 403 unless the caller holds one of `roles`. Checked before any lookup, so a refusal
+    /// says nothing about whether the record exists.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "the {} role may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// The tenant id, which every non-admin role has.
+    pub fn tenant_id(&self) -> Result<&str, ApiError> {
+        self.tenant
+            .as_deref()
+            .ok_or_else(|| ApiError::Forbidden("this account belongs to no organisation".into()))
+    }
+}
+
+fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
+    let claims = state.keys.verify(token, state.clock.now())?;
+    let role = Role::parse(&claims.role)
+        .ok_or_else(|| ApiError::Unauthorized("invalid access token".into()))?;
+    Ok(Caller {
+        user_id: claims.sub,
+        role,
+        tenant: claims.org,
+    })
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller_from(req))
+    }
+}

@@ -1,0 +1,187 @@
+//! Configuration from the environment (`YIFEI_*`); every variable is listed in the README.
+
+use std::time::Duration;
+
+use chrono::FixedOffset;
+
+use crate::error::ApiError;
+
+/// Runtime settings of a server or command.
+#[derive(Clone)]
+pub struct Config {
+    /// `YIFEI_DATABASE_URL`: a file path or `sqlite://PATH` (SQLite), or `postgres://...`.
+    pub database_url: String,
+    /// `YIFEI_BIND`: address and port to listen on.
+    pub bind: String,
+    /// `YIFEI_JWT_SECRET`; when absent a secret is generated once and kept in the database.
+    pub jwt_secret: Option<String>,
+    /// `YIFEI_ACCESS_TOKEN_TTL_S`: access tokens are short-lived so a stolen one expires soon.
+    pub access_ttl: Duration,
+    /// `YIFEI_REFRESH_TOKEN_TTL_DAYS`: how long a driver can stay signed in without a password.
+    pub refresh_ttl: Duration,
+    /// `YIFEI_MAX_BODY_BYTES`: the largest accepted request body.
+    pub max_body_bytes: usize,
+    /// `YIFEI_TZ_OFFSET`: the deployment's local time zone for calendar days (`+08:00`).
+    pub tz: FixedOffset,
+    /// `YIFEI_LOGIN_MAX_FAILURES` failed logins per login and address within
+    /// `YIFEI_LOGIN_WINDOW_S` seconds lock further attempts until the window passes.
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so that the secret can never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind", &self.bind)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("tz", &self.tz)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:<redacted>{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            database_url: "./data/yifei.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_body_bytes: 1024 * 1024,
+            tz: FixedOffset::east_opt(8 * 3600)
+                .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC")),
+            login_max_failures: 5,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the environment over the defaults; a malformed value is an error, not a default.
+    pub fn from_env() -> Result<Config, ApiError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ApiError> {
+        let mut c = Config::default();
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = non_empty("YIFEI_DATABASE_URL") {
+            c.database_url = v;
+        }
+        if let Some(v) = non_empty("YIFEI_BIND") {
+            c.bind = v;
+        }
+        c.jwt_secret = non_empty("YIFEI_JWT_SECRET");
+        let num = |k: &str| -> Result<Option<u64>, ApiError> {
+            non_empty(k)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        ApiError::Config(format!("{k} must be a whole number, got {v:?}"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(v) = num("YIFEI_ACCESS_TOKEN_TTL_S")? {
+            c.access_ttl = Duration::from_secs(v.max(30));
+        }
+        if let Some(v) = num("YIFEI_REFRESH_TOKEN_TTL_DAYS")? {
+            c.refresh_ttl = Duration::from_secs(v.max(1) * 24 * 3600);
+        }
+        if let Some(v) = num("YIFEI_MAX_BODY_BYTES")? {
+            c.max_body_bytes = usize::try_from(v).unwrap_or(usize::MAX).max(1024);
+        }
+        if let Some(v) = num("YIFEI_LOGIN_MAX_FAILURES")? {
+            c.login_max_failures = u32::try_from(v).unwrap_or(u32::MAX).max(1);
+        }
+        if let Some(v) = num("YIFEI_LOGIN_WINDOW_S")? {
+            c.login_window = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
+            c.tz = parse_offset(&v).ok_or_else(|| {
+                ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))
+            })?;
+        }
+        Ok(c)
+    }
+}
+
+fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let s = s.trim();
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let h: i32 = h.parse().ok()?;
+    let m: i32 = m.parse().ok()?;
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ApiError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.database_url, "./data/yifei.db");
+        assert_eq!(c.tz.local_minus_utc(), 8 * 3600);
+        let c = cfg(&[
+            ("YIFEI_TZ_OFFSET", "-03:30"),
+            ("YIFEI_ACCESS_TOKEN_TTL_S", "600"),
+        ])
+        .expect("overrides");
+        assert_eq!(c.tz.local_minus_utc(), -(3 * 3600 + 1800));
+        assert_eq!(c.access_ttl, Duration::from_secs(600));
+        assert!(cfg(&[("YIFEI_MAX_BODY_BYTES", "lots")]).is_err());
+        assert!(cfg(&[("YIFEI_TZ_OFFSET", "Asia/Shanghai")]).is_err());
+    }
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let c = cfg(&[
+            ("YIFEI_JWT_SECRET", "hunter2hunter2"),
+            ("YIFEI_DATABASE_URL", "postgres://app:pw123@db/yifei"),
+        ])
+        .expect("config");
+        let s = format!("{c:?}");
+        assert!(!s.contains("hunter2") && !s.contains("pw123"), "{s}");
+    }
+}

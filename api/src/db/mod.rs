@@ -1,0 +1,263 @@
+//! One code path over SQLite (default, embedded) and PostgreSQL (production).
+//!
+//! The backend is chosen by the URL scheme, never by trial connection: SQLite accepts any
+//! string, so "try PostgreSQL, then SQLite" would silently create files named like URLs.
+
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// SQLite settings applied to every connection. WAL lets readers work during a write;
+/// `busy_timeout` makes concurrent writers wait instead of failing; foreign keys are off by
+/// default in SQLite and must be switched on per connection.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+
+/// A connection to either backend; queries written once against [`schema`] run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Name reported by `/readyz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A parsed `YIFEI_DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub struct DbUrl {
+    pub backend: Backend,
+    /// What the driver is given: a file path for SQLite, the URL for PostgreSQL.
+    pub target: String,
+}
+
+impl DbUrl {
+    /// `postgres://` or `postgresql://` is PostgreSQL; `sqlite://PATH` or a bare path is SQLite.
+    pub fn parse(url: &str) -> Result<DbUrl, ApiError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(ApiError::Config("YIFEI_DATABASE_URL is empty".into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.contains("://") {
+            return Err(ApiError::Config(format!(
+                "YIFEI_DATABASE_URL has an unknown scheme: {}",
+                url.split("://").next().unwrap_or_default()
+            )));
+        }
+        Ok(DbUrl {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        })
+    }
+
+    fn connect(&self) -> ConnectionResult<DbConnection> {
+        match self.backend {
+            Backend::Postgres => Ok(DbConnection::Postgresql(diesel::PgConnection::establish(
+                &self.target,
+            )?)),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.target)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// r2d2 manager that dispatches on the URL scheme.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DbUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.url.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The connection pool handed to every request.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    pub backend: Backend,
+}
+
+/// A pooled connection.
+pub type Conn = r2d2::PooledConnection<Manager>;
+
+impl Db {
+    /// Opens the database, creating the SQLite file's folder, applying migrations on one
+    /// bootstrap connection *before* the pool exists (pooled connections racing to switch a
+    /// fresh file to WAL report `database is locked`).
+    pub fn open(url: &str) -> Result<Db, ApiError> {
+        let url = DbUrl::parse(url)?;
+        if url.backend == Backend::Sqlite
+            && let Some(dir) = Path::new(&url.target).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ApiError::Config(format!(
+                    "cannot create database folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let mut boot = url
+            .connect()
+            .map_err(|e| ApiError::Config(format!("cannot open the database: {e}")))?;
+        migrate(&mut boot)?;
+        drop(boot);
+        let size = match url.backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager { url: url.clone() })
+            .map_err(|e| ApiError::Config(format!("cannot open the database pool: {e}")))?;
+        Ok(Db {
+            pool,
+            backend: url.backend,
+        })
+    }
+
+    /// A connection for synchronous work (CLI, tests of the db layer).
+    pub fn conn(&self) -> Result<Conn, ApiError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking database work off the async executor.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Applies pending embedded migrations of the connection's backend.
+pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, ApiError> {
+    let applied = match conn {
+        DbConnection::Sqlite(c) => {
+            // WAL is persistent per file: switching once here is enough.
+            c.batch_execute("PRAGMA journal_mode = WAL;")?;
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| ApiError::Config(format!("migration failed: {e}")))?
+                .iter()
+                .map(|m| m.to_string())
+                .collect()
+        }
+        DbConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map_err(|e| ApiError::Config(format!("migration failed: {e}")))?
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
+    };
+    Ok(applied)
+}
+
+/// Whether an error is a unique-constraint violation (a conflict the client caused).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// New time-ordered id: UUIDv7 sorts by creation, which keyset pagination relies on, and
+/// does not let one tenant guess another's records.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend_by_scheme() {
+        let u = DbUrl::parse("postgres://postgres@127.0.0.1/x").expect("pg");
+        assert_eq!(u.backend, Backend::Postgres);
+        let u = DbUrl::parse("sqlite://data/y.db").expect("sqlite");
+        assert_eq!(
+            (u.backend, u.target.as_str()),
+            (Backend::Sqlite, "data/y.db")
+        );
+        let u = DbUrl::parse("./data/yifei.db").expect("path");
+        assert_eq!(
+            (u.backend, u.target.as_str()),
+            (Backend::Sqlite, "./data/yifei.db")
+        );
+        assert!(DbUrl::parse("mysql://x").is_err());
+        assert!(DbUrl::parse("  ").is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! Hand-written schema with portable types only (both backends share it; never regenerate it
+//! from one backend with `diesel print-schema`).
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        townships -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    institutions (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        licence_no -> Text,
+        township -> Text,
+        village -> Text,
+        address -> Text,
+        lat -> Double,
+        lng -> Double,
+        h3_cell -> BigInt,
+        beds -> Integer,
+        contact_name -> Text,
+        contact_phone -> Text,
+        contact_email -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        service_mode -> Text,
+        hub_id -> Nullable<Text>,
+        collection_interval_h -> Integer,
+        opening_hours -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        login -> Text,
+        password_hash -> Text,
+        role -> Text,
+        org_id -> Nullable<Text>,
+        institution_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        family_id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(users -> organisations (org_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    organisations,
+    institutions,
+    users,
+    refresh_tokens,
+);

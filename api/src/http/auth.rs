@@ -1,0 +1,79 @@
+//! `/api/v1/auth/*` and `/api/v1/me`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use yifei_contract::{LoginRequest, LogoutRequest, Me, Problem, RefreshRequest, TokenResponse};
+
+use super::extract::{ApiJson, OptionalJson};
+use crate::auth::{Caller, sessions};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The peer's IP address (not `X-Forwarded-For`, which any client can forge to escape the
+/// login throttle).
+fn peer(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Sign in with login and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let LoginRequest { login, password } = body.0;
+    if login.len() > 256 || password.len() > 1024 {
+        return Err(ApiError::Unauthorized(
+            "unknown login or wrong password".into(),
+        ));
+    }
+    Ok(web::Json(
+        sessions::login(&state, login, password, peer(&req)).await?,
+    ))
+}
+
+/// Exchange a refresh token for a new token pair (the old refresh token is spent).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: ApiJson<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    Ok(web::Json(
+        sessions::refresh(&state, body.0.refresh_token).await?,
+    ))
+}
+
+/// Sign out: end this session (with `refresh_token`) or all of the caller's sessions.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Optional"),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out")))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: OptionalJson<LogoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    sessions::logout(&state, caller.user_id, body.0.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = Me)))]
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Me>, ApiError> {
+    let id = caller.user_id;
+    Ok(web::Json(
+        state.db.run(move |conn| sessions::me(conn, &id)).await?,
+    ))
+}

@@ -1,0 +1,171 @@
+//! Request-body and query extractors that answer bad input with precise problem+json:
+//! 415 wrong media type, 413 too large, 400 not JSON, 422 with the path of the bad field.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use yifei_contract::FieldError;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body deserialised into `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+/// A JSON body that may be absent (an empty body gives `T::default()`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+fn is_json(req: &HttpRequest) -> Option<bool> {
+    let ct = req.headers().get(header::CONTENT_TYPE)?;
+    let ct = ct
+        .to_str()
+        .ok()?
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    Some(ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json")))
+}
+
+async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesMut, ApiError> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.max_body_bytes)
+        .unwrap_or(1024 * 1024);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses JSON text, then maps it onto `T` keeping the path of the offending field.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let message = e.into_inner().to_string();
+        // serde names a missing field in the message, not the path.
+        let field = match (field.is_empty(), message.strip_prefix("missing field `")) {
+            (true, Some(rest)) => rest.trim_end_matches('`').to_owned(),
+            (false, Some(rest)) => format!("{field}.{}", rest.trim_end_matches('`')),
+            (true, None) => "body".to_owned(),
+            (false, None) => field,
+        };
+        ApiError::Validation(vec![FieldError { field, message }])
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            if is_json(&req) != Some(true) {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as Content-Type: application/json".into(),
+                ));
+            }
+            let body = read_body(req, payload).await?;
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let json = is_json(&req);
+            let body = read_body(req, payload).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            if json != Some(true) {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as Content-Type: application/json".into(),
+                ));
+            }
+            parse_json(&body).map(OptionalJson)
+        })
+    }
+}
+
+/// Query-string and path errors of actix's own extractors, as problems.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let msg = err.to_string();
+    ApiError::invalid("query", msg.trim_start_matches("Query deserialize error: ")).into()
+}
+
+pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound(format!("no such resource ({err})")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yifei_contract::SignUpRequest;
+
+    fn field(r: Result<SignUpRequest, ApiError>) -> String {
+        match r {
+            Err(ApiError::Validation(v)) => v[0].field.clone(),
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let base = serde_json::json!({
+            "name": "x", "kind": "clinic", "licence_no": "L-1", "township": "t", "village": "v",
+            "address": "a", "location": {"lat": 1.0, "lng": 2.0}, "beds": 0,
+            "contact": {"name": "n", "phone": "123456"}, "account": {"login": "abc", "password": "0123456789"}
+        });
+        assert!(parse_json::<SignUpRequest>(base.to_string().as_bytes()).is_ok());
+        let mut b = base.clone();
+        b["kind"] = "hospital".into();
+        assert_eq!(field(parse_json(b.to_string().as_bytes())), "kind");
+        let mut b = base.clone();
+        b["location"]["lat"] = "north".into();
+        assert_eq!(field(parse_json(b.to_string().as_bytes())), "location.lat");
+        let mut b = base.clone();
+        b.as_object_mut().expect("object").remove("name");
+        assert_eq!(field(parse_json(b.to_string().as_bytes())), "name");
+        let mut b = base.clone();
+        b["contact"]
+            .as_object_mut()
+            .expect("object")
+            .remove("phone");
+        assert_eq!(field(parse_json(b.to_string().as_bytes())), "contact.phone");
+        assert!(matches!(
+            parse_json::<SignUpRequest>(b"{not json"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert_eq!(field(parse_json(b"\"just text\"")), "body");
+    }
+}

@@ -1,0 +1,191 @@
+//! `/api/v1/institutions`: public sign-up, registry reads, approval decisions.
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use yifei_contract::{
+    DecisionRequest, DecisionResponse, Institution, InstitutionKind, InstitutionPage,
+    InstitutionStatus, SignUpRequest,
+};
+
+use super::extract::{ApiJson, OptionalJson};
+use crate::auth::{Caller, password};
+use crate::error::ApiError;
+use crate::institutions::{self, Decision, store};
+use crate::state::AppState;
+use crate::wire::{Cursor, enum_str, page_limit, parse_query_enum};
+
+/// Sign up an institution (public). It starts `pending`; the account becomes its first
+/// clinic-staff user and can sign in at once to follow the approval.
+#[utoipa::path(post, path = "/api/v1/institutions", tag = "institutions", request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "Registered, pending approval", body = Institution),
+        (status = 409, description = "Licence number or login already registered", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_up(
+    state: web::Data<AppState>,
+    body: ApiJson<SignUpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let valid = institutions::validate_sign_up(body.0)?;
+    let pw = valid.req.account.password.clone();
+    let hash = web::block(move || password::hash(&pw))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))??;
+    let now = state.clock.now();
+    let inst = state
+        .db
+        .run(move |conn| store::sign_up(conn, valid, hash, now))
+        .await?;
+    tracing::info!(institution_id = %inst.id, "institution signed up");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/institutions/{}", inst.id),
+        ))
+        .json(inst))
+}
+
+/// One institution the caller may see (others answer 404).
+#[utoipa::path(get, path = "/api/v1/institutions/{id}", tag = "institutions",
+    params(("id" = String, Path, description = "Institution id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The institution", body = Institution)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Institution>, ApiError> {
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| store::get_visible(conn, &caller, &id))
+        .await?;
+    Ok(web::Json(row.to_wire()?))
+}
+
+/// Filters of `GET /api/v1/institutions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `pending`, `active`, `rejected` or `suspended`.
+    #[param(value_type = Option<InstitutionStatus>)]
+    pub status: Option<String>,
+    /// Township name.
+    pub township: Option<String>,
+    /// Institution kind.
+    #[param(value_type = Option<InstitutionKind>)]
+    pub kind: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// The institutions the caller may see, oldest first, paginated.
+#[utoipa::path(get, path = "/api/v1/institutions", tag = "institutions", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One page", body = InstitutionPage)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<ListQuery>,
+) -> Result<web::Json<InstitutionPage>, ApiError> {
+    let q = q.into_inner();
+    let filter = store::ListFilter {
+        status: q
+            .status
+            .as_deref()
+            .map(|s| parse_query_enum::<InstitutionStatus>("status", s))
+            .transpose()?,
+        township: q.township.filter(|t| !t.trim().is_empty()),
+        kind: q
+            .kind
+            .as_deref()
+            .map(|s| parse_query_enum::<InstitutionKind>("kind", s).map(|k| enum_str(&k)))
+            .transpose()?,
+        cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
+        limit: page_limit(q.limit)?,
+    };
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::list(conn, &caller, filter))
+            .await?,
+    ))
+}
+
+async fn decide(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: String,
+    decision: Decision,
+    reason: Option<String>,
+) -> Result<web::Json<DecisionResponse>, ApiError> {
+    let now = state.clock.now();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::decide(conn, &caller, &id, decision, reason, now))
+            .await?,
+    ))
+}
+
+/// Approve a pending (or suspended) institution: admin, or bureau staff of its township.
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/approve", tag = "institutions",
+    params(("id" = String, Path, description = "Institution id")),
+    request_body(content = Option<DecisionRequest>, description = "Optional note"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Now active", body = DecisionResponse)))]
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: OptionalJson<Option<DecisionRequest>>,
+) -> Result<web::Json<DecisionResponse>, ApiError> {
+    let reason = body.0.and_then(|b| b.reason);
+    decide(state, caller, id.into_inner(), Decision::Approve, reason).await
+}
+
+/// Reject a pending sign-up (reason required): admin, or bureau staff of its township.
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/reject", tag = "institutions",
+    params(("id" = String, Path, description = "Institution id")),
+    request_body = DecisionRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "Now rejected", body = DecisionResponse)))]
+pub async fn reject(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<DecisionRequest>,
+) -> Result<web::Json<DecisionResponse>, ApiError> {
+    decide(
+        state,
+        caller,
+        id.into_inner(),
+        Decision::Reject,
+        body.0.reason,
+    )
+    .await
+}
+
+/// Suspend an active institution (reason required): it can no longer create containers.
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/suspend", tag = "institutions",
+    params(("id" = String, Path, description = "Institution id")),
+    request_body = DecisionRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "Now suspended", body = DecisionResponse)))]
+pub async fn suspend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<DecisionRequest>,
+) -> Result<web::Json<DecisionResponse>, ApiError> {
+    decide(
+        state,
+        caller,
+        id.into_inner(),
+        Decision::Suspend,
+        body.0.reason,
+    )
+    .await
+}

@@ -1,0 +1,58 @@
+//! HTTP surface: routes, extractors, middleware, OpenAPI. Handlers stay thin: parse,
+//! authorise, call the domain module, map errors.
+
+pub mod auth;
+pub mod extract;
+pub mod institutions;
+pub mod middleware;
+pub mod openapi;
+pub mod system;
+
+use actix_web::{HttpRequest, web};
+
+use crate::error::ApiError;
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .service(web::resource("/healthz").route(web::get().to(system::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(system::readyz)))
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/openapi.json").route(web::get().to(system::openapi)))
+                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+                .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
+                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                .service(web::resource("/me").route(web::get().to(auth::me)))
+                .service(
+                    web::resource("/institutions")
+                        .route(web::get().to(institutions::list))
+                        .route(web::post().to(institutions::sign_up)),
+                )
+                .service(
+                    web::resource("/institutions/{id}").route(web::get().to(institutions::get)),
+                )
+                .service(
+                    web::resource("/institutions/{id}/approve")
+                        .route(web::post().to(institutions::approve)),
+                )
+                .service(
+                    web::resource("/institutions/{id}/reject")
+                        .route(web::post().to(institutions::reject)),
+                )
+                .service(
+                    web::resource("/institutions/{id}/suspend")
+                        .route(web::post().to(institutions::suspend)),
+                ),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,130 @@
+//! The OpenAPI 3.1 document, generated from the handlers and wire types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+use yifei_contract as c;
+
+use super::{auth, institutions, system};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Yifei API",
+        description = "Medical-waste custody from rural clinics to licensed disposal. \
+            Errors are RFC 9457 problem+json; see mobile-contract/README.md.",
+        version = "1.0.0"
+    ),
+    paths(
+        system::healthz, system::readyz, system::openapi,
+        auth::login, auth::refresh, auth::logout, auth::me,
+        institutions::sign_up, institutions::list, institutions::get,
+        institutions::approve, institutions::reject, institutions::suspend,
+    ),
+    components(schemas(c::Problem, c::FieldError)),
+    modifiers(&Standard),
+    tags(
+        (name = "system", description = "Health and contract"),
+        (name = "auth", description = "Sign-in and sessions"),
+        (name = "institutions", description = "Sign-up, approval and the registry"),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the bearer scheme and the error responses every operation can give, so that the
+/// contract documents each status a client may see.
+struct Standard;
+
+impl Modify for Standard {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        let problem = || {
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "Problem",
+                ))))
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut standard: Vec<(&str, &str)> = vec![("500", "Internal error")];
+                if has_body {
+                    standard.extend([
+                        ("400", "Malformed JSON"),
+                        ("413", "Body too large"),
+                        ("415", "Body is not application/json"),
+                        ("422", "Invalid field; `errors` names it"),
+                    ]);
+                }
+                if has_params && !has_body {
+                    standard.push(("422", "Invalid query parameter"));
+                }
+                if secured {
+                    standard.extend([
+                        ("401", "Missing, invalid or expired access token"),
+                        ("403", "The caller's role may not do this"),
+                    ]);
+                }
+                if op.parameters.as_ref().is_some_and(|p| {
+                    p.iter().any(|p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path)))
+                }) {
+                    standard.push(("404", "Unknown, or not visible to the caller"));
+                }
+                if has_body
+                    && op
+                        .operation_id
+                        .as_deref()
+                        .is_some_and(|id| ["approve", "reject", "suspend"].contains(&id))
+                {
+                    standard.push(("409", "Not allowed in the current status"));
+                }
+                for (code, description) in standard {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content(c::PROBLEM_CONTENT_TYPE, problem())
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
+    }
+}
+
+/// The document as a value.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as pretty JSON with a trailing newline (the form checked in).
+pub fn document_json() -> String {
+    let mut s = document().to_pretty_json().unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}

@@ -1,0 +1,335 @@
+//! Persistence of the registry.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use yifei_contract::{
+    Contact, DecisionResponse, Institution, InstitutionPage, InstitutionStatus, LatLng, Role,
+    ServiceMode,
+};
+
+use super::{DEFAULT_COLLECTION_INTERVAL_H, DEFAULT_OPENING_HOURS, Decision, Scope, ValidSignUp};
+use crate::auth::Caller;
+use crate::db::schema::{institutions, organisations, users};
+use crate::db::{DbConnection, is_unique_violation, new_id};
+use crate::error::ApiError;
+use crate::wire::{Cursor, enum_str, parse_enum};
+
+/// An institution row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = institutions)]
+pub struct InstitutionRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub licence_no: String,
+    pub township: String,
+    pub village: String,
+    pub address: String,
+    pub lat: f64,
+    pub lng: f64,
+    pub h3_cell: i64,
+    pub beds: i32,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub contact_email: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub service_mode: String,
+    pub hub_id: Option<String>,
+    pub collection_interval_h: i32,
+    pub opening_hours: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl InstitutionRow {
+    pub fn status(&self) -> Result<InstitutionStatus, ApiError> {
+        super::parse_status(&self.status).ok_or_else(|| {
+            ApiError::Internal(format!(
+                "institution {} has status {}",
+                self.id, self.status
+            ))
+        })
+    }
+
+    pub fn to_wire(&self) -> Result<Institution, ApiError> {
+        Ok(Institution {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: parse_enum(&self.kind)?,
+            licence_no: self.licence_no.clone(),
+            township: self.township.clone(),
+            village: self.village.clone(),
+            address: self.address.clone(),
+            location: LatLng {
+                lat: self.lat,
+                lng: self.lng,
+            },
+            h3_cell: format!("{:x}", self.h3_cell),
+            beds: self.beds,
+            contact: Contact {
+                name: self.contact_name.clone(),
+                phone: self.contact_phone.clone(),
+                email: self.contact_email.clone(),
+            },
+            status: self.status()?,
+            status_reason: self.status_reason.clone(),
+            service_mode: parse_enum(&self.service_mode)?,
+            hub_id: self.hub_id.clone(),
+            collection_interval_h: self.collection_interval_h,
+            created_at: self.created_at.and_utc(),
+            updated_at: self.updated_at.and_utc(),
+        })
+    }
+
+    fn admitted_by(&self, scope: &Scope) -> Result<bool, ApiError> {
+        Ok(scope.admits(
+            &self.id,
+            &self.township,
+            self.status()?,
+            self.hub_id.as_deref(),
+        ))
+    }
+}
+
+/// Builds the row of a validated sign-up (also used by the demo loader).
+pub fn row_from_sign_up(
+    v: &ValidSignUp,
+    id: String,
+    status: InstitutionStatus,
+    now: DateTime<Utc>,
+) -> InstitutionRow {
+    let r = &v.req;
+    InstitutionRow {
+        id,
+        name: r.name.clone(),
+        kind: enum_str(&r.kind),
+        licence_no: r.licence_no.clone(),
+        township: r.township.clone(),
+        village: r.village.clone(),
+        address: r.address.clone(),
+        lat: r.location.lat,
+        lng: r.location.lng,
+        h3_cell: i64::try_from(u64::from(v.cell)).unwrap_or_default(),
+        beds: r.beds,
+        contact_name: r.contact.name.clone(),
+        contact_phone: r.contact.phone.clone(),
+        contact_email: r.contact.email.clone(),
+        status: super::status_str(status).to_owned(),
+        status_reason: None,
+        service_mode: enum_str(&ServiceMode::Direct),
+        hub_id: None,
+        collection_interval_h: DEFAULT_COLLECTION_INTERVAL_H,
+        opening_hours: DEFAULT_OPENING_HOURS.to_owned(),
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    }
+}
+
+/// A new user row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: String,
+    pub login: String,
+    pub password_hash: String,
+    pub role: String,
+    pub org_id: Option<String>,
+    pub institution_id: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// Registers a pending institution and its first clinic-staff account in one transaction.
+pub fn sign_up(
+    conn: &mut DbConnection,
+    v: ValidSignUp,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> Result<Institution, ApiError> {
+    let result = conn.transaction::<Institution, ApiError, _>(|conn| {
+        let licence_taken = institutions::table
+            .filter(institutions::licence_no.eq(&v.req.licence_no))
+            .count()
+            .get_result::<i64>(conn)?
+            > 0;
+        if licence_taken {
+            return Err(ApiError::Conflict(format!(
+                "licence number {} is already registered",
+                v.req.licence_no
+            )));
+        }
+        ensure_login_free(conn, &v.req.account.login)?;
+        let row = row_from_sign_up(&v, new_id(), InstitutionStatus::Pending, now);
+        diesel::insert_into(institutions::table)
+            .values(&row)
+            .execute(conn)?;
+        diesel::insert_into(users::table)
+            .values(NewUser {
+                id: new_id(),
+                login: v.req.account.login.clone(),
+                password_hash,
+                role: Role::ClinicStaff.as_str().to_owned(),
+                org_id: None,
+                institution_id: Some(row.id.clone()),
+                display_name: Some(v.req.contact.name.clone()),
+                email: v.req.contact.email.clone(),
+                active: true,
+                created_at: now.naive_utc(),
+            })
+            .execute(conn)?;
+        row.to_wire()
+    });
+    match result {
+        // Two sign-ups racing past the checks: the unique index decides.
+        Err(ApiError::Db(e)) if is_unique_violation(&e) => Err(ApiError::Conflict(
+            "licence number or login is already registered".into(),
+        )),
+        other => other,
+    }
+}
+
+/// 409 when a login is taken.
+pub fn ensure_login_free(conn: &mut DbConnection, login: &str) -> Result<(), ApiError> {
+    let taken = users::table
+        .filter(users::login.eq(login))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if taken {
+        return Err(ApiError::Conflict(format!(
+            "login {login} is already taken"
+        )));
+    }
+    Ok(())
+}
+
+/// The caller's scope; bureau staff's jurisdiction comes from their organisation.
+pub fn scope_of(conn: &mut DbConnection, caller: &Caller) -> Result<Scope, ApiError> {
+    let townships = if caller.role == Role::BureauStaff {
+        let raw: Option<String> = organisations::table
+            .find(caller.tenant_id()?)
+            .select(organisations::townships)
+            .first(conn)
+            .optional()?;
+        let raw =
+            raw.ok_or_else(|| ApiError::Forbidden("your organisation no longer exists".into()))?;
+        serde_json::from_str(&raw).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok(Scope::of(caller.role, caller.tenant.as_deref(), townships))
+}
+
+/// Loads an institution the caller may see; anything else is 404 (existence is not leaked).
+pub fn get_visible(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+) -> Result<InstitutionRow, ApiError> {
+    let scope = scope_of(conn, caller)?;
+    let row: Option<InstitutionRow> = institutions::table
+        .find(id)
+        .select(InstitutionRow::as_select())
+        .first(conn)
+        .optional()?;
+    match row {
+        Some(r) if r.admitted_by(&scope)? => Ok(r),
+        _ => Err(ApiError::NotFound(format!("no institution {id}"))),
+    }
+}
+
+/// Filters of the registry list.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub status: Option<InstitutionStatus>,
+    pub township: Option<String>,
+    pub kind: Option<String>,
+    pub cursor: Option<Cursor>,
+    pub limit: i64,
+}
+
+/// One page of the institutions the caller may see, in sign-up order.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    f: ListFilter,
+) -> Result<InstitutionPage, ApiError> {
+    let scope = scope_of(conn, caller)?;
+    let mut q = institutions::table
+        .select(InstitutionRow::as_select())
+        .into_boxed();
+    match &scope {
+        Scope::All => {}
+        Scope::Townships(t) => q = q.filter(institutions::township.eq_any(t.clone())),
+        Scope::Served => q = q.filter(institutions::status.eq_any(["active", "suspended"])),
+        Scope::Own(id) => q = q.filter(institutions::id.eq(id.clone())),
+        Scope::Hub(id) => {
+            q = q.filter(
+                institutions::id
+                    .eq(id.clone())
+                    .or(institutions::hub_id.eq(id.clone())),
+            )
+        }
+        Scope::Nothing => q = q.filter(institutions::id.is_null()),
+    }
+    if let Some(s) = f.status {
+        q = q.filter(institutions::status.eq(super::status_str(s)));
+    }
+    if let Some(t) = f.township {
+        q = q.filter(institutions::township.eq(t));
+    }
+    if let Some(k) = f.kind {
+        q = q.filter(institutions::kind.eq(k));
+    }
+    if let Some(c) = f.cursor {
+        q = q.filter(institutions::id.gt(c.0));
+    }
+    let mut rows: Vec<InstitutionRow> = q
+        .order(institutions::id.asc())
+        .limit(f.limit + 1)
+        .load(conn)?;
+    let next_cursor = if rows.len() as i64 > f.limit {
+        rows.truncate(usize::try_from(f.limit).unwrap_or(0));
+        rows.last().map(|r| Cursor(r.id.clone()).encode())
+    } else {
+        None
+    };
+    Ok(InstitutionPage {
+        items: rows
+            .iter()
+            .map(InstitutionRow::to_wire)
+            .collect::<Result<_, _>>()?,
+        next_cursor,
+    })
+}
+
+/// Applies a registry decision by admin or bureau staff of the institution's jurisdiction.
+pub fn decide(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    decision: Decision,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<DecisionResponse, ApiError> {
+    caller.require(&super::DECIDERS)?;
+    conn.transaction(|conn| {
+        let row = get_visible(conn, caller, id)?;
+        let next = super::decide(row.status()?, decision, reason.as_deref())?;
+        diesel::update(institutions::table.find(id))
+            .set((
+                institutions::status.eq(super::status_str(next)),
+                institutions::status_reason.eq(reason.map(|r| r.trim().to_owned())),
+                institutions::updated_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        tracing::info!(institution_id = %id, status = super::status_str(next), by = %caller.user_id, "registry decision");
+        Ok(DecisionResponse {
+            id: id.to_owned(),
+            status: next,
+        })
+    })
+}

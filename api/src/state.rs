@@ -1,0 +1,16 @@
+//! What every request handler shares.
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::JwtKeys;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::db::Db;
+
+/// Application state behind `web::Data`.
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    pub keys: JwtKeys,
+    pub clock: SharedClock,
+    pub throttle: LoginThrottle,
+}

@@ -1,0 +1,427 @@
+//! Test harness: a real server on a random port over a fresh SQLite file or a fresh
+//! PostgreSQL database, a clock the test controls, and a small HTTP client.
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use yifei_api::accounts::{self, NewAccount, NewOrg};
+use yifei_api::clock::ManualClock;
+use yifei_api::config::Config;
+use yifei_api::startup::Application;
+use yifei_contract::Role;
+
+/// Which database a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `scenario` on the backend, or explains loudly why PostgreSQL was skipped.
+pub fn run_on(backend: Backend, scenario: fn(&TestApp)) {
+    let Some(db) = TestDb::create(backend) else {
+        return;
+    };
+    let app = TestApp::start(db);
+    scenario(&app);
+}
+
+/// One scenario on both databases: `both!(name);` makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    $crate::common::run_on($crate::common::Backend::Sqlite, super::$name);
+                }
+                #[test]
+                fn postgres() {
+                    $crate::common::run_on($crate::common::Backend::Postgres, super::$name);
+                }
+            }
+        )+
+    };
+}
+
+/// The start of every test clock: a Monday morning in Asia/Shanghai (00:30 UTC).
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 0, 30, 0)
+        .single()
+        .expect("t0")
+}
+
+/// A database made for one test and dropped after it.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    /// PostgreSQL admin URL and database name, to drop it afterwards.
+    cleanup: Option<(String, String)>,
+    /// Whether dropping this value removes the database.
+    owned: bool,
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> Option<TestDb> {
+        let name = format!("yifei_t_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join("yifei-tests");
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let path = dir.join(format!("{name}.db"));
+                Some(TestDb {
+                    url: path.display().to_string(),
+                    backend,
+                    cleanup: None,
+                    owned: true,
+                })
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("YIFEI_TEST_PG_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let mut conn = match PgConnection::establish(&admin) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        if std::env::var("YIFEI_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                            panic!(
+                                "PostgreSQL at {admin} is required (YIFEI_REQUIRE_PG=1) but unreachable: {e}"
+                            );
+                        }
+                        eprintln!(
+                            "\n*** SKIPPED PostgreSQL test: {admin} unreachable ({e}); set YIFEI_TEST_PG_URL \
+                             or start PostgreSQL; YIFEI_REQUIRE_PG=1 turns this into a failure ***\n"
+                        );
+                        return None;
+                    }
+                };
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
+                let base = admin.split('?').next().unwrap_or(&admin);
+                let url = match base.rfind('/') {
+                    Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
+                    _ => format!("{base}/{name}"),
+                };
+                Some(TestDb {
+                    url,
+                    backend,
+                    cleanup: Some((admin, name)),
+                    owned: true,
+                })
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// The same database without ownership of its cleanup (for a second server on it).
+    pub fn reuse(other: &TestDb) -> TestDb {
+        TestDb {
+            url: other.url.clone(),
+            backend: other.backend,
+            cleanup: None,
+            owned: false,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        match (&self.cleanup, self.backend) {
+            (Some((admin, name)), _) => {
+                if let Ok(mut c) = PgConnection::establish(admin) {
+                    let _ =
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            }
+            (None, Backend::Sqlite) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", self.url));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub clock: ManualClock,
+    pub db: TestDb,
+    pub state: actix_web::web::Data<yifei_api::state::AppState>,
+    handle: actix_web::dev::ServerHandle,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    agent: ureq::Agent,
+}
+
+/// Settings of a test server: random port, small body limit so 413 is cheap to provoke.
+pub fn test_config(url: &str) -> Config {
+    Config {
+        database_url: url.to_owned(),
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: None,
+        max_body_bytes: 64 * 1024,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub fn start(db: TestDb) -> TestApp {
+        Self::start_with(db, ManualClock::new(t0()))
+    }
+
+    pub fn start_with(db: TestDb, clock: ManualClock) -> TestApp {
+        let config = test_config(&db.url);
+        let (tx, rx) = mpsc::channel();
+        let c = clock.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build_with_clock(config, std::sync::Arc::new(c))
+                    .expect("server builds");
+                tx.send((app.port(), app.handle(), app.state()))
+                    .expect("send port");
+                app.run_until_stopped().await.expect("server runs");
+            });
+        });
+        let (port, handle, state) = rx.recv().expect("server started");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            clock,
+            db,
+            state,
+            handle,
+            thread: std::sync::Mutex::new(Some(thread)),
+            agent,
+        }
+    }
+
+    /// Stops the server (gracefully); a new one can then start on `TestDb::reuse(&app.db)`.
+    pub fn shutdown(&self) {
+        let h = self.handle.clone();
+        actix_web::rt::System::new().block_on(h.stop(true));
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            t.join().expect("server thread");
+        }
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Res {
+        let mut r = self.agent.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        Res::from(r.call().expect("GET"))
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Res {
+        self.post_raw(
+            path,
+            token,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+    }
+
+    pub fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Res {
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type);
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        Res::from(r.send(&body[..]).expect("POST"))
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Res {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .body(())
+            .expect("request");
+        Res::from(self.agent.run(req).expect("request"))
+    }
+
+    /// Server-side setup as an operator would do it with the CLI.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&mut yifei_api::db::DbConnection) -> T) -> T {
+        let mut conn = self.state.db.conn().expect("connection");
+        f(&mut conn)
+    }
+
+    pub fn org(&self, kind: &str, name: &str, townships: &[&str]) -> String {
+        self.with_conn(|c| {
+            accounts::create_org(
+                c,
+                NewOrg {
+                    kind: kind.into(),
+                    name: name.into(),
+                    lat: Some(36.3),
+                    lng: Some(117.4),
+                    townships: townships.iter().map(|t| t.to_string()).collect(),
+                },
+                t0(),
+            )
+            .expect("org")
+        })
+    }
+
+    pub fn user(&self, login: &str, role: Role, org: Option<&str>) -> String {
+        let (org_id, institution_id) = match role {
+            Role::ClinicStaff | Role::HubKeeper => (None, org.map(str::to_owned)),
+            _ => (org.map(str::to_owned), None),
+        };
+        self.with_conn(|c| {
+            accounts::create_user(
+                c,
+                NewAccount {
+                    login: login.into(),
+                    role,
+                    org_id,
+                    institution_id,
+                    email: None,
+                    display_name: None,
+                    password: PASSWORD.into(),
+                },
+                t0(),
+            )
+            .expect("user")
+        })
+    }
+
+    /// Signs in; returns (access, refresh).
+    pub fn login(&self, login: &str) -> (String, String) {
+        let r = self.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"login": login, "password": PASSWORD}),
+        );
+        assert_eq!(r.status, 200, "login {login}: {}", r.text);
+        (r.str("access_token"), r.str("refresh_token"))
+    }
+
+    /// A signed-up institution (pending) with its clinic account; returns its id.
+    pub fn sign_up(&self, n: u32, township: &str) -> String {
+        let r = self.post("/api/v1/institutions", None, &sign_up_body(n, township));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.str("id")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Password of every test account.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A valid sign-up body; `n` makes licence and login unique.
+pub fn sign_up_body(n: u32, township: &str) -> Value {
+    json!({
+        "name": format!("测试村卫生室 {n}"),
+        "kind": "village_health_room",
+        "licence_no": format!("PDY-T-{n:04}"),
+        "township": township,
+        "village": "测试村",
+        "address": "测试村1号",
+        "location": {"lat": 36.25, "lng": 117.35},
+        "beds": 0,
+        "contact": {"name": "王医生", "phone": "13800000000", "email": "clinic@example.org"},
+        "account": {"login": format!("clinic{n}"), "password": PASSWORD}
+    })
+}
+
+/// A response, read completely.
+pub struct Res {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl From<ureq::http::Response<ureq::Body>> for Res {
+    fn from(mut r: ureq::http::Response<ureq::Body>) -> Res {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+}
+
+impl Res {
+    pub fn str(&self, key: &str) -> String {
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {key} in {}", self.text))
+            .to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts an RFC 9457 problem with this status; returns the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("/problems/")),
+            "{}",
+            self.text
+        );
+        assert!(self.body["title"].is_string(), "{}", self.text);
+        assert!(self.body["request_id"].is_string(), "{}", self.text);
+        &self.body
+    }
+
+    /// Asserts a 422 naming `field`.
+    #[track_caller]
+    pub fn invalid_field(&self, field: &str) {
+        let p = self.problem(422);
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            fields.contains(&field),
+            "expected {field} in {fields:?}: {}",
+            self.text
+        );
+    }
+}
