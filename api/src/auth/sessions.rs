@@ -151,6 +151,16 @@ pub async fn login(
     }
 }
 
+/// id, family, user, expiry, used, revoked.
+type TokenRow = (
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+);
+
 enum Rotation {
     Rotated(Box<TokenResponse>),
     Reused { family_id: String },
@@ -170,14 +180,7 @@ pub async fn refresh(
         .run(move |conn| {
             conn.transaction::<Rotation, ApiError, _>(|conn| {
                 let hash = tokens::hash_refresh_token(&presented);
-                let row: Option<(
-                    String,
-                    String,
-                    String,
-                    chrono::NaiveDateTime,
-                    Option<chrono::NaiveDateTime>,
-                    Option<chrono::NaiveDateTime>,
-                )> = refresh_tokens::table
+                let row: Option<TokenRow> = refresh_tokens::table
                     .filter(refresh_tokens::token_hash.eq(&hash))
                     .select((
                         refresh_tokens::id,
