@@ -60,6 +60,10 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesM
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    // serde would map an array onto a struct positionally; every body of this API is an object.
+    if !value.is_object() && !value.is_null() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
@@ -167,5 +171,6 @@ mod tests {
             Err(ApiError::BadRequest(_))
         ));
         assert_eq!(field(parse_json(b"\"just text\"")), "body");
+        assert_eq!(field(parse_json(b"[\"x\", \"clinic\"]")), "body");
     }
 }
