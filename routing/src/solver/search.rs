@@ -229,10 +229,14 @@ impl<'d, 'p> Search<'d, 'p> {
 
     /// Put back the routes and unassigned list saved by `touch` during this iteration.
     fn undo(&mut self, s: &mut Sol) {
-        for (r, old) in &mut self.saved {
+        // Clear every touched route before restoring any: a stop that moved from one touched
+        // route to another must point at the route it is restored into, not be cleared after.
+        for (r, _) in &self.saved {
             for &x in &s.routes[*r].stops {
                 s.route_of[x] = NONE;
             }
+        }
+        for (r, old) in &mut self.saved {
             std::mem::swap(&mut s.routes[*r], old);
             for (i, &x) in s.routes[*r].stops.iter().enumerate() {
                 s.route_of[x] = *r as u32;
@@ -449,5 +453,48 @@ impl<'d, 'p> Search<'d, 'p> {
         }
         let keys = &self.keys;
         v.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NONE, Search, Sol};
+    use crate::generator::{DayConfig, rural_day};
+    use crate::solver::Data;
+
+    /// Every routed stop points at its route and position; no other stop points anywhere.
+    fn check_index(s: &Sol) {
+        let mut routed = 0;
+        for (r, route) in s.routes.iter().enumerate() {
+            for (i, &x) in route.stops.iter().enumerate() {
+                assert_eq!(s.route_of[x], r as u32, "stop {x}");
+                assert_eq!(s.pos_of[x], i as u32, "stop {x}");
+                routed += 1;
+            }
+        }
+        assert_eq!(s.route_of.iter().filter(|&&r| r != NONE).count(), routed);
+    }
+
+    #[test]
+    fn rejected_moves_restore_the_stop_index() {
+        let day = rural_day(&DayConfig {
+            vehicles: 4,
+            ..DayConfig::with_stops(80, 2)
+        });
+        let p = day.problem().expect("generated day");
+        let d = Data::new(&p, 40);
+        let mut search = Search::new(&d, 3);
+        let mut s = search.construct();
+        check_index(&s);
+        for _ in 0..300 {
+            // One iteration of `run` whose move is always rejected.
+            search.epoch += 1;
+            search.old_unassigned.clone_from(&s.unassigned);
+            search.ruin(&mut s);
+            search.recreate(&mut s, true);
+            search.undo(&mut s);
+            search.pool.extend(search.saved.drain(..).map(|(_, r)| r));
+            check_index(&s);
+        }
     }
 }
