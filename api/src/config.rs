@@ -27,6 +27,8 @@ pub struct Config {
     /// `YIFEI_LOGIN_WINDOW_S` seconds lock further attempts until the window passes.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// `YIFEI_CLOCK_SKEW_S`: how far ahead of the server's clock a device's scan time may be.
+    pub clock_skew: chrono::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
                 .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC")),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
+            clock_skew: chrono::Duration::minutes(5),
         }
     }
 }
@@ -118,6 +121,9 @@ impl Config {
         }
         if let Some(v) = num("YIFEI_LOGIN_WINDOW_S")? {
             c.login_window = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = num("YIFEI_CLOCK_SKEW_S")? {
+            c.clock_skew = chrono::Duration::seconds(i64::try_from(v.min(86_400)).unwrap_or(300));
         }
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {

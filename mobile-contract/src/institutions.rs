@@ -164,3 +164,22 @@ pub struct InstitutionPage {
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
+
+/// `PATCH /api/v1/institutions/{id}`: registry settings (admin, bureau staff) and contact
+/// (also the institution's own staff). Absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstitutionUpdate {
+    /// Door collection, or delivery to a township hub (then `hub_id` is required).
+    #[serde(default)]
+    pub service_mode: Option<ServiceMode>,
+    /// The hub: an active township health centre of the same township.
+    #[serde(default)]
+    pub hub_id: Option<String>,
+    /// Maximum hours between collections, 1 to 48.
+    #[serde(default)]
+    pub collection_interval_h: Option<i32>,
+    /// Responsible contact.
+    #[serde(default)]
+    pub contact: Option<Contact>,
+}

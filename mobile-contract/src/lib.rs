@@ -6,10 +6,12 @@
 //! Timestamps are RFC 3339 with offset, weights are kilograms, coordinates are WGS-84.
 
 pub mod auth;
+pub mod custody;
 pub mod institutions;
 pub mod problem;
 
 pub use auth::*;
+pub use custody::*;
 pub use institutions::*;
 pub use problem::*;
 

@@ -168,7 +168,7 @@ pub fn test_config(url: &str) -> Config {
         database_url: url.to_owned(),
         bind: "127.0.0.1:0".into(),
         jwt_secret: None,
-        max_body_bytes: 64 * 1024,
+        max_body_bytes: 256 * 1024,
         ..Config::default()
     }
 }
@@ -231,6 +231,17 @@ impl TestApp {
             "application/json",
             body.to_string().into_bytes(),
         )
+    }
+
+    pub fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Res {
+        let mut r = self
+            .agent
+            .patch(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        Res::from(r.send(body.to_string().as_bytes()).expect("PATCH"))
     }
 
     pub fn post_raw(

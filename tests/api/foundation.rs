@@ -296,7 +296,7 @@ fn bad_input_is_a_precise_problem(app: &TestApp) {
         b"hello".to_vec(),
     )
     .problem(415);
-    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(70 * 1024));
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(300 * 1024));
     app.post_raw(
         "/api/v1/institutions",
         None,

@@ -78,10 +78,65 @@ diesel::table! {
 diesel::joinable!(users -> organisations (org_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
+diesel::table! {
+    containers (id) {
+        id -> Text,
+        code -> Text,
+        institution_id -> Text,
+        category -> Text,
+        packaging -> Text,
+        note -> Nullable<Text>,
+        state -> Text,
+        flags -> Text,
+        parent_id -> Nullable<Text>,
+        seal_weight_g -> Nullable<Integer>,
+        collect_weight_g -> Nullable<Integer>,
+        receive_weight_g -> Nullable<Integer>,
+        sealed_at -> Nullable<Timestamp>,
+        collected_at -> Nullable<Timestamp>,
+        received_at -> Nullable<Timestamp>,
+        disposed_at -> Nullable<Timestamp>,
+        event_count -> Integer,
+        head_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scan_events (id) {
+        id -> Text,
+        container_id -> Text,
+        seq -> Integer,
+        action -> Text,
+        occurred_at -> Timestamp,
+        received_at -> Timestamp,
+        actor_id -> Text,
+        actor_role -> Text,
+        weight_g -> Nullable<Integer>,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        run_id -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        method -> Nullable<Text>,
+        device_id -> Nullable<Text>,
+        via_parent -> Nullable<Text>,
+        parent_code -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(containers -> institutions (institution_id));
+diesel::joinable!(scan_events -> containers (container_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
     institutions,
     users,
     refresh_tokens,
+    containers,
+    scan_events,
 );

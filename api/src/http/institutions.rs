@@ -189,3 +189,25 @@ pub async fn suspend(
     )
     .await
 }
+
+/// Change registry settings (service mode, hub, collection interval: admin or bureau staff)
+/// or the contact (also the institution's own staff).
+#[utoipa::path(patch, path = "/api/v1/institutions/{id}", tag = "institutions",
+    params(("id" = String, Path, description = "Institution id")),
+    request_body = yifei_contract::InstitutionUpdate,
+    security(("bearer" = [])),
+    responses((status = 200, description = "Updated", body = Institution)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<yifei_contract::InstitutionUpdate>,
+) -> Result<web::Json<Institution>, ApiError> {
+    let (id, now, u) = (id.into_inner(), state.clock.now(), body.0);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::update(conn, &caller, &id, u, now))
+            .await?,
+    ))
+}

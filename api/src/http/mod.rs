@@ -2,6 +2,7 @@
 //! authorise, call the domain module, map errors.
 
 pub mod auth;
+pub mod custody;
 pub mod extract;
 pub mod institutions;
 pub mod middleware;
@@ -31,7 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(institutions::sign_up)),
                 )
                 .service(
-                    web::resource("/institutions/{id}").route(web::get().to(institutions::get)),
+                    web::resource("/institutions/{id}")
+                        .route(web::get().to(institutions::get))
+                        .route(web::patch().to(institutions::update)),
                 )
                 .service(
                     web::resource("/institutions/{id}/approve")
@@ -44,7 +47,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/institutions/{id}/suspend")
                         .route(web::post().to(institutions::suspend)),
-                ),
+                )
+                .service(
+                    web::resource("/containers")
+                        .route(web::get().to(custody::list))
+                        .route(web::post().to(custody::create)),
+                )
+                .service(
+                    web::resource("/containers/batch").route(web::post().to(custody::create_batch)),
+                )
+                .service(web::resource("/containers/{code}").route(web::get().to(custody::get)))
+                .service(
+                    web::resource("/containers/{code}/label.svg")
+                        .route(web::get().to(custody::label_svg)),
+                )
+                .service(
+                    web::resource("/containers/{code}/audit").route(web::get().to(custody::audit)),
+                )
+                .service(
+                    web::resource("/containers/{code}/children")
+                        .route(web::post().to(custody::nest)),
+                )
+                .service(web::resource("/scans").route(web::post().to(custody::scans))),
         )
         .default_service(web::to(not_found));
 }

@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{auth, institutions, system};
+use super::{auth, custody, institutions, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,8 +18,10 @@ use super::{auth, institutions, system};
     paths(
         system::healthz, system::readyz, system::openapi,
         auth::login, auth::refresh, auth::logout, auth::me,
-        institutions::sign_up, institutions::list, institutions::get,
+        institutions::sign_up, institutions::list, institutions::get, institutions::update,
         institutions::approve, institutions::reject, institutions::suspend,
+        custody::create, custody::create_batch, custody::list, custody::get,
+        custody::label_svg, custody::audit, custody::nest, custody::scans,
     ),
     components(schemas(c::Problem, c::FieldError)),
     modifiers(&Standard),
@@ -27,6 +29,7 @@ use super::{auth, institutions, system};
         (name = "system", description = "Health and contract"),
         (name = "auth", description = "Sign-in and sessions"),
         (name = "institutions", description = "Sign-up, approval and the registry"),
+        (name = "custody", description = "Containers, labels, scans and their history"),
     )
 )]
 struct ApiDoc;

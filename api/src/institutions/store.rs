@@ -333,3 +333,123 @@ pub fn decide(
         })
     })
 }
+
+/// Changes registry settings (admin, bureau staff of the jurisdiction) or the contact (also
+/// the institution's own staff).
+pub fn update(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    u: yifei_contract::InstitutionUpdate,
+    now: DateTime<Utc>,
+) -> Result<Institution, ApiError> {
+    let registry_change =
+        u.service_mode.is_some() || u.hub_id.is_some() || u.collection_interval_h.is_some();
+    if registry_change {
+        caller.require(&super::DECIDERS)?;
+    } else {
+        caller.require(&[
+            Role::Admin,
+            Role::BureauStaff,
+            Role::ClinicStaff,
+            Role::HubKeeper,
+        ])?;
+    }
+    conn.transaction(|conn| {
+        let mut row = get_visible(conn, caller, id)?;
+        if matches!(caller.role, Role::HubKeeper)
+            && row.id != caller.tenant.clone().unwrap_or_default()
+        {
+            return Err(ApiError::Forbidden(
+                "a hub keeper edits only the hub's own record".into(),
+            ));
+        }
+        let mut errors = Vec::new();
+        if let Some(h) = u.collection_interval_h {
+            if (1..=48).contains(&h) {
+                row.collection_interval_h = h;
+            } else {
+                errors.push(yifei_contract::FieldError {
+                    field: "collection_interval_h".into(),
+                    message: "must be 1 to 48 hours (条例 Art.25: at most 48 h)".into(),
+                });
+            }
+        }
+        if let Some(mut c) = u.contact {
+            let mut e = Vec::new();
+            c.name = c.name.trim().to_owned();
+            if c.name.is_empty() || c.name.chars().count() > 100 {
+                e.push(yifei_contract::FieldError {
+                    field: "contact.name".into(),
+                    message: "must be 1 to 100 characters".into(),
+                });
+            }
+            let digits = c.phone.chars().filter(char::is_ascii_digit).count();
+            if !(5..=20).contains(&digits) {
+                e.push(yifei_contract::FieldError {
+                    field: "contact.phone".into(),
+                    message: "must be a phone number of 5 to 20 digits".into(),
+                });
+            }
+            c.email = super::check_email(c.email.as_deref(), "contact.email", &mut e);
+            errors.extend(e);
+            row.contact_name = c.name;
+            row.contact_phone = c.phone.trim().to_owned();
+            row.contact_email = c.email;
+        }
+        let mode = u.service_mode.unwrap_or(parse_enum(&row.service_mode)?);
+        match mode {
+            ServiceMode::Direct => {
+                row.service_mode = enum_str(&ServiceMode::Direct);
+                row.hub_id = None;
+            }
+            ServiceMode::ViaHub => {
+                let hub_id = u.hub_id.clone().or(row.hub_id.clone());
+                let hub: Option<InstitutionRow> = match &hub_id {
+                    Some(h) => institutions::table
+                        .find(h)
+                        .select(InstitutionRow::as_select())
+                        .first(conn)
+                        .optional()?,
+                    None => None,
+                };
+                match hub {
+                    None => errors.push(yifei_contract::FieldError {
+                        field: "hub_id".into(),
+                        message: "via_hub needs the id of a hub".into(),
+                    }),
+                    Some(h)
+                        if h.id == row.id || h.status != "active" || h.township != row.township =>
+                    {
+                        errors.push(yifei_contract::FieldError {
+                            field: "hub_id".into(),
+                            message:
+                                "the hub must be another active institution of the same township"
+                                    .into(),
+                        })
+                    }
+                    Some(h) => {
+                        row.service_mode = enum_str(&ServiceMode::ViaHub);
+                        row.hub_id = Some(h.id);
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        row.updated_at = now.naive_utc();
+        diesel::update(institutions::table.find(&row.id))
+            .set((
+                institutions::service_mode.eq(&row.service_mode),
+                institutions::hub_id.eq(&row.hub_id),
+                institutions::collection_interval_h.eq(row.collection_interval_h),
+                institutions::contact_name.eq(&row.contact_name),
+                institutions::contact_phone.eq(&row.contact_phone),
+                institutions::contact_email.eq(&row.contact_email),
+                institutions::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)?;
+        row.to_wire()
+    })
+}

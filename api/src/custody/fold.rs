@@ -1,0 +1,341 @@
+//! A container's state is the fold of its scans in occurrence order. Recomputed whenever an
+//! event lands, so a late upload lands in the right place of the history. Events that break
+//! the state machine are kept and flagged, never dropped: the physical world already happened.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDateTime;
+use yifei_contract::{ContainerState, ScanAction};
+
+/// Weight differences within max(10 %, 300 g) are scale noise (DESIGN.md, per container).
+pub const WEIGHT_TOLERANCE_RATIO: f64 = 0.10;
+pub const WEIGHT_TOLERANCE_G: i64 = 300;
+/// A pickup scanned farther than this from the institution (and its hub) is suspicious.
+pub const LOCATION_TOLERANCE_M: f64 = 500.0;
+
+/// Flag names (stable: clients filter on them).
+pub const WEIGHT_DISCREPANCY: &str = "weight_discrepancy";
+pub const LOCATION_MISMATCH: &str = "location_mismatch";
+pub const SEQUENCE_ANOMALY: &str = "sequence_anomaly";
+
+/// What the fold needs of an event.
+#[derive(Debug, Clone)]
+pub struct FoldEvent {
+    pub id: String,
+    pub seq: i32,
+    pub action: ScanAction,
+    pub occurred_at: NaiveDateTime,
+    pub weight_g: Option<i32>,
+    pub location: Option<(f64, f64)>,
+    /// Inherited from a big box: no location check (the box was checked).
+    pub derived: bool,
+}
+
+/// Where the waste may legitimately be picked up.
+#[derive(Debug, Clone, Copy)]
+pub struct Places {
+    pub institution: (f64, f64),
+    pub hub: Option<(f64, f64)>,
+}
+
+/// The derived view of a container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub state: ContainerState,
+    pub flags: BTreeSet<String>,
+    pub seal_weight_g: Option<i32>,
+    pub collect_weight_g: Option<i32>,
+    pub receive_weight_g: Option<i32>,
+    pub sealed_at: Option<NaiveDateTime>,
+    pub collected_at: Option<NaiveDateTime>,
+    pub received_at: Option<NaiveDateTime>,
+    pub disposed_at: Option<NaiveDateTime>,
+    /// Per event id: why it does not fit.
+    pub anomalies: HashMap<String, String>,
+}
+
+fn rank(s: ContainerState) -> u8 {
+    match s {
+        ContainerState::Labelled => 0,
+        ContainerState::Sealed => 1,
+        ContainerState::AtHub => 2,
+        ContainerState::Collected => 3,
+        ContainerState::Received => 4,
+        ContainerState::Disposed | ContainerState::Rejected => 5,
+    }
+}
+
+fn state_name(s: ContainerState) -> &'static str {
+    match s {
+        ContainerState::Labelled => "labelled",
+        ContainerState::Sealed => "sealed",
+        ContainerState::AtHub => "at_hub",
+        ContainerState::Collected => "collected",
+        ContainerState::Received => "received",
+        ContainerState::Disposed => "disposed",
+        ContainerState::Rejected => "rejected",
+    }
+}
+
+/// The state an action leads to, and the states it may follow.
+fn transition(a: ScanAction) -> (Option<ContainerState>, &'static [ContainerState]) {
+    use ContainerState::*;
+    match a {
+        ScanAction::Seal => (Some(Sealed), &[Labelled]),
+        ScanAction::HubIn => (Some(AtHub), &[Sealed]),
+        ScanAction::Nest => (None, &[Labelled, Sealed, AtHub]),
+        ScanAction::Collect => (Some(Collected), &[Sealed, AtHub]),
+        ScanAction::Receive => (Some(Received), &[Collected]),
+        ScanAction::Reject => (Some(Rejected), &[Collected, Received]),
+        ScanAction::Dispose => (Some(Disposed), &[Received]),
+    }
+}
+
+/// Whether two weights differ beyond the tolerance.
+pub fn weights_differ(a_g: i32, b_g: i32) -> bool {
+    let (a, b) = (i64::from(a_g), i64::from(b_g));
+    let tolerance = ((a.max(b) as f64) * WEIGHT_TOLERANCE_RATIO).round() as i64;
+    (a - b).abs() > tolerance.max(WEIGHT_TOLERANCE_G)
+}
+
+/// Great-circle distance in metres.
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0))
+}
+
+/// Folds the events (any order) into the container's derived state. `children_seal_g` is the
+/// sum of the seal weights of the small boxes nested in this one, if any.
+pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) -> Derived {
+    let mut sorted: Vec<&FoldEvent> = events.iter().collect();
+    sorted.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.seq.cmp(&b.seq)));
+    let mut d = Derived {
+        state: ContainerState::Labelled,
+        flags: BTreeSet::new(),
+        seal_weight_g: None,
+        collect_weight_g: None,
+        receive_weight_g: None,
+        sealed_at: None,
+        collected_at: None,
+        received_at: None,
+        disposed_at: None,
+        anomalies: HashMap::new(),
+    };
+    for e in sorted {
+        let (target, from) = transition(e.action);
+        let current = d.state;
+        let action = crate::wire::enum_str(&e.action);
+        if from.contains(&current) {
+            if let Some(t) = target {
+                d.state = t;
+            }
+        } else if rank(current) == 5 {
+            d.anomalies.insert(
+                e.id.clone(),
+                format!("{action} after the container was {}", state_name(current)),
+            );
+        } else if let Some(t) = target.filter(|t| rank(*t) > rank(current)) {
+            d.anomalies.insert(
+                e.id.clone(),
+                format!("{action} while {}: a step is missing", state_name(current)),
+            );
+            d.state = t;
+        } else {
+            d.anomalies.insert(
+                e.id.clone(),
+                format!("{action} while already {}", state_name(current)),
+            );
+        }
+        match e.action {
+            ScanAction::Seal => {
+                d.seal_weight_g = d.seal_weight_g.or(e.weight_g);
+                d.sealed_at = d.sealed_at.or(Some(e.occurred_at));
+            }
+            ScanAction::Collect => {
+                d.collect_weight_g = d.collect_weight_g.or(e.weight_g);
+                d.collected_at = d.collected_at.or(Some(e.occurred_at));
+                if let (Some(loc), false) = (e.location, e.derived) {
+                    let near_home = distance_m(loc, places.institution) <= LOCATION_TOLERANCE_M;
+                    let near_hub = places
+                        .hub
+                        .is_some_and(|h| distance_m(loc, h) <= LOCATION_TOLERANCE_M);
+                    if !near_home && !near_hub {
+                        d.flags.insert(LOCATION_MISMATCH.into());
+                    }
+                }
+            }
+            ScanAction::Receive => {
+                d.receive_weight_g = d.receive_weight_g.or(e.weight_g);
+                d.received_at = d.received_at.or(Some(e.occurred_at));
+            }
+            ScanAction::Dispose => d.disposed_at = d.disposed_at.or(Some(e.occurred_at)),
+            ScanAction::HubIn | ScanAction::Reject | ScanAction::Nest => {}
+        }
+    }
+    let pairs = [
+        (d.seal_weight_g, d.collect_weight_g),
+        (d.collect_weight_g, d.receive_weight_g),
+        (
+            d.seal_weight_g.filter(|_| d.collect_weight_g.is_none()),
+            d.receive_weight_g,
+        ),
+    ];
+    if pairs
+        .iter()
+        .any(|p| matches!(p, (Some(a), Some(b)) if weights_differ(*a, *b)))
+    {
+        d.flags.insert(WEIGHT_DISCREPANCY.into());
+    }
+    if let (Some(children), Some(own)) = (children_seal_g, d.seal_weight_g)
+        && weights_differ(own, i32::try_from(children).unwrap_or(i32::MAX))
+    {
+        d.flags.insert(WEIGHT_DISCREPANCY.into());
+    }
+    if !d.anomalies.is_empty() {
+        d.flags.insert(SEQUENCE_ANOMALY.into());
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, NaiveDate};
+
+    const HOME: (f64, f64) = (36.30, 117.40);
+
+    fn at(h: i64) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, 2)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("date")
+            + Duration::hours(h)
+    }
+
+    fn ev(seq: i32, action: ScanAction, h: i64, kg: Option<f64>) -> FoldEvent {
+        FoldEvent {
+            id: format!("e{seq}"),
+            seq,
+            action,
+            occurred_at: at(h),
+            weight_g: kg.map(|k| (k * 1000.0) as i32),
+            location: None,
+            derived: false,
+        }
+    }
+
+    fn places() -> Places {
+        Places {
+            institution: HOME,
+            hub: None,
+        }
+    }
+
+    #[test]
+    fn happy_path_in_any_upload_order_gives_one_history() {
+        use ScanAction::*;
+        let events = vec![
+            ev(1, Dispose, 30, None),
+            ev(2, Collect, 10, Some(2.1)),
+            ev(3, Receive, 20, Some(2.05)),
+            ev(4, Seal, 1, Some(2.0)),
+        ];
+        let d = fold(&events, places(), None);
+        assert_eq!(d.state, ContainerState::Disposed);
+        assert!(d.flags.is_empty(), "{:?}", d.flags);
+        assert_eq!(
+            (d.seal_weight_g, d.collect_weight_g, d.receive_weight_g),
+            (Some(2000), Some(2100), Some(2050))
+        );
+        assert_eq!(d.sealed_at, Some(at(1)));
+        let mut reversed = events.clone();
+        reversed.reverse();
+        assert_eq!(fold(&reversed, places(), None), d);
+    }
+
+    #[test]
+    fn breaks_of_the_state_machine_are_flagged_not_dropped() {
+        use ScanAction::*;
+        // Collected without a seal: the state still moves on, flagged.
+        let d = fold(&[ev(1, Collect, 10, Some(1.0))], places(), None);
+        assert_eq!(d.state, ContainerState::Collected);
+        assert!(d.flags.contains(SEQUENCE_ANOMALY));
+        // The late seal arrives: the history is whole again and the flag clears.
+        let d = fold(
+            &[ev(1, Collect, 10, Some(1.0)), ev(2, Seal, 2, Some(1.0))],
+            places(),
+            None,
+        );
+        assert!(d.flags.is_empty(), "{:?}", d.flags);
+        // A scan after disposal is kept and flagged; the state does not go back.
+        let d = fold(
+            &[
+                ev(1, Seal, 1, Some(1.0)),
+                ev(2, Collect, 2, Some(1.0)),
+                ev(3, Receive, 3, Some(1.0)),
+                ev(4, Dispose, 4, None),
+                ev(5, Collect, 5, Some(1.0)),
+            ],
+            places(),
+            None,
+        );
+        assert_eq!(d.state, ContainerState::Disposed);
+        assert_eq!(
+            d.anomalies.get("e5").map(String::as_str),
+            Some("collect after the container was disposed")
+        );
+        // Sealing twice.
+        let d = fold(
+            &[ev(1, Seal, 1, Some(1.0)), ev(2, Seal, 2, Some(1.0))],
+            places(),
+            None,
+        );
+        assert_eq!(d.state, ContainerState::Sealed);
+        assert!(d.anomalies.contains_key("e2"));
+    }
+
+    #[test]
+    fn weights_and_locations_are_reconciled() {
+        use ScanAction::*;
+        assert!(!weights_differ(2000, 2190));
+        assert!(weights_differ(2000, 2400));
+        assert!(
+            !weights_differ(500, 790),
+            "300 g floor for light containers"
+        );
+        assert!(weights_differ(500, 810));
+        let d = fold(
+            &[ev(1, Seal, 1, Some(2.0)), ev(2, Collect, 2, Some(2.6))],
+            places(),
+            None,
+        );
+        assert!(d.flags.contains(WEIGHT_DISCREPANCY));
+        let d = fold(
+            &[ev(1, Seal, 1, Some(2.0)), ev(2, Receive, 2, Some(3.0))],
+            places(),
+            None,
+        );
+        assert!(
+            d.flags.contains(WEIGHT_DISCREPANCY),
+            "seal vs receive when collect is missing"
+        );
+        let mut far = ev(2, Collect, 2, Some(2.0));
+        far.location = Some((36.31, 117.40)); // ~1.1 km north
+        let d = fold(&[ev(1, Seal, 1, Some(2.0)), far.clone()], places(), None);
+        assert!(d.flags.contains(LOCATION_MISMATCH));
+        let at_hub = Places {
+            institution: HOME,
+            hub: Some((36.31, 117.40)),
+        };
+        assert!(
+            !fold(&[ev(1, Seal, 1, Some(2.0)), far], at_hub, None)
+                .flags
+                .contains(LOCATION_MISMATCH)
+        );
+        let d = fold(&[ev(1, Seal, 1, Some(5.0))], places(), Some(3000));
+        assert!(
+            d.flags.contains(WEIGHT_DISCREPANCY),
+            "big box lighter or heavier than its contents"
+        );
+        assert!((distance_m(HOME, (36.31, 117.40)) - 1112.0).abs() < 5.0);
+    }
+}

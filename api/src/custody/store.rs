@@ -1,0 +1,709 @@
+//! Containers in the database: creation, visibility, listing, refolding, nesting, audit.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use yifei_contract::{
+    Actor, Audit, AuditEvent, Category, Container, ContainerPage, ContainerState, CustodyEvent,
+    LatLng, Packaging, Role, ScanAction, Weights,
+};
+
+use super::chain::{self, Chained};
+use super::fold::{self, Derived, FoldEvent, Places};
+use super::{codes, kg, label, rules};
+use crate::auth::Caller;
+use crate::db::schema::{containers, institutions, scan_events};
+use crate::db::{DbConnection, new_id};
+use crate::error::ApiError;
+use crate::institutions::Scope;
+use crate::institutions::store::{InstitutionRow, scope_of};
+use crate::wire::{Cursor, enum_str, parse_enum};
+
+/// A container row: the derived state next to what the label says.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = containers)]
+pub struct ContainerRow {
+    pub id: String,
+    pub code: String,
+    pub institution_id: String,
+    pub category: String,
+    pub packaging: String,
+    pub note: Option<String>,
+    pub state: String,
+    pub flags: String,
+    pub parent_id: Option<String>,
+    pub seal_weight_g: Option<i32>,
+    pub collect_weight_g: Option<i32>,
+    pub receive_weight_g: Option<i32>,
+    pub sealed_at: Option<NaiveDateTime>,
+    pub collected_at: Option<NaiveDateTime>,
+    pub received_at: Option<NaiveDateTime>,
+    pub disposed_at: Option<NaiveDateTime>,
+    pub event_count: i32,
+    pub head_hash: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A stored scan event.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = scan_events)]
+pub struct EventRow {
+    pub id: String,
+    pub container_id: String,
+    pub seq: i32,
+    pub action: String,
+    pub occurred_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub actor_id: String,
+    pub actor_role: String,
+    pub weight_g: Option<i32>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub run_id: Option<String>,
+    pub reason: Option<String>,
+    pub method: Option<String>,
+    pub device_id: Option<String>,
+    pub via_parent: Option<String>,
+    pub parent_code: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl EventRow {
+    pub fn chained(&self) -> Chained<'_> {
+        Chained {
+            event_id: &self.id,
+            container_id: &self.container_id,
+            seq: self.seq,
+            action: &self.action,
+            occurred_at: self.occurred_at,
+            received_at: self.received_at,
+            actor_id: &self.actor_id,
+            actor_role: &self.actor_role,
+            weight_g: self.weight_g,
+            lat: self.lat,
+            lng: self.lng,
+            run_id: self.run_id.as_deref(),
+            reason: self.reason.as_deref(),
+            method: self.method.as_deref(),
+            device_id: self.device_id.as_deref(),
+            via_parent: self.via_parent.as_deref(),
+            parent_code: self.parent_code.as_deref(),
+        }
+    }
+
+    fn fold_event(&self) -> Result<FoldEvent, ApiError> {
+        Ok(FoldEvent {
+            id: self.id.clone(),
+            seq: self.seq,
+            action: parse_enum(&self.action)?,
+            occurred_at: self.occurred_at,
+            weight_g: self.weight_g,
+            location: self.lat.zip(self.lng),
+            derived: self.via_parent.is_some(),
+        })
+    }
+
+    fn to_wire(&self, anomaly: Option<&String>) -> Result<CustodyEvent, ApiError> {
+        Ok(CustodyEvent {
+            event_id: self.id.clone(),
+            action: parse_enum(&self.action)?,
+            occurred_at: self.occurred_at.and_utc(),
+            received_at: self.received_at.and_utc(),
+            actor: Actor {
+                user_id: self.actor_id.clone(),
+                role: self.actor_role.clone(),
+            },
+            weight_kg: self.weight_g.map(kg),
+            location: self.lat.zip(self.lng).map(|(lat, lng)| LatLng { lat, lng }),
+            run_id: self.run_id.clone(),
+            reason: self.reason.clone(),
+            method: self.method.clone(),
+            device_id: self.device_id.clone(),
+            via_parent: self.via_parent.clone(),
+            parent_code: self.parent_code.clone(),
+            anomaly: anomaly.cloned(),
+        })
+    }
+}
+
+/// Appends an event to a container's chain (the caller holds the container's row lock).
+/// Returns `false` when the event id was already stored (a replay racing this one).
+pub fn append(
+    conn: &mut DbConnection,
+    c: &mut ContainerRow,
+    mut e: EventRow,
+) -> Result<bool, ApiError> {
+    e.container_id = c.id.clone();
+    e.seq = c.event_count + 1;
+    e.prev_hash = c.head_hash.clone();
+    e.hash = chain::hash(&e.prev_hash, &e.chained());
+    let q = diesel::insert_into(scan_events::table)
+        .values(&e)
+        .on_conflict_do_nothing();
+    let inserted = match conn {
+        DbConnection::Sqlite(c) => q.execute(c)?,
+        DbConnection::Postgresql(c) => q.execute(c)?,
+    };
+    if inserted == 1 {
+        c.event_count = e.seq;
+        c.head_hash = e.hash;
+    }
+    Ok(inserted == 1)
+}
+
+/// Takes the container's row lock (PostgreSQL) or the write lock (SQLite) and re-reads it, so
+/// that concurrent batches append to its chain one after the other.
+pub fn lock(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<ContainerRow, ApiError> {
+    diesel::update(containers::table.find(id))
+        .set(containers::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(containers::table
+        .find(id)
+        .select(ContainerRow::as_select())
+        .first(conn)?)
+}
+
+/// The places a container may be collected from.
+pub fn places(conn: &mut DbConnection, inst: &InstitutionRow) -> Result<Places, ApiError> {
+    let hub = match &inst.hub_id {
+        Some(h) => institutions::table
+            .find(h)
+            .select((institutions::lat, institutions::lng))
+            .first::<(f64, f64)>(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok(Places {
+        institution: (inst.lat, inst.lng),
+        hub,
+    })
+}
+
+/// Recomputes the derived state from all events and stores it on the row.
+pub fn refold(
+    conn: &mut DbConnection,
+    c: &mut ContainerRow,
+    places: Places,
+    now: NaiveDateTime,
+) -> Result<Derived, ApiError> {
+    let events: Vec<EventRow> = scan_events::table
+        .filter(scan_events::container_id.eq(&c.id))
+        .select(EventRow::as_select())
+        .load(conn)?;
+    let children: Vec<Option<i32>> = containers::table
+        .filter(containers::parent_id.eq(&c.id))
+        .select(containers::seal_weight_g)
+        .load(conn)?;
+    let children_g =
+        (!children.is_empty()).then(|| children.iter().flatten().map(|g| i64::from(*g)).sum());
+    let folded: Vec<FoldEvent> = events
+        .iter()
+        .map(EventRow::fold_event)
+        .collect::<Result<_, _>>()?;
+    let d = fold::fold(&folded, places, children_g);
+    c.state = enum_str(&d.state);
+    c.flags = serde_json::to_string(&d.flags).unwrap_or_else(|_| "[]".into());
+    c.seal_weight_g = d.seal_weight_g;
+    c.collect_weight_g = d.collect_weight_g;
+    c.receive_weight_g = d.receive_weight_g;
+    c.sealed_at = d.sealed_at;
+    c.collected_at = d.collected_at;
+    c.received_at = d.received_at;
+    c.disposed_at = d.disposed_at;
+    c.updated_at = now;
+    diesel::update(containers::table.find(&c.id))
+        .set((
+            containers::state.eq(&c.state),
+            containers::flags.eq(&c.flags),
+            containers::seal_weight_g.eq(c.seal_weight_g),
+            containers::collect_weight_g.eq(c.collect_weight_g),
+            containers::receive_weight_g.eq(c.receive_weight_g),
+            containers::sealed_at.eq(c.sealed_at),
+            containers::collected_at.eq(c.collected_at),
+            containers::received_at.eq(c.received_at),
+            containers::disposed_at.eq(c.disposed_at),
+            containers::event_count.eq(c.event_count),
+            containers::head_hash.eq(&c.head_hash),
+            containers::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(d)
+}
+
+/// Labels `count` new containers for the caller's institution.
+pub fn create(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    count: usize,
+    spec: &yifei_contract::NewContainer,
+    now: DateTime<Utc>,
+    tz: FixedOffset,
+) -> Result<Vec<Container>, ApiError> {
+    caller.require(&[Role::ClinicStaff, Role::HubKeeper])?;
+    let (category, packaging) = (spec.category, spec.packaging);
+    let (note, special) = rules::check(category, packaging, spec.note.as_deref())?;
+    let inst_id = caller.tenant_id()?.to_owned();
+    conn.transaction(|conn| {
+        let inst: InstitutionRow = institutions::table
+            .find(&inst_id)
+            .select(InstitutionRow::as_select())
+            .first(conn)?;
+        if inst.status != "active" {
+            return Err(ApiError::Forbidden(format!(
+                "the institution is {}: only active institutions label containers",
+                inst.status
+            )));
+        }
+        let now = super::micros(now);
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut code = codes::generate()?;
+            while containers::table
+                .filter(containers::code.eq(&code))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0
+            {
+                code = codes::generate()?;
+            }
+            let id = new_id();
+            let row = ContainerRow {
+                head_hash: chain::genesis(&id),
+                id,
+                code,
+                institution_id: inst.id.clone(),
+                category: enum_str(&category),
+                packaging: enum_str(&packaging),
+                note: note.clone(),
+                state: enum_str(&ContainerState::Labelled),
+                flags: "[]".into(),
+                parent_id: None,
+                seal_weight_g: None,
+                collect_weight_g: None,
+                receive_weight_g: None,
+                sealed_at: None,
+                collected_at: None,
+                received_at: None,
+                disposed_at: None,
+                event_count: 0,
+                created_by: caller.user_id.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(containers::table)
+                .values(&row)
+                .execute(conn)?;
+            out.push(to_wire(
+                &row,
+                &inst.name,
+                tz,
+                None,
+                Vec::new(),
+                Vec::new(),
+                &HashMap::new(),
+                &special,
+            )?);
+        }
+        Ok(out)
+    })
+}
+
+/// The wire form of a container.
+#[allow(clippy::too_many_arguments)]
+fn to_wire(
+    c: &ContainerRow,
+    producer: &str,
+    tz: FixedOffset,
+    parent_code: Option<String>,
+    children: Vec<String>,
+    events: Vec<EventRow>,
+    anomalies: &HashMap<String, String>,
+    special: &[String],
+) -> Result<Container, ApiError> {
+    let category: Category = parse_enum(&c.category)?;
+    let packaging: Packaging = parse_enum(&c.packaging)?;
+    let mut events = events;
+    events.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.seq.cmp(&b.seq)));
+    Ok(Container {
+        code: c.code.clone(),
+        state: parse_enum(&c.state)?,
+        category,
+        category_code: rules::category_info(category).0.to_owned(),
+        packaging,
+        note: c.note.clone(),
+        institution_id: c.institution_id.clone(),
+        parent_code,
+        children,
+        weights: Weights {
+            seal_kg: c.seal_weight_g.map(kg),
+            collect_kg: c.collect_weight_g.map(kg),
+            receive_kg: c.receive_weight_g.map(kg),
+        },
+        flags: serde_json::from_str(&c.flags).unwrap_or_default(),
+        sealed_at: c.sealed_at.map(|t| t.and_utc()),
+        created_at: c.created_at.and_utc(),
+        label: label::label(
+            &c.code,
+            producer,
+            c.created_at,
+            tz,
+            category,
+            packaging,
+            special.to_vec(),
+        ),
+        events: events
+            .iter()
+            .map(|e| e.to_wire(anomalies.get(&e.id)))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn special_notes(c: &ContainerRow) -> Vec<String> {
+    match (
+        parse_enum::<Category>(&c.category),
+        parse_enum::<Packaging>(&c.packaging),
+    ) {
+        (Ok(cat), Ok(p)) => rules::check(cat, p, c.note.as_deref())
+            .map(|(_, s)| s)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn admitted(scope: &Scope, inst: &InstitutionRow) -> Result<bool, ApiError> {
+    Ok(scope.admits(
+        &inst.id,
+        &inst.township,
+        inst.status()?,
+        inst.hub_id.as_deref(),
+    ))
+}
+
+/// A container the caller may see (by any written form of its code); otherwise 404.
+pub fn get_visible(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    code: &str,
+) -> Result<(ContainerRow, InstitutionRow), ApiError> {
+    let not_found = || ApiError::NotFound(format!("no container {code}"));
+    let code = codes::parse(code).map_err(|_| not_found())?;
+    let found: Option<(ContainerRow, InstitutionRow)> = containers::table
+        .inner_join(institutions::table)
+        .filter(containers::code.eq(&code))
+        .select((ContainerRow::as_select(), InstitutionRow::as_select()))
+        .first(conn)
+        .optional()?;
+    let scope = scope_of(conn, caller)?;
+    match found {
+        Some((c, i)) if admitted(&scope, &i)? => Ok((c, i)),
+        _ => Err(not_found()),
+    }
+}
+
+/// The full view of a container: derived state, children, events in occurrence order.
+pub fn detail(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    code: &str,
+    tz: FixedOffset,
+) -> Result<Container, ApiError> {
+    let (c, inst) = get_visible(conn, caller, code)?;
+    let events: Vec<EventRow> = scan_events::table
+        .filter(scan_events::container_id.eq(&c.id))
+        .select(EventRow::as_select())
+        .load(conn)?;
+    let folded: Vec<FoldEvent> = events
+        .iter()
+        .map(EventRow::fold_event)
+        .collect::<Result<_, _>>()?;
+    let anomalies = fold::fold(&folded, places(conn, &inst)?, None).anomalies;
+    let parent_code = match &c.parent_id {
+        Some(p) => containers::table
+            .find(p)
+            .select(containers::code)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let children: Vec<String> = containers::table
+        .filter(containers::parent_id.eq(&c.id))
+        .order(containers::code.asc())
+        .select(containers::code)
+        .load(conn)?;
+    to_wire(
+        &c,
+        &inst.name,
+        tz,
+        parent_code,
+        children,
+        events,
+        &anomalies,
+        &special_notes(&c),
+    )
+}
+
+/// Filters of the container list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub state: Option<ContainerState>,
+    pub flag: Option<String>,
+    pub institution_id: Option<String>,
+    pub cursor: Option<Cursor>,
+    pub limit: i64,
+}
+
+/// One page of the containers the caller may see, oldest first.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    f: ListFilter,
+    tz: FixedOffset,
+) -> Result<ContainerPage, ApiError> {
+    let scope = scope_of(conn, caller)?;
+    let mut q = containers::table
+        .inner_join(institutions::table)
+        .select((ContainerRow::as_select(), InstitutionRow::as_select()))
+        .into_boxed();
+    match &scope {
+        Scope::All => {}
+        Scope::Townships(t) => q = q.filter(institutions::township.eq_any(t.clone())),
+        Scope::Served => q = q.filter(institutions::status.eq_any(["active", "suspended"])),
+        Scope::Own(id) => q = q.filter(institutions::id.eq(id.clone())),
+        Scope::Hub(id) => {
+            q = q.filter(
+                institutions::id
+                    .eq(id.clone())
+                    .or(institutions::hub_id.eq(id.clone())),
+            )
+        }
+        Scope::Nothing => q = q.filter(institutions::id.is_null()),
+    }
+    if let Some(s) = f.state {
+        q = q.filter(containers::state.eq(enum_str(&s)));
+    }
+    if let Some(flag) = f.flag {
+        q = q.filter(containers::flags.like(format!("%\"{flag}\"%")));
+    }
+    if let Some(i) = f.institution_id {
+        q = q.filter(containers::institution_id.eq(i));
+    }
+    if let Some(c) = f.cursor {
+        q = q.filter(containers::id.gt(c.0));
+    }
+    let mut rows: Vec<(ContainerRow, InstitutionRow)> = q
+        .order(containers::id.asc())
+        .limit(f.limit + 1)
+        .load(conn)?;
+    let next_cursor = if rows.len() as i64 > f.limit {
+        rows.truncate(usize::try_from(f.limit).unwrap_or(0));
+        rows.last().map(|(c, _)| Cursor(c.id.clone()).encode())
+    } else {
+        None
+    };
+    let items = rows
+        .iter()
+        .map(|(c, i)| {
+            to_wire(
+                c,
+                &i.name,
+                tz,
+                None,
+                Vec::new(),
+                Vec::new(),
+                &HashMap::new(),
+                &special_notes(c),
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ContainerPage { items, next_cursor })
+}
+
+/// Recomputes a container's hash chain from its stored events (admin and bureau staff).
+pub fn audit(conn: &mut DbConnection, caller: &Caller, code: &str) -> Result<Audit, ApiError> {
+    caller.require(&[Role::Admin, Role::BureauStaff])?;
+    let (c, _) = get_visible(conn, caller, code)?;
+    let events: Vec<EventRow> = scan_events::table
+        .filter(scan_events::container_id.eq(&c.id))
+        .order(scan_events::seq.asc())
+        .select(EventRow::as_select())
+        .load(conn)?;
+    let mut running = chain::genesis(&c.id);
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        let expected_seq = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        let mut ok = true;
+        if e.seq != expected_seq {
+            problems.push(format!(
+                "event {} has position {} where {expected_seq} was expected",
+                e.id, e.seq
+            ));
+            ok = false;
+        }
+        if e.prev_hash != running {
+            problems.push(format!("event {} does not link to its predecessor", e.id));
+            ok = false;
+        }
+        if chain::hash(&e.prev_hash, &e.chained()) != e.hash {
+            problems.push(format!("event {} was altered after it was stored", e.id));
+            ok = false;
+        }
+        running = e.hash.clone();
+        out.push(AuditEvent {
+            event_id: e.id.clone(),
+            seq: e.seq,
+            hash: e.hash.clone(),
+            valid: ok,
+        });
+    }
+    if running != c.head_hash || usize::try_from(c.event_count).ok() != Some(events.len()) {
+        problems.push("the chain's head does not match the container: events were removed or added outside the API".into());
+    }
+    Ok(Audit {
+        code: c.code,
+        valid: problems.is_empty(),
+        events: out,
+        problems,
+    })
+}
+
+/// Nests sealed small boxes into a hub's big box (小箱进大箱); from then on the children
+/// follow the box's custody. Idempotent: nesting a child into the same box again is a no-op.
+pub fn nest(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    parent_code: &str,
+    child_codes: &[String],
+    occurred_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    tz: FixedOffset,
+) -> Result<Container, ApiError> {
+    caller.require(&[Role::HubKeeper])?;
+    if child_codes.is_empty() || child_codes.len() > super::MAX_BATCH {
+        return Err(ApiError::invalid("codes", "give 1 to 500 codes"));
+    }
+    let hub = caller.tenant_id()?.to_owned();
+    let now_n = super::micros(now);
+    let occurred = super::micros(occurred_at);
+    conn.transaction(|conn| {
+        let (parent, parent_inst) = get_visible(conn, caller, parent_code)?;
+        if parent.institution_id != hub {
+            return Err(ApiError::Forbidden(
+                "only the hub's own boxes take other boxes in".into(),
+            ));
+        }
+        let parent_state: ContainerState = parent_enum(&parent.state)?;
+        if !matches!(
+            parent_state,
+            ContainerState::Labelled | ContainerState::Sealed | ContainerState::AtHub
+        ) {
+            return Err(ApiError::Conflict(format!(
+                "the box {} has already left the hub",
+                parent.code
+            )));
+        }
+        if parent.parent_id.is_some() {
+            return Err(ApiError::Conflict(
+                "a nested box cannot take boxes in".into(),
+            ));
+        }
+        let mut errors = Vec::new();
+        let mut children = Vec::new();
+        for (i, raw) in child_codes.iter().enumerate() {
+            let field = format!("codes[{i}]");
+            let Ok((child, inst)) = get_visible(conn, caller, raw) else {
+                errors.push(yifei_contract::FieldError {
+                    field,
+                    message: "unknown code".into(),
+                });
+                continue;
+            };
+            let state: ContainerState = parent_enum(&child.state)?;
+            if child.id == parent.id {
+                errors.push(yifei_contract::FieldError {
+                    field,
+                    message: "a box cannot hold itself".into(),
+                });
+            } else if child.parent_id.as_deref().is_some_and(|p| p != parent.id) {
+                errors.push(yifei_contract::FieldError {
+                    field,
+                    message: "already in another box".into(),
+                });
+            } else if !matches!(state, ContainerState::Sealed | ContainerState::AtHub) {
+                errors.push(yifei_contract::FieldError {
+                    field,
+                    message: format!("must be sealed, is {}", child.state),
+                });
+            } else {
+                children.push((child, inst));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        children.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        for (child, inst) in children {
+            if child.parent_id.as_deref() == Some(parent.id.as_str()) {
+                continue;
+            }
+            let mut row = lock(conn, &child.id, now_n)?;
+            let event_id = uuid::Uuid::new_v5(
+                &NEST_NAMESPACE,
+                format!("nest:{}:{}", parent.id, child.id).as_bytes(),
+            )
+            .to_string();
+            append(
+                conn,
+                &mut row,
+                EventRow {
+                    id: event_id,
+                    container_id: String::new(),
+                    seq: 0,
+                    action: enum_str(&ScanAction::Nest),
+                    occurred_at: occurred,
+                    received_at: now_n,
+                    actor_id: caller.user_id.clone(),
+                    actor_role: caller.role.as_str().into(),
+                    weight_g: None,
+                    lat: None,
+                    lng: None,
+                    run_id: None,
+                    reason: None,
+                    method: None,
+                    device_id: None,
+                    via_parent: None,
+                    parent_code: Some(parent.code.clone()),
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                },
+            )?;
+            diesel::update(containers::table.find(&row.id))
+                .set(containers::parent_id.eq(&parent.id))
+                .execute(conn)?;
+            row.parent_id = Some(parent.id.clone());
+            let p = places(conn, &inst)?;
+            refold(conn, &mut row, p, now_n)?;
+        }
+        let mut parent_row = lock(conn, &parent.id, now_n)?;
+        let p = places(conn, &parent_inst)?;
+        refold(conn, &mut parent_row, p, now_n)?;
+        detail(conn, caller, &parent.code, tz)
+    })
+}
+
+fn parent_enum(s: &str) -> Result<ContainerState, ApiError> {
+    parse_enum(s)
+}
+
+/// Namespace of ids derived by the server (nest events, events inherited from a big box), so
+/// that retries derive the same ids and change nothing.
+pub const NEST_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5d1f_6c1e_2b7a_4f0e_9a51_7e1c_0de5_1f00);

@@ -1,0 +1,233 @@
+//! `/api/v1/containers` and `/api/v1/scans`.
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use yifei_contract::{
+    Audit, Container, ContainerBatch, ContainerPage, ContainerState, NestRequest, NewContainer,
+    NewContainerBatch, ScanBatch, ScanResults,
+};
+
+use super::extract::ApiJson;
+use crate::auth::Caller;
+use crate::custody::{MAX_BATCH, ingest, label, store};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wire::{Cursor, page_limit, parse_query_enum};
+
+/// Label a new container (clinic staff or hub keeper of an active institution).
+#[utoipa::path(post, path = "/api/v1/containers", tag = "custody", request_body = NewContainer,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Labelled", body = Container)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewContainer>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let (now, tz) = (state.clock.now(), state.config.tz);
+    let mut made = state
+        .db
+        .run(move |conn| store::create(conn, &caller, 1, &b, now, tz))
+        .await?;
+    let c = made
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no container made".into()))?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/containers/{}", c.code)))
+        .json(c))
+}
+
+/// Label a sheet of 1 to 500 containers at once.
+#[utoipa::path(post, path = "/api/v1/containers/batch", tag = "custody", request_body = NewContainerBatch,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Labelled", body = ContainerBatch)))]
+pub async fn create_batch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewContainerBatch>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let count = usize::try_from(b.count)
+        .ok()
+        .filter(|n| (1..=MAX_BATCH).contains(n))
+        .ok_or_else(|| ApiError::invalid("count", "must be between 1 and 500"))?;
+    let (now, tz) = (state.clock.now(), state.config.tz);
+    let spec = NewContainer {
+        category: b.category,
+        packaging: b.packaging,
+        note: b.note,
+    };
+    let containers = state
+        .db
+        .run(move |conn| store::create(conn, &caller, count, &spec, now, tz))
+        .await?;
+    Ok(HttpResponse::Created().json(ContainerBatch { containers }))
+}
+
+/// Filters of `GET /api/v1/containers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Derived state.
+    #[param(value_type = Option<ContainerState>)]
+    pub state: Option<String>,
+    /// A flag: `weight_discrepancy`, `location_mismatch`, `sequence_anomaly`.
+    pub flag: Option<String>,
+    /// Producing institution.
+    pub institution_id: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// The containers the caller may see, oldest first (without their events).
+#[utoipa::path(get, path = "/api/v1/containers", tag = "custody", params(ListQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One page", body = ContainerPage)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<ListQuery>,
+) -> Result<web::Json<ContainerPage>, ApiError> {
+    let q = q.into_inner();
+    let flag = q.flag.filter(|f| !f.trim().is_empty());
+    if let Some(f) = &flag
+        && ![
+            "weight_discrepancy",
+            "location_mismatch",
+            "sequence_anomaly",
+        ]
+        .contains(&f.as_str())
+    {
+        return Err(ApiError::invalid(
+            "flag",
+            "must be weight_discrepancy, location_mismatch or sequence_anomaly",
+        ));
+    }
+    let filter = store::ListFilter {
+        state: q
+            .state
+            .as_deref()
+            .map(|s| parse_query_enum("state", s))
+            .transpose()?,
+        flag,
+        institution_id: q.institution_id.filter(|i| !i.trim().is_empty()),
+        cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
+        limit: page_limit(q.limit)?,
+    };
+    let tz = state.config.tz;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::list(conn, &caller, filter, tz))
+            .await?,
+    ))
+}
+
+/// A container with its custody history in occurrence order.
+#[utoipa::path(get, path = "/api/v1/containers/{code}", tag = "custody",
+    params(("code" = String, Path, description = "Label code, any written form")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The container", body = Container)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> Result<web::Json<Container>, ApiError> {
+    let (code, tz) = (code.into_inner(), state.config.tz);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::detail(conn, &caller, &code, tz))
+            .await?,
+    ))
+}
+
+/// The printable label (100 x 70 mm SVG with the QR code).
+#[utoipa::path(get, path = "/api/v1/containers/{code}/label.svg", tag = "custody",
+    params(("code" = String, Path, description = "Label code")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "SVG label", content_type = "image/svg+xml", body = String)))]
+pub async fn label_svg(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, tz) = (code.into_inner(), state.config.tz);
+    let c = state
+        .db
+        .run(move |conn| store::detail(conn, &caller, &code, tz))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .body(label::svg(&c.label)?))
+}
+
+/// Recompute the container's hash chain (admin, bureau staff).
+#[utoipa::path(get, path = "/api/v1/containers/{code}/audit", tag = "custody",
+    params(("code" = String, Path, description = "Label code")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Audit", body = Audit)))]
+pub async fn audit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> Result<web::Json<Audit>, ApiError> {
+    let code = code.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::audit(conn, &caller, &code))
+            .await?,
+    ))
+}
+
+/// Nest sealed small boxes into this big box at the hub (hub keeper).
+#[utoipa::path(post, path = "/api/v1/containers/{code}/children", tag = "custody",
+    params(("code" = String, Path, description = "The big box's code")),
+    request_body = NestRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The big box with its children", body = Container),
+        (status = 409, description = "The box has left the hub", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn nest(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    body: ApiJson<NestRequest>,
+) -> Result<web::Json<Container>, ApiError> {
+    let (code, tz, now) = (code.into_inner(), state.config.tz, state.clock.now());
+    let NestRequest { codes, occurred_at } = body.0;
+    let occurred_at = occurred_at.unwrap_or(now);
+    if occurred_at > now + state.config.clock_skew {
+        return Err(ApiError::invalid("occurred_at", "is in the future"));
+    }
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::nest(conn, &caller, &code, &codes, occurred_at, now, tz))
+            .await?,
+    ))
+}
+
+/// Upload scans made offline: each event is accepted, recognised as a duplicate, or rejected
+/// with a reason; accepted events are committed before this answer is sent.
+#[utoipa::path(post, path = "/api/v1/scans", tag = "custody", request_body = ScanBatch,
+    security(("bearer" = [])),
+    responses((status = 200, description = "One result per event, in order", body = ScanResults)))]
+pub async fn scans(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<ScanBatch>,
+) -> Result<web::Json<ScanResults>, ApiError> {
+    let events = body.0.events;
+    let (now, skew) = (state.clock.now(), state.config.clock_skew);
+    let results = state
+        .db
+        .run(move |conn| ingest::ingest(conn, &caller, &events, now, skew))
+        .await?;
+    Ok(web::Json(ScanResults { results }))
+}

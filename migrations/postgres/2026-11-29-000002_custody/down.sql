@@ -1,0 +1,2 @@
+DROP TABLE scan_events;
+DROP TABLE containers;
