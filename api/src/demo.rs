@@ -23,13 +23,15 @@ pub fn load_if_empty(
         yifei_seed::demo_county().map_err(|e| ApiError::Config(format!("demo county: {e}")))?;
     // One hash for the shared demo password: hashing 20 accounts would take seconds.
     let demo_hash = password::hash(yifei_seed::DEMO_PASSWORD)?;
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let orgs: i64 = organisations::table.count().get_result(conn)?;
         let insts: i64 = institutions::table.count().get_result(conn)?;
         if orgs + insts > 0 {
             return Ok(None);
         }
-        let company = county.organisation_of_kind("disposal_company").map(|o| o.id.clone());
+        let company = county
+            .organisation_of_kind("disposal_company")
+            .map(|o| o.id.clone());
         for o in &county.organisations {
             let (lat, lng) = if Some(&o.id) == company.as_ref() {
                 (Some(county.plant.lat), Some(county.plant.lng))
@@ -54,8 +56,17 @@ pub fn load_if_empty(
         seeds.sort_by_key(|i| i.hub_id.is_some());
         for i in seeds {
             let mut errors = Vec::new();
-            let cell = cell_of(&yifei_contract::LatLng { lat: i.lat, lng: i.lng }, "location", &mut errors)
-                .ok_or_else(|| ApiError::Config(format!("demo institution {} has a bad position", i.id)))?;
+            let cell = cell_of(
+                &yifei_contract::LatLng {
+                    lat: i.lat,
+                    lng: i.lng,
+                },
+                "location",
+                &mut errors,
+            )
+            .ok_or_else(|| {
+                ApiError::Config(format!("demo institution {} has a bad position", i.id))
+            })?;
             debug_assert_eq!(cell.resolution(), H3_RESOLUTION);
             let row = InstitutionRow {
                 id: i.id.clone(),
@@ -82,7 +93,9 @@ pub fn load_if_empty(
                 created_at: now.naive_utc(),
                 updated_at: now.naive_utc(),
             };
-            diesel::insert_into(institutions::table).values(&row).execute(conn)?;
+            diesel::insert_into(institutions::table)
+                .values(&row)
+                .execute(conn)?;
         }
         let mut lines = vec![
             format!(
@@ -90,15 +103,23 @@ pub fn load_if_empty(
                 county.name,
                 county.name_en,
                 county.institutions.len(),
-                county.institutions.iter().filter(|i| i.status == "pending").count(),
+                county
+                    .institutions
+                    .iter()
+                    .filter(|i| i.status == "pending")
+                    .count(),
                 county.organisations.len(),
                 county.vehicles.len()
             ),
-            format!("Demo logins (password for all: {}):", yifei_seed::DEMO_PASSWORD),
+            format!(
+                "Demo logins (password for all: {}):",
+                yifei_seed::DEMO_PASSWORD
+            ),
         ];
         for u in &county.users {
-            let role = Role::parse(&u.role)
-                .ok_or_else(|| ApiError::Config(format!("demo user {} has unknown role {}", u.login, u.role)))?;
+            let role = Role::parse(&u.role).ok_or_else(|| {
+                ApiError::Config(format!("demo user {} has unknown role {}", u.login, u.role))
+            })?;
             let at_institution = matches!(role, Role::ClinicStaff | Role::HubKeeper);
             diesel::insert_into(users::table)
                 .values(NewUser {
@@ -106,15 +127,28 @@ pub fn load_if_empty(
                     login: u.login.to_lowercase(),
                     password_hash: demo_hash.clone(),
                     role: role.as_str().to_owned(),
-                    org_id: if at_institution { None } else { u.org_id.clone() },
-                    institution_id: if at_institution { u.org_id.clone() } else { None },
+                    org_id: if at_institution {
+                        None
+                    } else {
+                        u.org_id.clone()
+                    },
+                    institution_id: if at_institution {
+                        u.org_id.clone()
+                    } else {
+                        None
+                    },
                     display_name: Some(u.display_name.clone()),
                     email: Some(u.email.clone()),
                     active: true,
                     created_at: now.naive_utc(),
                 })
                 .execute(conn)?;
-            lines.push(format!("  {:<10} {:<15} {}", u.login, role.as_str(), u.note));
+            lines.push(format!(
+                "  {:<10} {:<15} {}",
+                u.login,
+                role.as_str(),
+                u.note
+            ));
         }
         Ok(Some(lines))
     })

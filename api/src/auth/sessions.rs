@@ -178,7 +178,7 @@ pub async fn refresh(
     let outcome = state
         .db
         .run(move |conn| {
-            conn.transaction::<Rotation, ApiError, _>(|conn| {
+            crate::db::write_tx(conn, |conn| {
                 let hash = tokens::hash_refresh_token(&presented);
                 let row: Option<TokenRow> = refresh_tokens::table
                     .filter(refresh_tokens::token_hash.eq(&hash))

@@ -139,7 +139,7 @@ pub fn ingest(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match conn.transaction(|conn| ingest_once(conn, caller, events, now, skew)) {
+        match crate::db::write_tx(conn, |conn| ingest_once(conn, caller, events, now, skew)) {
             Err(e) if attempt < 6 && is_retryable(&e) => {
                 tracing::debug!(attempt, error = %e, "scan batch collided; retrying");
                 std::thread::sleep(std::time::Duration::from_millis(5 * attempt));

@@ -251,7 +251,7 @@ pub fn create(
     let (category, packaging) = (spec.category, spec.packaging);
     let (note, special) = rules::check(category, packaging, spec.note.as_deref())?;
     let inst_id = caller.tenant_id()?.to_owned();
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let inst: InstitutionRow = institutions::table
             .find(&inst_id)
             .select(InstitutionRow::as_select())
@@ -593,7 +593,7 @@ pub fn nest(
     let hub = caller.tenant_id()?.to_owned();
     let now_n = super::micros(now);
     let occurred = super::micros(occurred_at);
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let (parent, parent_inst) = get_visible(conn, caller, parent_code)?;
         if parent.institution_id != hub {
             return Err(ApiError::Forbidden(

@@ -20,9 +20,11 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations
 
 /// SQLite settings applied to every connection. WAL lets readers work during a write;
 /// `busy_timeout` makes concurrent writers wait instead of failing; foreign keys are off by
-/// default in SQLite and must be switched on per connection.
+/// default in SQLite and must be switched on per connection; `synchronous = FULL` syncs the
+/// WAL at every commit, so an acknowledged scan survives a power cut, not only a crash
+/// (`NORMAL` would lose the last commits on power loss).
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
 
 /// A connection to either backend; queries written once against [`schema`] run on both.
 #[derive(diesel::MultiConnection)]
@@ -237,6 +239,22 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
 /// does not let one tenant guess another's records.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// A transaction that writes. On SQLite it takes the write lock with its first statement:
+/// a transaction that reads first and writes later cannot wait for a concurrent writer
+/// (SQLite answers `database is locked` at once to avoid a deadlock), whereas a transaction
+/// that starts by writing waits up to the busy timeout. PostgreSQL needs nothing special.
+pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    conn.transaction(|conn| {
+        if let DbConnection::Sqlite(c) = conn {
+            c.batch_execute("UPDATE settings SET value = value WHERE key = 'write-lock'")?;
+        }
+        f(conn)
+    })
 }
 
 #[cfg(test)]

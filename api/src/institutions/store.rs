@@ -149,7 +149,7 @@ pub fn sign_up(
     password_hash: String,
     now: DateTime<Utc>,
 ) -> Result<Institution, ApiError> {
-    let result = conn.transaction::<Institution, ApiError, _>(|conn| {
+    let result = crate::db::write_tx(conn, |conn| {
         let licence_taken = institutions::table
             .filter(institutions::licence_no.eq(&v.req.licence_no))
             .count()
@@ -316,7 +316,7 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<DecisionResponse, ApiError> {
     caller.require(&super::DECIDERS)?;
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let row = get_visible(conn, caller, id)?;
         let next = super::decide(row.status()?, decision, reason.as_deref())?;
         diesel::update(institutions::table.find(id))
@@ -355,7 +355,7 @@ pub fn update(
             Role::HubKeeper,
         ])?;
     }
-    conn.transaction(|conn| {
+    crate::db::write_tx(conn, |conn| {
         let mut row = get_visible(conn, caller, id)?;
         if matches!(caller.role, Role::HubKeeper)
             && row.id != caller.tenant.clone().unwrap_or_default()
