@@ -111,6 +111,7 @@ fn tenant_may(caller: &Caller, action: ScanAction, inst: &InstitutionRow) -> boo
 
 fn is_retryable(e: &ApiError) -> bool {
     match e {
+        ApiError::Db(diesel::result::Error::RollbackTransaction) => true,
         ApiError::Db(diesel::result::Error::DatabaseError(kind, info)) => {
             let m = info.message();
             matches!(
@@ -166,6 +167,9 @@ fn ingest_once(
         }
     }
     let wanted: Vec<String> = codes_of.iter().flatten().cloned().collect();
+    // Lock the containers in id order (PostgreSQL row locks; SQLite holds the write lock
+    // already), then read them: concurrent batches append to one chain one after the other.
+    lock_codes(conn, &wanted)?;
     let found: Vec<(ContainerRow, InstitutionRow)> = if wanted.is_empty() {
         Vec::new()
     } else {
@@ -194,25 +198,16 @@ fn ingest_once(
     for (i, e) in events.iter().enumerate() {
         let Some(code) = &codes_of[i] else { continue };
         let id = &ids[i];
-        let Some((c, inst)) = by_code
+        let Some((c, _)) = by_code
             .get(code)
             .filter(|(_, inst)| tenant_may(caller, e.action, inst))
         else {
             results[i] = Some(reject(id, "unknown_code"));
             continue;
         };
-        let _ = inst;
         container_of[i] = Some(c.id.clone());
-        let earlier = stored.get(id).or_else(|| seen_in_batch.get(id));
-        match earlier {
-            Some(cid) if *cid == c.id => {
-                results[i] = Some(ScanResult {
-                    event_id: id.clone(),
-                    status: ScanStatus::Duplicate,
-                    state: None,
-                    reason: None,
-                })
-            }
+        match stored.get(id).or_else(|| seen_in_batch.get(id)) {
+            Some(cid) if *cid == c.id => results[i] = Some(outcome(id, ScanStatus::Duplicate)),
             Some(_) => results[i] = Some(reject(id, "event_id_reused")),
             None => {
                 seen_in_batch.insert(id.clone(), c.id.clone());
@@ -225,82 +220,27 @@ fn ingest_once(
         .values()
         .map(|(c, _)| (c.id.clone(), c.state.clone()))
         .collect();
-    let mut places_cache: HashMap<String, Places> = HashMap::new();
-    let inst_of: HashMap<String, InstitutionRow> = by_code
-        .values()
-        .map(|(c, i)| (c.id.clone(), i.clone()))
-        .collect();
-    for (cid, idxs) in &todo {
-        let mut row = store::lock(conn, cid, received)?;
-        let inst = inst_of
-            .get(cid)
-            .ok_or_else(|| ApiError::Internal("container without institution".into()))?;
-        let places = match places_cache.get(&inst.id) {
-            Some(p) => *p,
-            None => {
-                let p = store::places(conn, inst)?;
-                places_cache.insert(inst.id.clone(), p);
-                p
-            }
-        };
-        let children: Vec<(String, String)> = containers::table
-            .filter(containers::parent_id.eq(cid))
-            .order(containers::id.asc())
-            .select((containers::id, containers::institution_id))
-            .load(conn)?;
-        let mut inherited: Vec<EventRow> = Vec::new();
-        for &i in idxs {
-            let e = &events[i];
-            let ev = event_row(caller, e, &ids[i], received, None);
-            if store::append(conn, &mut row, ev.clone())? {
-                results[i] = Some(ScanResult {
-                    event_id: ids[i].clone(),
-                    status: ScanStatus::Accepted,
-                    state: None,
-                    reason: None,
-                });
-                if propagates(e.action) && !children.is_empty() {
-                    inherited.push(EventRow {
-                        via_parent: Some(row.code.clone()),
-                        ..ev
-                    });
-                }
-            } else {
-                results[i] = Some(ScanResult {
-                    event_id: ids[i].clone(),
-                    status: ScanStatus::Duplicate,
-                    state: None,
-                    reason: None,
-                });
+    if !todo.is_empty() {
+        let rows: HashMap<String, (ContainerRow, InstitutionRow)> = by_code
+            .into_values()
+            .filter(|(c, _)| todo.contains_key(&c.id))
+            .map(|(c, i)| (c.id.clone(), (c, i)))
+            .collect();
+        apply(
+            conn,
+            caller,
+            events,
+            &ids,
+            &todo,
+            rows,
+            received,
+            &mut states,
+        )?;
+        for idxs in todo.values() {
+            for &i in idxs {
+                results[i] = Some(outcome(&ids[i], ScanStatus::Accepted));
             }
         }
-        for (child_id, child_inst_id) in &children {
-            if inherited.is_empty() {
-                break;
-            }
-            let mut child = store::lock(conn, child_id, received)?;
-            for ev in &inherited {
-                let derived_id =
-                    uuid::Uuid::new_v5(&NEST_NAMESPACE, format!("{}:{child_id}", ev.id).as_bytes())
-                        .to_string();
-                store::append(
-                    conn,
-                    &mut child,
-                    EventRow {
-                        id: derived_id,
-                        ..ev.clone()
-                    },
-                )?;
-            }
-            let child_inst: InstitutionRow = institutions::table
-                .find(child_inst_id)
-                .select(InstitutionRow::as_select())
-                .first(conn)?;
-            let p = store::places(conn, &child_inst)?;
-            store::refold(conn, &mut child, p, received)?;
-        }
-        let d = store::refold(conn, &mut row, places, received)?;
-        states.insert(cid.clone(), enum_str(&d.state));
     }
 
     results
@@ -316,6 +256,172 @@ fn ingest_once(
             Ok(r)
         })
         .collect()
+}
+
+fn outcome(event_id: &str, status: ScanStatus) -> ScanResult {
+    ScanResult {
+        event_id: event_id.to_owned(),
+        status,
+        state: None,
+        reason: None,
+    }
+}
+
+/// Row locks on PostgreSQL, in id order so that concurrent batches cannot deadlock on them.
+fn lock_codes(conn: &mut DbConnection, codes: &[String]) -> Result<(), ApiError> {
+    if let DbConnection::Postgresql(pg) = conn
+        && !codes.is_empty()
+    {
+        containers::table
+            .filter(containers::code.eq_any(codes))
+            .order(containers::id.asc())
+            .select(containers::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
+fn lock_ids(conn: &mut DbConnection, ids: &[String]) -> Result<(), ApiError> {
+    if let DbConnection::Postgresql(pg) = conn
+        && !ids.is_empty()
+    {
+        containers::table
+            .filter(containers::id.eq_any(ids))
+            .order(containers::id.asc())
+            .select(containers::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
+/// Appends the accepted events (and what big boxes pass on to their children) to the chains
+/// with one insert, then refolds each touched container.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    events: &[ScanEvent],
+    ids: &[String],
+    todo: &BTreeMap<String, Vec<usize>>,
+    mut rows: HashMap<String, (ContainerRow, InstitutionRow)>,
+    received: chrono::NaiveDateTime,
+    states: &mut HashMap<String, String>,
+) -> Result<(), ApiError> {
+    let parents: Vec<String> = todo.keys().cloned().collect();
+    // Children of big boxes among the touched containers.
+    let children: Vec<(ContainerRow, InstitutionRow)> = containers::table
+        .inner_join(institutions::table)
+        .filter(containers::parent_id.eq_any(&parents))
+        .select((ContainerRow::as_select(), InstitutionRow::as_select()))
+        .load(conn)?;
+    let mut children_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (c, _) in &children {
+        if let Some(p) = &c.parent_id {
+            children_of.entry(p.clone()).or_default().push(c.id.clone());
+        }
+    }
+    let mut inherited: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
+    let mut new_events: Vec<EventRow> = Vec::new();
+    let mut touched: Vec<String> = Vec::new();
+    for (cid, idxs) in todo {
+        let (row, _) = rows
+            .get_mut(cid)
+            .ok_or_else(|| ApiError::Internal("container vanished".into()))?;
+        for &i in idxs {
+            let ev = event_row(caller, &events[i], &ids[i], received, None);
+            let ev = store::chain_next(row, ev);
+            if propagates(events[i].action) {
+                for child in children_of.get(cid).into_iter().flatten() {
+                    let derived_id = uuid::Uuid::new_v5(
+                        &NEST_NAMESPACE,
+                        format!("{}:{child}", ev.id).as_bytes(),
+                    )
+                    .to_string();
+                    inherited.entry(child.clone()).or_default().push(EventRow {
+                        id: derived_id,
+                        via_parent: Some(row.code.clone()),
+                        ..ev.clone()
+                    });
+                }
+            }
+            new_events.push(ev);
+        }
+        touched.push(cid.clone());
+    }
+    if !inherited.is_empty() {
+        let child_ids: Vec<String> = inherited.keys().cloned().collect();
+        lock_ids(conn, &child_ids)?;
+        for (c, i) in containers::table
+            .inner_join(institutions::table)
+            .filter(containers::id.eq_any(&child_ids))
+            .select((ContainerRow::as_select(), InstitutionRow::as_select()))
+            .load::<(ContainerRow, InstitutionRow)>(conn)?
+        {
+            rows.insert(c.id.clone(), (c, i));
+        }
+        for (child, evs) in inherited {
+            let (row, _) = rows
+                .get_mut(&child)
+                .ok_or_else(|| ApiError::Internal("child vanished".into()))?;
+            for ev in evs {
+                new_events.push(store::chain_next(row, ev));
+            }
+            touched.push(child);
+        }
+    }
+    store::insert_events(conn, &new_events)?;
+
+    // Refold every touched container from its whole history.
+    let mut history: HashMap<String, Vec<EventRow>> = HashMap::new();
+    for e in scan_events::table
+        .filter(scan_events::container_id.eq_any(&touched))
+        .select(EventRow::as_select())
+        .load::<EventRow>(conn)?
+    {
+        history.entry(e.container_id.clone()).or_default().push(e);
+    }
+    let child_weights: HashMap<String, i64> = {
+        let mut m = HashMap::new();
+        for (p, w) in containers::table
+            .filter(containers::parent_id.eq_any(&touched))
+            .select((containers::parent_id, containers::seal_weight_g))
+            .load::<(Option<String>, Option<i32>)>(conn)?
+        {
+            if let Some(p) = p {
+                *m.entry(p).or_insert(0) += i64::from(w.unwrap_or(0));
+            }
+        }
+        m
+    };
+    let mut places_cache: HashMap<String, Places> = HashMap::new();
+    // Children first, so that a parent's check sees their weights as stored.
+    touched.reverse();
+    for cid in touched {
+        let (row, inst) = rows
+            .get_mut(&cid)
+            .ok_or_else(|| ApiError::Internal("container vanished".into()))?;
+        let places = match places_cache.get(&inst.id) {
+            Some(p) => *p,
+            None => {
+                let p = store::places(conn, inst)?;
+                places_cache.insert(inst.id.clone(), p);
+                p
+            }
+        };
+        let evs = history.remove(&cid).unwrap_or_default();
+        let d = store::apply_fold(
+            conn,
+            row,
+            &evs,
+            places,
+            child_weights.get(&cid).copied(),
+            received,
+        )?;
+        states.insert(cid, enum_str(&d.state));
+    }
+    Ok(())
 }
 
 fn event_row(

@@ -47,9 +47,10 @@ pub struct ContainerRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// A stored scan event.
+/// A stored scan event. `None` is inserted as NULL (not DEFAULT) so that SQLite can take a
+/// whole batch in one statement.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = scan_events)]
+#[diesel(table_name = scan_events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub container_id: String,
@@ -130,29 +131,41 @@ impl EventRow {
     }
 }
 
-/// Appends an event to a container's chain (the caller holds the container's row lock).
-/// Returns `false` when the event id was already stored (a replay racing this one).
-pub fn append(
-    conn: &mut DbConnection,
-    c: &mut ContainerRow,
-    mut e: EventRow,
-) -> Result<bool, ApiError> {
+/// Links an event to the container's chain (in memory): position, predecessor, hash.
+pub fn chain_next(c: &mut ContainerRow, mut e: EventRow) -> EventRow {
     e.container_id = c.id.clone();
     e.seq = c.event_count + 1;
     e.prev_hash = c.head_hash.clone();
     e.hash = chain::hash(&e.prev_hash, &e.chained());
-    let q = diesel::insert_into(scan_events::table)
-        .values(&e)
-        .on_conflict_do_nothing();
-    let inserted = match conn {
-        DbConnection::Sqlite(c) => q.execute(c)?,
-        DbConnection::Postgresql(c) => q.execute(c)?,
-    };
-    if inserted == 1 {
-        c.event_count = e.seq;
-        c.head_hash = e.hash;
+    c.event_count = e.seq;
+    c.head_hash = e.hash.clone();
+    e
+}
+
+/// Stores chained events in as few statements as the backend allows. Every id must be new:
+/// the caller checked under the containers' locks; an id that appeared meanwhile (the same
+/// event id sent for another container by a concurrent batch) rolls the batch back to be
+/// retried, because the chains computed in memory would no longer hold.
+pub fn insert_events(conn: &mut DbConnection, events: &[EventRow]) -> Result<(), ApiError> {
+    for chunk in events.chunks(500) {
+        let q = diesel::insert_into(scan_events::table)
+            .values(chunk)
+            .on_conflict_do_nothing();
+        let n = match conn {
+            DbConnection::Sqlite(c) => q.execute(c)?,
+            DbConnection::Postgresql(c) => q.execute(c)?,
+        };
+        if n != chunk.len() {
+            return Err(ApiError::Db(diesel::result::Error::RollbackTransaction));
+        }
     }
-    Ok(inserted == 1)
+    Ok(())
+}
+
+/// Appends one event to a container's chain (the caller holds the container's lock).
+pub fn append(conn: &mut DbConnection, c: &mut ContainerRow, e: EventRow) -> Result<(), ApiError> {
+    let e = chain_next(c, e);
+    insert_events(conn, std::slice::from_ref(&e))
 }
 
 /// Takes the container's row lock (PostgreSQL) or the write lock (SQLite) and re-reads it, so
@@ -204,6 +217,18 @@ pub fn refold(
         .load(conn)?;
     let children_g =
         (!children.is_empty()).then(|| children.iter().flatten().map(|g| i64::from(*g)).sum());
+    apply_fold(conn, c, &events, places, children_g, now)
+}
+
+/// Folds the given events (all of the container's) and stores the derived state on the row.
+pub fn apply_fold(
+    conn: &mut DbConnection,
+    c: &mut ContainerRow,
+    events: &[EventRow],
+    places: Places,
+    children_g: Option<i64>,
+    now: NaiveDateTime,
+) -> Result<Derived, ApiError> {
     let folded: Vec<FoldEvent> = events
         .iter()
         .map(EventRow::fold_event)

@@ -249,6 +249,15 @@ pub fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
 {
+    // SQLite has one writer at a time. Waiting on its busy handler is a poll with growing
+    // sleeps, which starves unlucky writers under load; queueing on an in-process lock first
+    // hands the database over in order. (One lock for every SQLite file of the process: a
+    // server opens one database.)
+    static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = match conn {
+        DbConnection::Sqlite(_) => Some(SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner())),
+        DbConnection::Postgresql(_) => None,
+    };
     conn.transaction(|conn| {
         if let DbConnection::Sqlite(c) = conn {
             c.batch_execute("UPDATE settings SET value = value WHERE key = 'write-lock'")?;

@@ -1,0 +1,310 @@
+//! Scan-ingest throughput and latency through HTTP, against inserting the same rows straight
+//! into the same kind of database in the same batch size (the floor the API can approach).
+//!
+//! `cargo bench -p yifei-api --bench ingest` (both databases; PostgreSQL from
+//! `YIFEI_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, skipped when
+//! unreachable). `INGEST_BATCHES` (per client, default 25), `INGEST_CLIENTS` (default 8) and
+//! `INGEST_BATCH` (events per batch, default 100) change the load.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use yifei_api::auth::Caller;
+use yifei_api::clock::SystemClock;
+use yifei_api::config::Config;
+use yifei_api::custody::{chain, store};
+use yifei_api::db::schema::scan_events;
+use yifei_api::db::{Db, DbConnection};
+use yifei_api::startup::Application;
+use yifei_contract::{Category, NewContainer, Packaging, Role};
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+struct Load {
+    clients: usize,
+    batches: usize,
+    batch: usize,
+}
+
+/// A database with the demo county and `n` labelled containers of the `clinic` demo login.
+fn prepare(url: &str, n: usize) -> (Db, Caller, Vec<String>) {
+    let db = Db::open(url).expect("open");
+    let mut conn = db.conn().expect("conn");
+    yifei_api::demo::load_if_empty(&mut conn, Utc::now()).expect("demo");
+    use yifei_api::db::schema::users;
+    let (id, inst): (String, Option<String>) = users::table
+        .filter(users::login.eq("clinic"))
+        .select((users::id, users::institution_id))
+        .first(&mut *conn)
+        .expect("clinic user");
+    let caller = Caller {
+        user_id: id,
+        role: Role::ClinicStaff,
+        tenant: inst,
+    };
+    let spec = NewContainer {
+        category: Category::Infectious,
+        packaging: Packaging::Bag,
+        note: None,
+    };
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
+    let mut codes = Vec::with_capacity(n);
+    while codes.len() < n {
+        let k = (n - codes.len()).min(500);
+        for c in store::create(&mut conn, &caller, k, &spec, Utc::now(), tz).expect("containers") {
+            codes.push(c.code);
+        }
+    }
+    drop(conn);
+    (db, caller, codes)
+}
+
+fn event(code: &str) -> Value {
+    json!({
+        "event_id": uuid::Uuid::now_v7().to_string(),
+        "code": code,
+        "action": "seal",
+        "occurred_at": (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339(),
+        "weight_kg": 1.25,
+        "device_id": "bench",
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Events per second and batch latencies through the HTTP API.
+fn through_api(url: &str, load: &Load) -> (f64, Vec<Duration>) {
+    let n = load.clients * load.batches * load.batch;
+    let (_db, _caller, codes) = prepare(url, n);
+    let mut config = Config {
+        database_url: url.to_owned(),
+        bind: "127.0.0.1:0".into(),
+        ..Config::default()
+    };
+    config.max_body_bytes = 4 * 1024 * 1024;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build_with_clock(config, Arc::new(SystemClock)).expect("server");
+            tx.send(app.port()).expect("port");
+            app.run_until_stopped().await.expect("run");
+        })
+    });
+    let port = rx.recv().expect("port");
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let login: Value = agent
+        .post(format!("{base}/auth/login"))
+        .send_json(json!({"login": "clinic", "password": yifei_seed::DEMO_PASSWORD}))
+        .expect("login")
+        .body_mut()
+        .read_json()
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    let codes = Arc::new(codes);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..load.clients)
+        .map(|w| {
+            let (codes, token, base) = (codes.clone(), token.clone(), base.clone());
+            let (batches, batch) = (load.batches, load.batch);
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut lat = Vec::with_capacity(batches);
+                for b in 0..batches {
+                    let from = (w * batches + b) * batch;
+                    let events: Vec<Value> =
+                        codes[from..from + batch].iter().map(|c| event(c)).collect();
+                    let body = json!({"events": events}).to_string();
+                    let t = Instant::now();
+                    let mut res = agent
+                        .post(format!("{base}/scans"))
+                        .header("authorization", format!("Bearer {token}"))
+                        .header("content-type", "application/json")
+                        .send(body.as_bytes())
+                        .expect("post");
+                    let v: Value = res.body_mut().read_json().expect("json");
+                    lat.push(t.elapsed());
+                    let accepted = v["results"].as_array().map_or(0, |r| {
+                        r.iter().filter(|r| r["status"] == "accepted").count()
+                    });
+                    assert_eq!(accepted, batch, "{v}");
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    (n as f64 / secs, lat)
+}
+
+/// Events per second inserting the same rows directly, one transaction per batch, with the
+/// same number of concurrent connections.
+fn direct(url: &str, load: &Load) -> f64 {
+    let n = load.clients * load.batches * load.batch;
+    let (db, caller, codes) = prepare(url, n);
+    let ids: Vec<String> = {
+        use yifei_api::db::schema::containers;
+        let mut conn = db.conn().expect("conn");
+        let mut map = std::collections::HashMap::new();
+        for (code, id) in containers::table
+            .select((containers::code, containers::id))
+            .load::<(String, String)>(&mut *conn)
+            .expect("ids")
+        {
+            map.insert(code, id);
+        }
+        codes.iter().map(|c| map[c].clone()).collect()
+    };
+    let ids = Arc::new(ids);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..load.clients)
+        .map(|w| {
+            let (db, ids, caller) = (db.clone(), ids.clone(), caller.clone());
+            let (batches, batch) = (load.batches, load.batch);
+            std::thread::spawn(move || {
+                let mut conn = db.conn().expect("conn");
+                for b in 0..batches {
+                    let from = (w * batches + b) * batch;
+                    let now = yifei_api::custody::micros(Utc::now());
+                    let rows: Vec<store::EventRow> = ids[from..from + batch]
+                        .iter()
+                        .map(|cid| {
+                            let mut e = store::EventRow {
+                                id: uuid::Uuid::now_v7().to_string(),
+                                container_id: cid.clone(),
+                                seq: 1,
+                                action: "seal".into(),
+                                occurred_at: now,
+                                received_at: now,
+                                actor_id: caller.user_id.clone(),
+                                actor_role: "clinic_staff".into(),
+                                weight_g: Some(1250),
+                                lat: None,
+                                lng: None,
+                                run_id: None,
+                                reason: None,
+                                method: None,
+                                device_id: Some("bench".into()),
+                                via_parent: None,
+                                parent_code: None,
+                                prev_hash: chain::genesis(cid),
+                                hash: String::new(),
+                            };
+                            e.hash = chain::hash(&e.prev_hash, &e.chained());
+                            e
+                        })
+                        .collect();
+                    yifei_api::db::write_tx(&mut conn, |c| {
+                        match c {
+                            DbConnection::Sqlite(c) => diesel::insert_into(scan_events::table)
+                                .values(&rows)
+                                .execute(c)?,
+                            DbConnection::Postgresql(c) => diesel::insert_into(scan_events::table)
+                                .values(&rows)
+                                .execute(c)?,
+                        };
+                        Ok(())
+                    })
+                    .expect("insert");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let load = Load {
+        clients: env_usize("INGEST_CLIENTS", 8),
+        batches: env_usize("INGEST_BATCHES", 25),
+        batch: env_usize("INGEST_BATCH", 100),
+    };
+    let dir = std::env::temp_dir().join(format!("yifei-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let pg_admin = std::env::var("YIFEI_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    println!(
+        "scan ingest: {} clients x {} batches x {} events ({} events per run)",
+        load.clients,
+        load.batches,
+        load.batch,
+        load.clients * load.batches * load.batch
+    );
+    println!(
+        "| database | direct insert (events/s) | API (events/s) | API / direct | batch p50 ms | p95 ms | p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for backend in ["sqlite", "postgres"] {
+        let (a, b) = match backend {
+            "sqlite" => (
+                dir.join("direct.db").display().to_string(),
+                dir.join("api.db").display().to_string(),
+            ),
+            _ => {
+                let Ok(mut admin) = PgConnection::establish(&pg_admin) else {
+                    println!("| postgres | skipped: {pg_admin} unreachable | | | | | |");
+                    continue;
+                };
+                let base = pg_admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or_default();
+                let names = [
+                    format!("yifei_bench_d_{}", std::process::id()),
+                    format!("yifei_bench_a_{}", std::process::id()),
+                ];
+                for n in &names {
+                    admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {n}"))
+                        .expect("drop db");
+                    admin
+                        .batch_execute(&format!("CREATE DATABASE {n}"))
+                        .expect("create db");
+                }
+                (
+                    format!("{base}/{}", names[0]),
+                    format!("{base}/{}", names[1]),
+                )
+            }
+        };
+        let floor = direct(&a, &load);
+        let (rate, lat) = through_api(&b, &load);
+        println!(
+            "| {backend} | {floor:.0} | {rate:.0} | {:.2} | {:.1} | {:.1} | {:.1} |",
+            rate / floor,
+            percentile(&lat, 0.50),
+            percentile(&lat, 0.95),
+            percentile(&lat, 0.99)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
