@@ -20,6 +20,9 @@ pub(crate) struct Route {
     pub feasible: bool,
     /// `edge[i]`: distance from position i to i+1 (saves a matrix lookup per insertion gap).
     pub edge: Vec<f64>,
+    /// `cum_kg[i]`, `cum_units[i]`: load of the first i stops (for 2-opt* capacity checks).
+    pub cum_kg: Vec<f64>,
+    pub cum_units: Vec<f64>,
 }
 
 impl Clone for Route {
@@ -41,6 +44,8 @@ impl Clone for Route {
         self.cost = o.cost;
         self.feasible = o.feasible;
         self.edge.clone_from(&o.edge);
+        self.cum_kg.clone_from(&o.cum_kg);
+        self.cum_units.clone_from(&o.cum_units);
     }
 }
 
@@ -71,6 +76,10 @@ impl Route {
         let k = self.stops.len();
         self.dep.clear();
         self.edge.clear();
+        self.cum_kg.clear();
+        self.cum_units.clear();
+        self.cum_kg.push(0.0);
+        self.cum_units.push(0.0);
         self.lat.clear();
         self.lat.resize(k + 2, f64::NEG_INFINITY);
         self.dep.push(veh.shift_start);
@@ -97,6 +106,8 @@ impl Route {
             self.dep.push(st + d.service[s]);
             kg += d.kg[s];
             units += d.units[s];
+            self.cum_kg.push(kg);
+            self.cum_units.push(units);
             prev = l;
         }
         let e = d.dist(prev, veh.end);
@@ -130,6 +141,39 @@ impl Route {
         } else {
             veh.fixed + d.cpd * dist + d.cpt * (end_time - self.start_time)
         };
+    }
+
+    /// Cost of serving `stops` in this order with vehicle `v` (as [`Route::update`] would set
+    /// it), or None if the order breaks a window, the shift or the capacity.
+    pub(crate) fn eval(d: &Data, v: usize, stops: &[usize]) -> Option<f64> {
+        if stops.is_empty() {
+            return Some(0.0);
+        }
+        let veh = &d.veh[v];
+        let (mut kg, mut units, mut dist) = (0.0, 0.0, 0.0);
+        let mut t = veh.shift_start;
+        let mut prev = veh.start;
+        let mut first_start = veh.shift_start;
+        for (i, &s) in stops.iter().enumerate() {
+            let l = d.loc[s];
+            dist += d.dist(prev, l);
+            let tt = d.tt(v, prev, l);
+            let st = d.earliest_start(s, t + tt)?;
+            if i == 0 {
+                first_start = st - tt;
+            }
+            t = st + d.service[s];
+            kg += d.kg[s];
+            units += d.units[s];
+            prev = l;
+        }
+        dist += d.dist(prev, veh.end);
+        let end_time = t + d.tt(v, prev, veh.end);
+        if end_time > veh.shift_end + EPS || kg > veh.cap_kg + EPS || units > veh.cap_units + EPS {
+            return None;
+        }
+        let start_time = first_start.max(veh.shift_start);
+        Some(veh.fixed + d.cpd * dist + d.cpt * (end_time - start_time))
     }
 
     /// Whether stop `s` fits the route's remaining kg and units.

@@ -1,9 +1,13 @@
 //! Slack Induction by String Removals (SISR, Christiaens & Vanden Berghe 2020) inside
 //! simulated annealing: remove a few strings of consecutive stops from routes near a random
-//! seed stop, reinsert them greedily with "blinks", accept by the annealing criterion.
+//! seed stop, reinsert them greedily with "blinks", improve the result with a granular local
+//! search around the reinserted stops (`local`: relocate, or-opt, swap, 2-opt*, 2-opt), accept
+//! by the annealing criterion.
 //! On problems over 250 stops reinsertion only tries the gaps next to the stop's nearest
 //! neighbours, so an iteration costs about the same on 500 or 5000 stops; a rejected move is
 //! undone from a journal of the touched routes instead of copying the solution.
+
+mod local;
 
 use std::time::Instant;
 
@@ -22,6 +26,8 @@ const BLINK: f64 = 0.01;
 const ALL_ROUTES_UP_TO: usize = 250;
 /// Neighbours whose routes are candidates for reinsertion on larger problems.
 const GRANULAR: usize = 30;
+/// Local-search moves applied per iteration at most (bounds the cost of an iteration).
+const LS_MOVES: usize = 1000;
 /// Unassigned stops retried per iteration: bounds the cost of an iteration when many stops
 /// cannot be placed (an overbooked day) while every one is retried regularly.
 const RETRY: usize = 10;
@@ -97,6 +103,14 @@ pub(crate) struct Search<'d, 'p> {
     saved_at: Vec<u64>,
     epoch: u64,
     old_unassigned: Vec<usize>,
+    /// Local search worklist (stops to examine) and its membership flags.
+    ls_queue: Vec<usize>,
+    ls_work: Vec<usize>,
+    in_queue: Vec<bool>,
+    /// Stops removed by this iteration's ruin (the local search starts around them).
+    reinserted: Vec<usize>,
+    buf_a: Vec<usize>,
+    buf_b: Vec<usize>,
 }
 
 pub(crate) struct Limits {
@@ -139,6 +153,12 @@ impl<'d, 'p> Search<'d, 'p> {
             saved_at: vec![0; d.veh.len()],
             epoch: 0,
             old_unassigned: Vec::new(),
+            ls_queue: Vec::new(),
+            ls_work: Vec::new(),
+            in_queue: vec![false; d.n()],
+            reinserted: Vec::new(),
+            buf_a: Vec::new(),
+            buf_b: Vec::new(),
         }
     }
 
@@ -173,15 +193,20 @@ impl<'d, 'p> Search<'d, 'p> {
     pub(crate) fn run(&mut self, start: Sol, limits: &Limits) -> (Sol, u64) {
         let d = self.d;
         let mut cur = start;
+        // Polish the construction (bounded by the deadline on very large days).
+        for x in 0..d.n() {
+            self.ls_push(x);
+        }
+        self.local_search(&mut cur, usize::MAX, limits.deadline);
         cur.recost(d);
         let mut best = cur.clone();
         let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
         let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
         let avg_edge = (travel / edges as f64).max(1e-9);
-        // Annealing from 30 % of an average edge down to 0.3 % (tuned on Solomon R1/RC1/R2/RC2:
-        // hotter schedules lose 1-3 % on tight windows; a cool + hot two-thread portfolio was
-        // measured worse overall, docs/BENCHMARKS.md run 2).
-        let (t0, t1) = (0.3 * avg_edge, 0.003 * avg_edge);
+        // Annealing from one average edge down to 1 % of it. With the local search after every
+        // recreate this beat 0.3 -> 0.003 (the schedule tuned before) and 0.1 -> 0.001 on
+        // Solomon R/RC and CVRPLIB A and on generated days (docs/BENCHMARKS.md, run 3).
+        let (t0, t1) = (avg_edge, 0.01 * avg_edge);
         let mut it = 0u64;
         while !limits.done(it) && d.n() > 0 {
             let progress = limits.progress(it);
@@ -189,7 +214,15 @@ impl<'d, 'p> Search<'d, 'p> {
             self.epoch += 1;
             self.old_unassigned.clone_from(&cur.unassigned);
             self.ruin(&mut cur);
+            self.reinserted.clone_from(&self.removed);
             self.recreate(&mut cur, true);
+            // Local search around the reinserted stops, journalled like the ruin and recreate.
+            let reinserted = std::mem::take(&mut self.reinserted);
+            for &x in &reinserted {
+                self.ls_push_around(&cur, x);
+            }
+            self.reinserted = reinserted;
+            self.local_search(&mut cur, LS_MOVES, None);
             let mut new_cost = cur.cost;
             for (r, old) in &self.saved {
                 new_cost += cur.routes[*r].cost - old.cost;
@@ -495,6 +528,47 @@ mod tests {
             search.undo(&mut s);
             search.pool.extend(search.saved.drain(..).map(|(_, r)| r));
             check_index(&s);
+        }
+    }
+
+    #[test]
+    fn local_search_improves_and_is_undone_with_the_journal() {
+        let day = rural_day(&DayConfig {
+            vehicles: 5,
+            ..DayConfig::with_stops(100, 4)
+        });
+        let p = day.problem().expect("generated day");
+        let d = Data::new(&p, 40);
+        let mut search = Search::new(&d, 5);
+        let mut s = search.construct();
+        let constructed = s.cost;
+        for x in 0..d.n() {
+            search.ls_push(x);
+        }
+        search.local_search(&mut s, usize::MAX, None);
+        check_index(&s);
+        assert!(s.routes.iter().all(|r| r.feasible));
+        s.recost(&d);
+        assert!(s.cost < constructed, "{} vs {constructed}", s.cost);
+        let before: Vec<Vec<usize>> = s.routes.iter().map(|r| r.stops.clone()).collect();
+        for _ in 0..100 {
+            // Ruin, recreate and local search as in `run`, then reject.
+            search.epoch += 1;
+            search.old_unassigned.clone_from(&s.unassigned);
+            search.ruin(&mut s);
+            search.reinserted.clone_from(&search.removed);
+            search.recreate(&mut s, true);
+            for x in search.reinserted.clone() {
+                search.ls_push_around(&s, x);
+            }
+            search.local_search(&mut s, 1000, None);
+            assert!(s.routes.iter().all(|r| r.feasible));
+            check_index(&s);
+            search.undo(&mut s);
+            search.pool.extend(search.saved.drain(..).map(|(_, r)| r));
+            check_index(&s);
+            let now: Vec<Vec<usize>> = s.routes.iter().map(|r| r.stops.clone()).collect();
+            assert_eq!(now, before);
         }
     }
 }
