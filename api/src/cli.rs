@@ -45,6 +45,15 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Plan a day's collection runs for a disposal company and print a summary.
+    Plan {
+        /// Local calendar day, YYYY-MM-DD (default: tomorrow).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// The disposal company (default: the only one).
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// Print the OpenAPI document of this build.
     Openapi,
 }
@@ -208,6 +217,7 @@ fn run(cli: Cli) -> Result<(), ApiError> {
             );
             Ok(())
         }
+        Command::Plan { date, org } => plan(&config, date, org),
         Command::Openapi => {
             print!("{}", crate::http::openapi::document_json());
             Ok(())
@@ -225,6 +235,91 @@ fn load_demo(config: &Config) -> Result<(), ApiError> {
             }
         }
         None => println!("the database already holds data: demo not loaded"),
+    }
+    Ok(())
+}
+
+fn plan(
+    config: &Config,
+    date: Option<chrono::NaiveDate>,
+    org: Option<String>,
+) -> Result<(), ApiError> {
+    use crate::db::schema::{organisations, users};
+    use diesel::prelude::*;
+    let db = Db::open(&config.database_url)?;
+    let mut conn = db.conn()?;
+    let org = match org {
+        Some(o) => o,
+        None => {
+            let ids: Vec<String> = organisations::table
+                .filter(organisations::kind.eq("disposal_company"))
+                .select(organisations::id)
+                .load(&mut *conn)?;
+            match ids.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(ApiError::Config(
+                        "there is no disposal company: create one with `yifei org create`".into(),
+                    ));
+                }
+                _ => {
+                    return Err(ApiError::Config(
+                        "several disposal companies: choose one with --org".into(),
+                    ));
+                }
+            }
+        }
+    };
+    let dispatcher: String = users::table
+        .filter(users::org_id.eq(&org))
+        .filter(users::role.eq(Role::Dispatcher.as_str()))
+        .select(users::id)
+        .first(&mut *conn)
+        .optional()?
+        .ok_or_else(|| {
+            ApiError::Config(
+                "the company has no dispatcher: plans are made in a dispatcher's name".into(),
+            )
+        })?;
+    let caller = crate::auth::Caller {
+        user_id: dispatcher,
+        role: Role::Dispatcher,
+        tenant: Some(org),
+    };
+    let now = chrono::Utc::now();
+    let day = date.unwrap_or_else(|| {
+        (now.with_timezone(&config.tz) + chrono::Duration::days(1)).date_naive()
+    });
+    let plan = crate::runs::store::plan(
+        &mut conn,
+        &caller,
+        day,
+        None,
+        now,
+        config.tz,
+        config.solving(),
+    )?;
+    let stops: usize = plan.runs.iter().map(|r| r.stops.len()).sum();
+    println!(
+        "plan {} for {day}: {} runs, {stops} stops, {} unassigned",
+        plan.id,
+        plan.runs.len(),
+        plan.unassigned.len()
+    );
+    for r in &plan.runs {
+        println!(
+            "  {}  {} stops  {:.1} km  {:.0} min  {:.1} kg  {}-{}",
+            r.plate,
+            r.stops.len(),
+            r.distance_km,
+            r.duration_min,
+            r.load_kg,
+            r.start_time.with_timezone(&config.tz).format("%H:%M"),
+            r.end_time.with_timezone(&config.tz).format("%H:%M"),
+        );
+    }
+    for u in &plan.unassigned {
+        println!("  unassigned {}: {}", u.institution_id, u.reason);
     }
     Ok(())
 }

@@ -29,6 +29,10 @@ pub struct Config {
     pub login_window: Duration,
     /// `YIFEI_CLOCK_SKEW_S`: how far ahead of the server's clock a device's scan time may be.
     pub clock_skew: chrono::Duration,
+    /// `YIFEI_PLAN_TIME_LIMIT_MS`: how long the solver thinks about a day.
+    pub plan_time_limit: Duration,
+    /// `YIFEI_PLAN_ITERATIONS`: a fixed iteration count instead (reproducible plans, tests).
+    pub plan_iterations: Option<u64>,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,11 +81,21 @@ impl Default for Config {
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
             clock_skew: chrono::Duration::minutes(5),
+            plan_time_limit: Duration::from_secs(5),
+            plan_iterations: None,
         }
     }
 }
 
 impl Config {
+    /// Solver budget for planning.
+    pub fn solving(&self) -> crate::runs::store::Solving {
+        crate::runs::store::Solving {
+            time_limit: self.plan_time_limit,
+            iterations: self.plan_iterations,
+        }
+    }
+
     /// Reads the environment over the defaults; a malformed value is an error, not a default.
     pub fn from_env() -> Result<Config, ApiError> {
         Config::from_lookup(|k| std::env::var(k).ok())
@@ -125,6 +139,10 @@ impl Config {
         if let Some(v) = num("YIFEI_CLOCK_SKEW_S")? {
             c.clock_skew = chrono::Duration::seconds(i64::try_from(v.min(86_400)).unwrap_or(300));
         }
+        if let Some(v) = num("YIFEI_PLAN_TIME_LIMIT_MS")? {
+            c.plan_time_limit = Duration::from_millis(v.clamp(100, 600_000));
+        }
+        c.plan_iterations = num("YIFEI_PLAN_ITERATIONS")?.map(|v| v.max(1));
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))

@@ -150,6 +150,156 @@ pub fn load_if_empty(
                 u.note
             ));
         }
+        for v in &county.vehicles {
+            let driver = county.user(&v.driver_login).map(|u| u.id.clone());
+            diesel::insert_into(crate::db::schema::vehicles::table)
+                .values(crate::runs::fleet::VehicleRow {
+                    id: v.id.clone(),
+                    org_id: company
+                        .clone()
+                        .ok_or_else(|| ApiError::Config("demo county has no company".into()))?,
+                    plate: v.plate.clone(),
+                    capacity_kg: v.capacity_kg,
+                    capacity_units: v.capacity_units,
+                    refrigerated: v.refrigerated,
+                    shift_start: v.shift_start.clone(),
+                    shift_end: v.shift_end.clone(),
+                    driver_id: driver,
+                    active: true,
+                    created_at: now.naive_utc(),
+                    updated_at: now.naive_utc(),
+                })
+                .execute(conn)?;
+        }
+        let (containers, institutions) = seal_waste(conn, &county, now)?;
+        lines.insert(
+            1,
+            format!(
+                "Sealed {containers} containers at {institutions} institutions over the last two days, so tomorrow has due pickups."
+            ),
+        );
         Ok(Some(lines))
     })
+}
+
+/// A deterministic number in `0..n` from a text (the demo must look the same every time).
+fn pick(text: &str, n: u64) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(text.as_bytes());
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) % n.max(1)
+}
+
+/// Seals waste at most active institutions, 2 to 40 hours ago, in amounts following each
+/// institution's daily production: the storage clocks run and tomorrow has due pickups.
+fn seal_waste(
+    conn: &mut DbConnection,
+    county: &yifei_seed::County,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), ApiError> {
+    use crate::custody::store::{
+        ContainerRow, EventRow, chain_next, insert_events, places, refold,
+    };
+    use crate::custody::{chain, codes, micros};
+    use crate::db::new_id;
+    let admin: String = users::table
+        .filter(users::role.eq("admin"))
+        .select(users::id)
+        .first(conn)?;
+    let now_n = micros(now);
+    let tz = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
+    let (today_midnight, _) =
+        crate::pickups::store::day_bounds(now.with_timezone(&tz).date_naive(), tz);
+    let (mut made, mut at) = (0, 0);
+    for i in county.institutions.iter().filter(|i| i.status == "active") {
+        if pick(&format!("{}:skip", i.id), 10) < 3 {
+            continue; // nothing waiting here
+        }
+        let n = 1 + pick(
+            &format!("{}:n", i.id),
+            if i.waste_kg_per_day > 2.0 { 4 } else { 2 },
+        );
+        let inst: InstitutionRow = institutions::table
+            .find(&i.id)
+            .select(InstitutionRow::as_select())
+            .first(conn)?;
+        let p = places(conn, &inst)?;
+        for k in 0..n {
+            // Half sealed yesterday between 11:00 and 17:00 local (due tomorrow, within
+            // opening hours), half today since 08:00 (due the day after).
+            let minute = i64::try_from(pick(&format!("{}:{k}:age", i.id), 360)).unwrap_or(0);
+            let sealed = if pick(&format!("{}:{k}:day", i.id), 2) == 0 {
+                today_midnight - chrono::Duration::hours(13) + chrono::Duration::minutes(minute)
+            } else {
+                (today_midnight + chrono::Duration::hours(8) + chrono::Duration::minutes(minute))
+                    .min(now_n - chrono::Duration::hours(1))
+            };
+            let kg = (i.waste_kg_per_day / n as f64).max(0.1)
+                * (0.7 + pick(&format!("{}:{k}:w", i.id), 60) as f64 / 100.0);
+            let id = new_id();
+            let mut row = ContainerRow {
+                head_hash: chain::genesis(&id),
+                id,
+                code: codes::generate()?,
+                institution_id: i.id.clone(),
+                category: if k == 1 && i.kind != "village_health_room" {
+                    "sharps".into()
+                } else {
+                    "infectious".into()
+                },
+                packaging: if k == 1 && i.kind != "village_health_room" {
+                    "sharps_box".into()
+                } else {
+                    "bag".into()
+                },
+                note: None,
+                state: "labelled".into(),
+                flags: "[]".into(),
+                parent_id: None,
+                seal_weight_g: None,
+                collect_weight_g: None,
+                receive_weight_g: None,
+                sealed_at: None,
+                collected_at: None,
+                received_at: None,
+                disposed_at: None,
+                event_count: 0,
+                created_by: admin.clone(),
+                created_at: sealed - chrono::Duration::minutes(30),
+                updated_at: now_n,
+            };
+            diesel::insert_into(crate::db::schema::containers::table)
+                .values(&row)
+                .execute(conn)?;
+            let seal = chain_next(
+                &mut row,
+                EventRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    container_id: String::new(),
+                    seq: 0,
+                    action: "seal".into(),
+                    occurred_at: sealed,
+                    received_at: now_n,
+                    actor_id: "demo-loader".into(),
+                    actor_role: "clinic_staff".into(),
+                    weight_g: Some(crate::custody::grams(kg)),
+                    lat: None,
+                    lng: None,
+                    run_id: None,
+                    reason: None,
+                    method: None,
+                    device_id: Some("demo".into()),
+                    via_parent: None,
+                    parent_code: None,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                },
+            );
+            insert_events(conn, &[seal])?;
+            refold(conn, &mut row, p, now_n)?;
+            made += 1;
+        }
+        at += 1;
+    }
+    Ok((made, at))
 }

@@ -92,6 +92,9 @@ pub struct SignUpRequest {
     pub contact: Contact,
     /// The first clinic-staff user.
     pub account: NewAccount,
+    /// Opening hours (pickup windows); default 08:00-12:00 and 14:00-17:30.
+    #[serde(default)]
+    pub opening_hours: Option<Vec<crate::OpeningWindow>>,
 }
 
 /// `POST /api/v1/institutions/{id}/reject` body.
@@ -140,6 +143,8 @@ pub struct Institution {
     pub hub_id: Option<String>,
     /// Maximum hours between collections (48 by default).
     pub collection_interval_h: i32,
+    /// Opening hours (pickup windows), local time.
+    pub opening_hours: Vec<crate::OpeningWindow>,
     /// Sign-up time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -182,4 +187,7 @@ pub struct InstitutionUpdate {
     /// Responsible contact.
     #[serde(default)]
     pub contact: Option<Contact>,
+    /// Opening hours (pickup windows), local `HH:MM`, at most 4 windows.
+    #[serde(default)]
+    pub opening_hours: Option<Vec<crate::OpeningWindow>>,
 }

@@ -9,11 +9,13 @@ pub mod auth;
 pub mod custody;
 pub mod institutions;
 pub mod problem;
+pub mod runs;
 
 pub use auth::*;
 pub use custody::*;
 pub use institutions::*;
 pub use problem::*;
+pub use runs::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

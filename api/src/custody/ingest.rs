@@ -133,6 +133,7 @@ pub fn ingest(
     events: &[ScanEvent],
     now: DateTime<Utc>,
     skew: Duration,
+    tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
     if events.is_empty() || events.len() > super::MAX_BATCH {
         return Err(ApiError::invalid("events", "give 1 to 500 events"));
@@ -140,7 +141,9 @@ pub fn ingest(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match crate::db::write_tx(conn, |conn| ingest_once(conn, caller, events, now, skew)) {
+        match crate::db::write_tx(conn, |conn| {
+            ingest_once(conn, caller, events, now, skew, tz)
+        }) {
             Err(e) if attempt < 6 && is_retryable(&e) => {
                 tracing::debug!(attempt, error = %e, "scan batch collided; retrying");
                 std::thread::sleep(std::time::Duration::from_millis(5 * attempt));
@@ -156,6 +159,7 @@ fn ingest_once(
     events: &[ScanEvent],
     now: DateTime<Utc>,
     skew: Duration,
+    tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
     let received = micros(now);
     let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
@@ -234,6 +238,7 @@ fn ingest_once(
             &todo,
             rows,
             received,
+            tz,
             &mut states,
         )?;
         for idxs in todo.values() {
@@ -307,6 +312,7 @@ fn apply(
     todo: &BTreeMap<String, Vec<usize>>,
     mut rows: HashMap<String, (ContainerRow, InstitutionRow)>,
     received: chrono::NaiveDateTime,
+    tz: chrono::FixedOffset,
     states: &mut HashMap<String, String>,
 ) -> Result<(), ApiError> {
     let parents: Vec<String> = todo.keys().cloned().collect();
@@ -372,6 +378,24 @@ fn apply(
         }
     }
     store::insert_events(conn, &new_events)?;
+    // Pickups on a run complete its stops and open the institutions' manifests.
+    let mut seen = std::collections::HashSet::new();
+    for e in new_events.iter().filter(|e| e.action == "collect") {
+        let (Some(run), Some((_, inst))) = (&e.run_id, rows.get(&e.container_id)) else {
+            continue;
+        };
+        if seen.insert((run.clone(), inst.id.clone())) {
+            crate::runs::store::on_collect(
+                conn,
+                run,
+                &inst.id,
+                inst.hub_id.as_deref(),
+                e.occurred_at,
+                received,
+                tz,
+            )?;
+        }
+    }
 
     // Refold every touched container from its whole history.
     let mut history: HashMap<String, Vec<EventRow>> = HashMap::new();

@@ -131,6 +131,109 @@ diesel::table! {
 diesel::joinable!(containers -> institutions (institution_id));
 diesel::joinable!(scan_events -> containers (container_id));
 
+diesel::table! {
+    vehicles (id) {
+        id -> Text,
+        org_id -> Text,
+        plate -> Text,
+        capacity_kg -> Integer,
+        capacity_units -> Integer,
+        refrigerated -> Bool,
+        shift_start -> Text,
+        shift_end -> Text,
+        driver_id -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pickup_requests (id) {
+        id -> Text,
+        institution_id -> Text,
+        requested_by -> Text,
+        earliest -> Nullable<Timestamp>,
+        latest -> Nullable<Timestamp>,
+        est_weight_g -> Integer,
+        containers -> Nullable<Integer>,
+        note -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    plans (id) {
+        id -> Text,
+        org_id -> Text,
+        day -> Text,
+        created_by -> Text,
+        unassigned -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    runs (id) {
+        id -> Text,
+        plan_id -> Text,
+        org_id -> Text,
+        vehicle_id -> Text,
+        driver_id -> Nullable<Text>,
+        day -> Text,
+        status -> Text,
+        start_time -> Timestamp,
+        end_time -> Timestamp,
+        distance_m -> Double,
+        duration_s -> Double,
+        load_g -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    run_stops (id) {
+        id -> Text,
+        run_id -> Text,
+        seq -> Integer,
+        institution_id -> Text,
+        eta -> Timestamp,
+        deadline -> Nullable<Timestamp>,
+        expected_g -> Integer,
+        expected_containers -> Integer,
+        reasons -> Text,
+        status -> Text,
+        skip_reason -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    positions (run_id, at) {
+        run_id -> Text,
+        at -> Timestamp,
+        lat -> Double,
+        lng -> Double,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    manifests (id) {
+        id -> Text,
+        number -> Text,
+        run_id -> Text,
+        institution_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(run_stops -> runs (run_id));
+diesel::joinable!(run_stops -> institutions (institution_id));
+diesel::joinable!(runs -> vehicles (vehicle_id));
+diesel::joinable!(manifests -> runs (run_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -139,4 +242,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     containers,
     scan_events,
+    vehicles,
+    pickup_requests,
+    plans,
+    runs,
+    run_stops,
+    positions,
+    manifests,
 );

@@ -224,10 +224,10 @@ pub async fn scans(
     body: ApiJson<ScanBatch>,
 ) -> Result<web::Json<ScanResults>, ApiError> {
     let events = body.0.events;
-    let (now, skew) = (state.clock.now(), state.config.clock_skew);
+    let (now, skew, tz) = (state.clock.now(), state.config.clock_skew, state.config.tz);
     let results = state
         .db
-        .run(move |conn| ingest::ingest(conn, &caller, &events, now, skew))
+        .run(move |conn| ingest::ingest(conn, &caller, &events, now, skew, tz))
         .await?;
     Ok(web::Json(ScanResults { results }))
 }

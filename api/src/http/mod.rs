@@ -7,6 +7,7 @@ pub mod extract;
 pub mod institutions;
 pub mod middleware;
 pub mod openapi;
+pub mod runs;
 pub mod system;
 
 use actix_web::{HttpRequest, web};
@@ -68,7 +69,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::resource("/containers/{code}/children")
                         .route(web::post().to(custody::nest)),
                 )
-                .service(web::resource("/scans").route(web::post().to(custody::scans))),
+                .service(web::resource("/scans").route(web::post().to(custody::scans)))
+                .service(
+                    web::resource("/vehicles")
+                        .route(web::get().to(runs::list_vehicles))
+                        .route(web::post().to(runs::create_vehicle)),
+                )
+                .service(
+                    web::resource("/vehicles/{id}").route(web::patch().to(runs::update_vehicle)),
+                )
+                .service(
+                    web::resource("/pickup-requests")
+                        .route(web::get().to(runs::list_requests))
+                        .route(web::post().to(runs::request_pickup)),
+                )
+                .service(web::resource("/pickups/due").route(web::get().to(runs::due)))
+                .service(web::resource("/plans").route(web::post().to(runs::plan)))
+                .service(web::resource("/runs").route(web::get().to(runs::list_runs)))
+                .service(web::resource("/me/runs").route(web::get().to(runs::my_runs)))
+                .service(web::resource("/runs/{id}").route(web::get().to(runs::get_run)))
+                .service(
+                    web::resource("/runs/{id}/stops/{seq}/skip").route(web::post().to(runs::skip)),
+                )
+                .service(
+                    web::resource("/runs/{id}/positions").route(web::post().to(runs::positions)),
+                )
+                .service(web::resource("/runs/{id}/insert").route(web::post().to(runs::insert)))
+                .service(
+                    web::resource("/runs/{id}/manifests").route(web::get().to(runs::run_manifests)),
+                )
+                .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest))),
         )
         .default_service(web::to(not_found));
 }

@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{auth, custody, institutions, system};
+use super::{auth, custody, institutions, runs, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,10 @@ use super::{auth, custody, institutions, system};
         institutions::approve, institutions::reject, institutions::suspend,
         custody::create, custody::create_batch, custody::list, custody::get,
         custody::label_svg, custody::audit, custody::nest, custody::scans,
+        runs::create_vehicle, runs::list_vehicles, runs::update_vehicle,
+        runs::request_pickup, runs::list_requests, runs::due, runs::plan,
+        runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
+        runs::insert, runs::run_manifests, runs::manifest,
     ),
     components(schemas(c::Problem, c::FieldError)),
     modifiers(&Standard),
@@ -30,6 +34,7 @@ use super::{auth, custody, institutions, system};
         (name = "auth", description = "Sign-in and sessions"),
         (name = "institutions", description = "Sign-up, approval and the registry"),
         (name = "custody", description = "Containers, labels, scans and their history"),
+        (name = "runs", description = "Fleet, due pickups, plans, runs and transfer manifests"),
     )
 )]
 struct ApiDoc;
@@ -95,10 +100,9 @@ impl Modify for Standard {
                     standard.push(("404", "Unknown, or not visible to the caller"));
                 }
                 if has_body
-                    && op
-                        .operation_id
-                        .as_deref()
-                        .is_some_and(|id| ["approve", "reject", "suspend"].contains(&id))
+                    && op.operation_id.as_deref().is_some_and(|id| {
+                        ["approve", "reject", "suspend", "skip", "insert"].contains(&id)
+                    })
                 {
                     standard.push(("409", "Not allowed in the current status"));
                 }

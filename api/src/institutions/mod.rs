@@ -116,11 +116,51 @@ pub fn check_email(
     Some(e.to_owned())
 }
 
+/// Minutes after local midnight of `HH:MM`.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && s.trim().len() == 5)
+        .then_some(h * 60 + m)
+        .or((h == 24 && m == 0).then_some(1440))
+}
+
+/// Checks opening hours (at most 4 ordered, non-overlapping windows) and returns them as the
+/// stored JSON text.
+pub fn check_hours(
+    w: &[yifei_contract::OpeningWindow],
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    let mut last_end = 0;
+    let mut ok = !w.is_empty() && w.len() <= 4;
+    if !ok {
+        errors.push(fe(field, "give 1 to 4 windows"));
+    }
+    for (i, win) in w.iter().enumerate() {
+        match (parse_hhmm(&win.from), parse_hhmm(&win.to)) {
+            (Some(a), Some(b)) if a < b && a >= last_end => last_end = b,
+            _ => {
+                if ok {
+                    errors.push(fe(
+                        &format!("{field}[{i}]"),
+                        "windows are HH:MM-HH:MM, in order, not overlapping",
+                    ));
+                }
+                ok = false;
+            }
+        }
+    }
+    serde_json::to_string(w).unwrap_or_else(|_| DEFAULT_OPENING_HOURS.to_owned())
+}
+
 /// A sign-up after validation and normalisation.
 #[derive(Debug, Clone)]
 pub struct ValidSignUp {
     pub req: SignUpRequest,
     pub cell: h3o::CellIndex,
+    /// Opening hours as stored.
+    pub hours: String,
 }
 
 /// Validates every field at once so that the form can show all mistakes together.
@@ -163,8 +203,12 @@ pub fn validate_sign_up(mut req: SignUpRequest) -> Result<ValidSignUp, ApiError>
     if let Some(why) = crate::auth::password::policy_violation(&req.account.password) {
         errors.push(fe("account.password", &why));
     }
+    let hours = match &req.opening_hours {
+        Some(w) => check_hours(w, "opening_hours", &mut errors),
+        None => DEFAULT_OPENING_HOURS.to_owned(),
+    };
     match cell {
-        Some(cell) if errors.is_empty() => Ok(ValidSignUp { req, cell }),
+        Some(cell) if errors.is_empty() => Ok(ValidSignUp { req, cell, hours }),
         _ => Err(ApiError::Validation(errors)),
     }
 }
@@ -317,6 +361,7 @@ mod tests {
                 login: "WangJia".into(),
                 password: "long enough pw".into(),
             },
+            opening_hours: None,
         }
     }
 
@@ -369,6 +414,26 @@ mod tests {
             fields(validate_sign_up(r).expect_err("invalid")),
             ["location.lng", "account.login"]
         );
+    }
+
+    #[test]
+    fn opening_hours() {
+        use yifei_contract::OpeningWindow as W;
+        let w = |a: &str, b: &str| W {
+            from: a.into(),
+            to: b.into(),
+        };
+        let mut e = Vec::new();
+        check_hours(&[w("08:00", "12:00"), w("14:00", "17:30")], "h", &mut e);
+        assert!(e.is_empty());
+        check_hours(&[w("14:00", "12:00")], "h", &mut e);
+        check_hours(&[w("08:00", "12:00"), w("11:00", "13:00")], "h", &mut e);
+        check_hours(&[w("8:00", "12:00")], "h", &mut e);
+        check_hours(&[], "h", &mut e);
+        assert_eq!(e.len(), 4);
+        assert_eq!(parse_hhmm("17:30"), Some(1050));
+        assert_eq!(parse_hhmm("24:00"), Some(1440));
+        assert_eq!(parse_hhmm("25:00"), None);
     }
 
     #[test]

@@ -77,9 +77,17 @@ impl InstitutionRow {
             service_mode: parse_enum(&self.service_mode)?,
             hub_id: self.hub_id.clone(),
             collection_interval_h: self.collection_interval_h,
+            opening_hours: self.hours(),
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
         })
+    }
+
+    /// Opening hours; stored text that does not parse falls back to the default.
+    pub fn hours(&self) -> Vec<yifei_contract::OpeningWindow> {
+        serde_json::from_str(&self.opening_hours)
+            .or_else(|_| serde_json::from_str(DEFAULT_OPENING_HOURS))
+            .unwrap_or_default()
     }
 
     fn admitted_by(&self, scope: &Scope) -> Result<bool, ApiError> {
@@ -120,7 +128,7 @@ pub fn row_from_sign_up(
         service_mode: enum_str(&ServiceMode::Direct),
         hub_id: None,
         collection_interval_h: DEFAULT_COLLECTION_INTERVAL_H,
-        opening_hours: DEFAULT_OPENING_HOURS.to_owned(),
+        opening_hours: v.hours.clone(),
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     }
@@ -375,6 +383,9 @@ pub fn update(
                 });
             }
         }
+        if let Some(w) = &u.opening_hours {
+            row.opening_hours = super::check_hours(w, "opening_hours", &mut errors);
+        }
         if let Some(mut c) = u.contact {
             let mut e = Vec::new();
             c.name = c.name.trim().to_owned();
@@ -447,6 +458,7 @@ pub fn update(
                 institutions::contact_name.eq(&row.contact_name),
                 institutions::contact_phone.eq(&row.contact_phone),
                 institutions::contact_email.eq(&row.contact_email),
+                institutions::opening_hours.eq(&row.opening_hours),
                 institutions::updated_at.eq(row.updated_at),
             ))
             .execute(conn)?;

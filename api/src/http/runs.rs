@@ -1,0 +1,359 @@
+//! Fleet, pickup requests, due pickups, plans, runs and manifests.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use yifei_contract::{
+    DueList, InsertRequest, Manifest, ManifestList, NewPickupRequest, NewPlan, NewVehicle,
+    PickupRequest, Plan, PositionBatch, PositionResult, Run, RunList, SkipRequest, Vehicle,
+    VehicleList, VehicleUpdate,
+};
+
+use super::extract::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::runs::{fleet, store};
+use crate::state::AppState;
+use crate::{manifests, pickups};
+
+/// Add a vehicle to the company's fleet (dispatcher).
+#[utoipa::path(post, path = "/api/v1/vehicles", tag = "runs", request_body = NewVehicle,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Added", body = Vehicle),
+        (status = 409, description = "Plate already registered", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_vehicle(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewVehicle>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let v = state
+        .db
+        .run(move |conn| fleet::create(conn, &caller, body.0, now))
+        .await?;
+    Ok(HttpResponse::Created().json(v))
+}
+
+/// The company's vehicles (dispatcher; a driver sees their own).
+#[utoipa::path(get, path = "/api/v1/vehicles", tag = "runs", security(("bearer" = [])),
+    responses((status = 200, description = "Vehicles", body = VehicleList)))]
+pub async fn list_vehicles(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<VehicleList>, ApiError> {
+    let items = state.db.run(move |conn| fleet::list(conn, &caller)).await?;
+    Ok(web::Json(VehicleList { items }))
+}
+
+/// Change a vehicle: capacity, shift, driver, active (dispatcher).
+#[utoipa::path(patch, path = "/api/v1/vehicles/{id}", tag = "runs",
+    params(("id" = String, Path, description = "Vehicle id")),
+    request_body = VehicleUpdate, security(("bearer" = [])),
+    responses((status = 200, description = "Updated", body = Vehicle)))]
+pub async fn update_vehicle(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<VehicleUpdate>,
+) -> Result<web::Json<Vehicle>, ApiError> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| fleet::update(conn, &caller, &id, body.0, now))
+            .await?,
+    ))
+}
+
+/// Ask for a pickup (clinic staff of an active institution).
+#[utoipa::path(post, path = "/api/v1/pickup-requests", tag = "runs", request_body = NewPickupRequest,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Requested", body = PickupRequest)))]
+pub async fn request_pickup(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewPickupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let r = state
+        .db
+        .run(move |conn| pickups::store::request(conn, &caller, body.0, now))
+        .await?;
+    Ok(HttpResponse::Created().json(r))
+}
+
+/// Pickup requests: a clinic's own; the open ones for dispatchers.
+#[utoipa::path(get, path = "/api/v1/pickup-requests", tag = "runs", security(("bearer" = [])),
+    responses((status = 200, description = "Requests, newest first", body = Vec<PickupRequest>)))]
+pub async fn list_requests(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<Vec<PickupRequest>>, ApiError> {
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| pickups::store::list_requests(conn, &caller))
+            .await?,
+    ))
+}
+
+/// A day (local calendar day; today when absent).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DayQuery {
+    /// `YYYY-MM-DD`, local calendar day of the deployment.
+    pub date: Option<NaiveDate>,
+}
+
+fn day_or_today(state: &AppState, d: Option<NaiveDate>) -> NaiveDate {
+    d.unwrap_or_else(|| {
+        state
+            .clock
+            .now()
+            .with_timezone(&state.config.tz)
+            .date_naive()
+    })
+}
+
+/// Who must be visited on the day and why (dispatcher).
+#[utoipa::path(get, path = "/api/v1/pickups/due", tag = "runs", params(DayQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Due stops, tightest deadline first", body = DueList)))]
+pub async fn due(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DayQuery>,
+) -> Result<web::Json<DueList>, ApiError> {
+    let (day, tz) = (day_or_today(&state, q.date), state.config.tz);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| pickups::store::due_list(conn, &caller, day, tz))
+            .await?,
+    ))
+}
+
+/// Plan a day: the due stops are routed over the fleet and stored as runs; every due stop is
+/// on a run or listed in `unassigned` with the solver's reason (dispatcher).
+#[utoipa::path(post, path = "/api/v1/plans", tag = "runs", request_body = NewPlan,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Planned", body = Plan)))]
+pub async fn plan(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewPlan>,
+) -> Result<HttpResponse, ApiError> {
+    let NewPlan { date, vehicle_ids } = body.0;
+    let (now, tz, solving) = (state.clock.now(), state.config.tz, state.config.solving());
+    let plan = state
+        .db
+        .run(move |conn| store::plan(conn, &caller, date, vehicle_ids, now, tz, solving))
+        .await?;
+    Ok(HttpResponse::Created().json(plan))
+}
+
+/// The company's runs of a day (dispatcher, plant operator).
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(DayQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Runs", body = RunList)))]
+pub async fn list_runs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DayQuery>,
+) -> Result<web::Json<RunList>, ApiError> {
+    let day = day_or_today(&state, q.date);
+    let items = state
+        .db
+        .run(move |conn| store::list(conn, &caller, day, false))
+        .await?;
+    Ok(web::Json(RunList { items }))
+}
+
+/// The driver's runs of a day with everything the day needs offline: stops, addresses,
+/// coordinates, ETAs, deadlines and the codes of the containers waiting at each stop.
+#[utoipa::path(get, path = "/api/v1/me/runs", tag = "runs", params(DayQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The driver's runs", body = RunList)))]
+pub async fn my_runs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<DayQuery>,
+) -> Result<web::Json<RunList>, ApiError> {
+    let day = day_or_today(&state, q.date);
+    let items = state
+        .db
+        .run(move |conn| store::list(conn, &caller, day, true))
+        .await?;
+    Ok(web::Json(RunList { items }))
+}
+
+/// One run (the company's dispatchers and plant, its driver).
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "Run id")), security(("bearer" = [])),
+    responses((status = 200, description = "The run", body = Run)))]
+pub async fn get_run(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Run>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| {
+                store::visible(conn, &caller, &id)?;
+                store::detail_of(conn, &id)
+            })
+            .await?,
+    ))
+}
+
+/// Skip a stop (driver of the run, dispatcher): the institution goes back to the due list.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/stops/{seq}/skip", tag = "runs",
+    params(("id" = String, Path, description = "Run id"), ("seq" = i32, Path, description = "Stop position")),
+    request_body = SkipRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run", body = Run),
+        (status = 409, description = "The stop is already completed", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn skip(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, i32)>,
+    body: ApiJson<SkipRequest>,
+) -> Result<web::Json<Run>, ApiError> {
+    let (id, seq) = path.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::skip(conn, &caller, &id, seq, &body.0.reason))
+            .await?,
+    ))
+}
+
+/// Upload GPS fixes of a run (driver of the run); batched, idempotent, late uploads welcome.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/positions", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    request_body = PositionBatch, security(("bearer" = [])),
+    responses((status = 200, description = "Stored", body = PositionResult)))]
+pub async fn positions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<PositionBatch>,
+) -> Result<web::Json<PositionResult>, ApiError> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::positions(conn, &caller, &id, &body.0.positions, now))
+            .await?,
+    ))
+}
+
+/// Insert an urgent pickup into a run under way at the least added cost (dispatcher).
+#[utoipa::path(post, path = "/api/v1/runs/{id}/insert", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    request_body = InsertRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run with the new stop", body = Run),
+        (status = 409, description = "No feasible position", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn insert(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<InsertRequest>,
+) -> Result<web::Json<Run>, ApiError> {
+    let (id, tz) = (id.into_inner(), state.config.tz);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| store::insert(conn, &caller, &id, &body.0.institution_id, tz))
+            .await?,
+    ))
+}
+
+/// `?format=csv` or `Accept: text/csv` asks for CSV.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+fn wants_csv(req: &HttpRequest, q: &FormatQuery) -> Result<bool, ApiError> {
+    match q.format.as_deref() {
+        Some("csv") => return Ok(true),
+        Some("json") | None => {}
+        Some(_) => return Err(ApiError::invalid("format", "must be json or csv")),
+    }
+    Ok(req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv")))
+}
+
+fn csv_response(list: &[Manifest], name: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(manifests::csv(list))
+}
+
+/// The transfer manifests of a run (JSON, or CSV).
+#[utoipa::path(get, path = "/api/v1/runs/{id}/manifests", tag = "runs",
+    params(("id" = String, Path, description = "Run id"), FormatQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Manifests", content((ManifestList = "application/json"), (String = "text/csv")))))]
+pub async fn run_manifests(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    q: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = wants_csv(&req, &q)?;
+    let id = id.into_inner();
+    let name = format!("manifests-{id}");
+    let items = state
+        .db
+        .run(move |conn| manifests::of_run(conn, &caller, &id))
+        .await?;
+    Ok(if csv {
+        csv_response(&items, &name)
+    } else {
+        HttpResponse::Ok().json(ManifestList { items })
+    })
+}
+
+/// One transfer manifest (联单) by number (JSON, or CSV).
+#[utoipa::path(get, path = "/api/v1/manifests/{number}", tag = "runs",
+    params(("number" = String, Path, description = "Manifest number"), FormatQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The manifest", content((Manifest = "application/json"), (String = "text/csv")))))]
+pub async fn manifest(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    number: web::Path<String>,
+    q: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = wants_csv(&req, &q)?;
+    let number = number.into_inner();
+    let m = state
+        .db
+        .run(move |conn| manifests::get(conn, &caller, &number))
+        .await?;
+    Ok(if csv {
+        let name = m.number.clone();
+        csv_response(std::slice::from_ref(&m), &name)
+    } else {
+        HttpResponse::Ok().json(m)
+    })
+}

@@ -1,0 +1,297 @@
+//! The facts behind the due list, read from the registry, containers, requests and runs;
+//! and pickup requests.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use yifei_contract::{DueList, DueStop, LatLng, NewPickupRequest, PickupRequest, Role};
+
+use super::{Due, Facts};
+use crate::auth::Caller;
+use crate::db::schema::{containers, institutions, pickup_requests, run_stops, runs};
+use crate::db::{DbConnection, new_id};
+use crate::error::ApiError;
+use crate::institutions::store::InstitutionRow;
+
+/// Local midnight of `day` and of the next day, as UTC.
+pub fn day_bounds(day: NaiveDate, tz: FixedOffset) -> (NaiveDateTime, NaiveDateTime) {
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .checked_sub_signed(chrono::Duration::seconds(i64::from(tz.local_minus_utc())))
+        .unwrap_or_default();
+    (start, start + chrono::Duration::days(1))
+}
+
+/// Due stops of `day` for the company's county, with the institutions' rows.
+pub fn due_stops(
+    conn: &mut DbConnection,
+    day: NaiveDate,
+    tz: FixedOffset,
+) -> Result<(Vec<Due>, HashMap<String, InstitutionRow>), ApiError> {
+    let (_, end) = day_bounds(day, tz);
+    let day_s = day.to_string();
+    let insts: Vec<InstitutionRow> = institutions::table
+        .select(InstitutionRow::as_select())
+        .load(conn)?;
+    let last: HashMap<String, Option<NaiveDateTime>> = containers::table
+        .group_by(containers::institution_id)
+        .select((
+            containers::institution_id,
+            diesel::dsl::max(containers::collected_at),
+        ))
+        .load::<(String, Option<NaiveDateTime>)>(conn)?
+        .into_iter()
+        .collect();
+    let waiting: Vec<(String, Option<NaiveDateTime>, Option<i32>)> = containers::table
+        .filter(containers::state.eq_any(["sealed", "at_hub"]))
+        .filter(containers::parent_id.is_null())
+        .select((
+            containers::institution_id,
+            containers::sealed_at,
+            containers::seal_weight_g,
+        ))
+        .load(conn)?;
+    let requests: Vec<(String, i32, Option<i32>)> = pickup_requests::table
+        .filter(pickup_requests::status.eq("open"))
+        .select((
+            pickup_requests::institution_id,
+            pickup_requests::est_weight_g,
+            pickup_requests::containers,
+        ))
+        .load(conn)?;
+    let stops_today: Vec<(String, String)> = run_stops::table
+        .inner_join(runs::table)
+        .filter(runs::day.eq(&day_s))
+        .filter(runs::status.ne("cancelled"))
+        .select((run_stops::institution_id, run_stops::status))
+        .load(conn)?;
+    let planned: HashSet<&str> = stops_today
+        .iter()
+        .filter(|(_, s)| s == "pending")
+        .map(|(i, _)| i.as_str())
+        .collect();
+    let skipped: HashSet<&str> = stops_today
+        .iter()
+        .filter(|(_, s)| s == "skipped")
+        .map(|(i, _)| i.as_str())
+        .collect();
+    let mut facts: HashMap<String, Facts> = insts
+        .iter()
+        .map(|i| {
+            let f = Facts {
+                id: i.id.clone(),
+                active: i.status == "active",
+                hub_id: (i.service_mode == "via_hub")
+                    .then(|| i.hub_id.clone())
+                    .flatten(),
+                interval_h: i.collection_interval_h,
+                last_collected: last.get(&i.id).copied().flatten().unwrap_or(i.created_at),
+                oldest_seal: None,
+                waiting_g: 0,
+                waiting_containers: 0,
+                requested_g: 0,
+                requested_containers: 0,
+                has_request: false,
+                planned: planned.contains(i.id.as_str()),
+                skipped: skipped.contains(i.id.as_str()),
+            };
+            (i.id.clone(), f)
+        })
+        .collect();
+    for (inst, sealed_at, g) in waiting {
+        if let Some(f) = facts.get_mut(&inst) {
+            f.oldest_seal = match (f.oldest_seal, sealed_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            f.waiting_g += i64::from(g.unwrap_or(0));
+            f.waiting_containers += 1;
+        }
+    }
+    for (inst, g, n) in requests {
+        if let Some(f) = facts.get_mut(&inst) {
+            f.has_request = true;
+            f.requested_g += i64::from(g);
+            f.requested_containers += n.unwrap_or(1);
+        }
+    }
+    let facts: Vec<Facts> = facts.into_values().collect();
+    let due = super::due(&facts, end);
+    Ok((due, insts.into_iter().map(|i| (i.id.clone(), i)).collect()))
+}
+
+/// The due list as the dispatcher sees it.
+pub fn due_list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    day: NaiveDate,
+    tz: FixedOffset,
+) -> Result<DueList, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let (due, insts) = due_stops(conn, day, tz)?;
+    let stops = due
+        .into_iter()
+        .filter_map(|d| {
+            let i = insts.get(&d.stop)?;
+            Some(DueStop {
+                institution_id: i.id.clone(),
+                name: i.name.clone(),
+                township: i.township.clone(),
+                address: i.address.clone(),
+                location: LatLng {
+                    lat: i.lat,
+                    lng: i.lng,
+                },
+                deadline: d.deadline.map(|t| t.and_utc()),
+                reasons: d.reasons,
+                expected_kg: d.expected_g as f64 / 1000.0,
+                expected_containers: d.expected_containers,
+                serves: d.serves,
+            })
+        })
+        .collect();
+    Ok(DueList { date: day, stops })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = pickup_requests)]
+struct RequestRow {
+    id: String,
+    institution_id: String,
+    requested_by: String,
+    earliest: Option<NaiveDateTime>,
+    latest: Option<NaiveDateTime>,
+    est_weight_g: i32,
+    containers: Option<i32>,
+    note: Option<String>,
+    status: String,
+    created_at: NaiveDateTime,
+}
+
+impl RequestRow {
+    fn to_wire(&self) -> PickupRequest {
+        PickupRequest {
+            id: self.id.clone(),
+            institution_id: self.institution_id.clone(),
+            earliest: self.earliest.map(|t| t.and_utc()),
+            latest: self.latest.map(|t| t.and_utc()),
+            est_weight_kg: f64::from(self.est_weight_g) / 1000.0,
+            containers: self.containers,
+            note: self.note.clone(),
+            status: self.status.clone(),
+            created_at: self.created_at.and_utc(),
+        }
+    }
+}
+
+/// A clinic asks for a pickup (its institution must be active).
+pub fn request(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    r: NewPickupRequest,
+    now: DateTime<Utc>,
+) -> Result<PickupRequest, ApiError> {
+    caller.require(&[Role::ClinicStaff, Role::HubKeeper])?;
+    let mut errors = Vec::new();
+    if !r.est_weight_kg.is_finite() || r.est_weight_kg <= 0.0 || r.est_weight_kg > 5000.0 {
+        errors.push(yifei_contract::FieldError {
+            field: "est_weight_kg".into(),
+            message: "must be more than 0 and at most 5000".into(),
+        });
+    }
+    if r.containers.is_some_and(|n| !(1..=1000).contains(&n)) {
+        errors.push(yifei_contract::FieldError {
+            field: "containers".into(),
+            message: "must be 1 to 1000".into(),
+        });
+    }
+    if let (Some(a), Some(b)) = (r.earliest, r.latest)
+        && a >= b
+    {
+        errors.push(yifei_contract::FieldError {
+            field: "latest".into(),
+            message: "must be after earliest".into(),
+        });
+    }
+    if r.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        errors.push(yifei_contract::FieldError {
+            field: "note".into(),
+            message: "must be at most 500 characters".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let inst = caller.tenant_id()?.to_owned();
+    crate::db::write_tx(conn, |conn| {
+        let status: String = institutions::table
+            .find(&inst)
+            .select(institutions::status)
+            .first(conn)?;
+        if status != "active" {
+            return Err(ApiError::Forbidden(format!(
+                "the institution is {status}: only active institutions request pickups"
+            )));
+        }
+        let row = RequestRow {
+            id: new_id(),
+            institution_id: inst.clone(),
+            requested_by: caller.user_id.clone(),
+            earliest: r.earliest.map(|t| t.naive_utc()),
+            latest: r.latest.map(|t| t.naive_utc()),
+            est_weight_g: (r.est_weight_kg * 1000.0).round() as i32,
+            containers: r.containers,
+            note: r
+                .note
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            status: "open".into(),
+            created_at: now.naive_utc(),
+        };
+        diesel::insert_into(pickup_requests::table)
+            .values(&row)
+            .execute(conn)?;
+        Ok(row.to_wire())
+    })
+}
+
+/// Open and recent requests: a clinic's own, or all for the company.
+pub fn list_requests(
+    conn: &mut DbConnection,
+    caller: &Caller,
+) -> Result<Vec<PickupRequest>, ApiError> {
+    let mut q = pickup_requests::table
+        .select(RequestRow::as_select())
+        .into_boxed();
+    match caller.role {
+        Role::ClinicStaff | Role::HubKeeper => {
+            q = q.filter(pickup_requests::institution_id.eq(caller.tenant_id()?.to_owned()))
+        }
+        Role::Dispatcher | Role::Admin => q = q.filter(pickup_requests::status.eq("open")),
+        _ => {
+            return Err(ApiError::Forbidden(
+                "only clinics and dispatchers see pickup requests".into(),
+            ));
+        }
+    }
+    Ok(q.order(pickup_requests::id.desc())
+        .limit(200)
+        .load::<RequestRow>(conn)?
+        .iter()
+        .map(RequestRow::to_wire)
+        .collect())
+}
+
+/// A collect scan at an institution fulfils its open requests.
+pub fn fulfil(conn: &mut DbConnection, institution_id: &str) -> Result<(), ApiError> {
+    diesel::update(
+        pickup_requests::table
+            .filter(pickup_requests::institution_id.eq(institution_id))
+            .filter(pickup_requests::status.eq("open")),
+    )
+    .set(pickup_requests::status.eq("done"))
+    .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,798 @@
+//! Plans and runs in the database.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use yifei_contract::{LatLng, Plan, PositionResult, Role, Run, RunStop, UnassignedStop};
+use yifei_routing::{
+    LatLng as RLatLng, ProblemBuilder, RoutePlan, SolverConfig, Stop, Vehicle, Visit,
+};
+
+use super::fleet::VehicleRow;
+use super::{COST_PER_M, COST_PER_S, MATRIX, VEHICLE_DAY_COST, seconds, service_seconds, windows};
+use crate::auth::Caller;
+use crate::db::schema::{
+    containers, institutions, manifests, organisations, plans, positions, run_stops, runs, vehicles,
+};
+use crate::db::{DbConnection, new_id, write_tx};
+use crate::error::ApiError;
+use crate::institutions::store::InstitutionRow;
+use crate::pickups::store::{day_bounds, due_stops};
+
+/// How long the solver may think about a day, or a fixed number of iterations (tests,
+/// reproducible plans).
+#[derive(Debug, Clone, Copy)]
+pub struct Solving {
+    pub time_limit: std::time::Duration,
+    pub iterations: Option<u64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = runs)]
+pub struct RunRow {
+    pub id: String,
+    pub plan_id: String,
+    pub org_id: String,
+    pub vehicle_id: String,
+    pub driver_id: Option<String>,
+    pub day: String,
+    pub status: String,
+    pub start_time: NaiveDateTime,
+    pub end_time: NaiveDateTime,
+    pub distance_m: f64,
+    pub duration_s: f64,
+    pub load_g: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = run_stops)]
+pub struct StopRow {
+    pub id: String,
+    pub run_id: String,
+    pub seq: i32,
+    pub institution_id: String,
+    pub eta: NaiveDateTime,
+    pub deadline: Option<NaiveDateTime>,
+    pub expected_g: i32,
+    pub expected_containers: i32,
+    pub reasons: String,
+    pub status: String,
+    pub skip_reason: Option<String>,
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+fn company_site(conn: &mut DbConnection, org: &str) -> Result<(String, f64, f64), ApiError> {
+    let (name, lat, lng): (String, Option<f64>, Option<f64>) = organisations::table
+        .find(org)
+        .select((organisations::name, organisations::lat, organisations::lng))
+        .first(conn)?;
+    match (lat, lng) {
+        (Some(lat), Some(lng)) => Ok((name, lat, lng)),
+        _ => Err(ApiError::Conflict(
+            "the company has no plant position: set it with `yifei org create --lat --lng`".into(),
+        )),
+    }
+}
+
+/// Plans `day` for the dispatcher's company: the due stops become a routing problem, the
+/// solver's routes become runs, and every due stop is on a run or reported unassigned.
+/// Planning a day again replaces its runs that have not started.
+pub fn plan(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    day: NaiveDate,
+    vehicle_ids: Option<Vec<String>>,
+    now: DateTime<Utc>,
+    tz: FixedOffset,
+    solving: Solving,
+) -> Result<Plan, ApiError> {
+    caller.require(&[Role::Dispatcher])?;
+    let org = caller.tenant_id()?.to_owned();
+    let day_s = day.to_string();
+    let (origin, _) = day_bounds(day, tz);
+    write_tx(conn, |conn| {
+        let (_, plant_lat, plant_lng) = company_site(conn, &org)?;
+        // Runs of the day that have not started are replaced; started ones stay.
+        let existing: Vec<RunRow> = runs::table
+            .filter(runs::org_id.eq(&org))
+            .filter(runs::day.eq(&day_s))
+            .filter(runs::status.ne("cancelled"))
+            .select(RunRow::as_select())
+            .load(conn)?;
+        let mut busy: HashSet<String> = HashSet::new();
+        for r in &existing {
+            if r.status == "planned" {
+                diesel::update(runs::table.find(&r.id))
+                    .set(runs::status.eq("cancelled"))
+                    .execute(conn)?;
+            } else {
+                busy.insert(r.vehicle_id.clone());
+            }
+        }
+        let mut fleet: Vec<VehicleRow> = vehicles::table
+            .filter(vehicles::org_id.eq(&org))
+            .filter(vehicles::active.eq(true))
+            .order(vehicles::plate.asc())
+            .select(VehicleRow::as_select())
+            .load(conn)?;
+        if let Some(ids) = &vehicle_ids {
+            for id in ids {
+                if !fleet.iter().any(|v| &v.id == id) {
+                    return Err(ApiError::invalid(
+                        "vehicle_ids",
+                        format!("no active vehicle {id} in your fleet"),
+                    ));
+                }
+            }
+            fleet.retain(|v| ids.contains(&v.id));
+        }
+        fleet.retain(|v| !busy.contains(&v.id));
+
+        let (due, insts) = due_stops(conn, day, tz)?;
+        let mut b = ProblemBuilder::new();
+        let plant = b
+            .location(
+                RLatLng::new(plant_lat, plant_lng)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            )
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        for v in &fleet {
+            b.vehicle(Vehicle {
+                capacity_units: f64::from(v.capacity_units),
+                shift_start: seconds(&v.shift_start).unwrap_or(7.5 * 3600.0),
+                shift_end: seconds(&v.shift_end).unwrap_or(17.5 * 3600.0),
+                fixed_cost: VEHICLE_DAY_COST,
+                ..Vehicle::new(v.id.clone(), f64::from(v.capacity_kg), plant)
+            });
+        }
+        let mut stop_inst = Vec::new();
+        for d in &due {
+            let Some(i) = insts.get(&d.stop) else {
+                continue;
+            };
+            let loc = b
+                .location(
+                    RLatLng::new(i.lat, i.lng).map_err(|e| ApiError::Internal(e.to_string()))?,
+                )
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let deadline = d
+                .deadline
+                .map(|t| (t - origin).num_seconds() as f64)
+                .filter(|s| *s > 0.0); // already overdue: as soon as possible, no hard limit
+            b.stop(Stop {
+                demand_kg: d.expected_g as f64 / 1000.0,
+                demand_units: f64::from(d.expected_containers),
+                service: service_seconds(d.expected_containers),
+                windows: windows(&i.hours()),
+                deadline,
+                ..Stop::new(i.id.clone(), loc)
+            });
+            stop_inst.push(d);
+        }
+        b.costs(COST_PER_M, COST_PER_S);
+        let problem = b
+            .build(&MATRIX)
+            .map_err(|e| ApiError::Internal(format!("routing problem: {e}")))?;
+        let solution = if fleet.is_empty() || stop_inst.is_empty() {
+            None
+        } else {
+            let s = yifei_routing::solve(
+                &problem,
+                &SolverConfig {
+                    time_limit: if solving.iterations.is_some() {
+                        None
+                    } else {
+                        Some(solving.time_limit)
+                    },
+                    iterations: solving.iterations,
+                    seed: 1,
+                    threads: 1,
+                },
+            );
+            if let Err(v) = yifei_routing::validate(&problem, &s) {
+                return Err(ApiError::Internal(format!(
+                    "the solver returned an invalid plan: {v:?}"
+                )));
+            }
+            Some(s)
+        };
+
+        let plan_id = new_id();
+        let mut unassigned: Vec<UnassignedStop> = Vec::new();
+        match &solution {
+            Some(s) => {
+                for u in &s.unassigned {
+                    unassigned.push(UnassignedStop {
+                        institution_id: stop_inst[u.stop].stop.clone(),
+                        reason: u.reason.to_string(),
+                    });
+                }
+            }
+            None => {
+                for d in &stop_inst {
+                    unassigned.push(UnassignedStop {
+                        institution_id: d.stop.clone(),
+                        reason: "no vehicle available".into(),
+                    });
+                }
+            }
+        }
+        diesel::insert_into(plans::table)
+            .values((
+                plans::id.eq(&plan_id),
+                plans::org_id.eq(&org),
+                plans::day.eq(&day_s),
+                plans::created_by.eq(&caller.user_id),
+                plans::unassigned
+                    .eq(serde_json::to_string(&unassigned).unwrap_or_else(|_| "[]".into())),
+                plans::created_at.eq(now.naive_utc()),
+            ))
+            .execute(conn)?;
+        let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
+        let mut run_ids = Vec::new();
+        for r in solution.iter().flat_map(|s| s.routes.iter()) {
+            let v = &fleet[r.vehicle];
+            let run = RunRow {
+                id: new_id(),
+                plan_id: plan_id.clone(),
+                org_id: org.clone(),
+                vehicle_id: v.id.clone(),
+                driver_id: v.driver_id.clone(),
+                day: day_s.clone(),
+                status: "planned".into(),
+                start_time: at(r.start_time),
+                end_time: at(r.end_time),
+                distance_m: r.distance_m,
+                duration_s: r.duration_s,
+                load_g: (r.load_kg * 1000.0).round() as i32,
+                created_at: now.naive_utc(),
+            };
+            diesel::insert_into(runs::table)
+                .values(&run)
+                .execute(conn)?;
+            for (k, visit) in r.visits.iter().enumerate() {
+                let d = stop_inst[visit.stop];
+                diesel::insert_into(run_stops::table)
+                    .values(StopRow {
+                        id: new_id(),
+                        run_id: run.id.clone(),
+                        seq: i32::try_from(k + 1).unwrap_or(i32::MAX),
+                        institution_id: d.stop.clone(),
+                        eta: at(visit.arrival),
+                        deadline: d.deadline,
+                        expected_g: i32::try_from(d.expected_g).unwrap_or(i32::MAX),
+                        expected_containers: d.expected_containers,
+                        reasons: serde_json::to_string(&d.reasons).unwrap_or_else(|_| "[]".into()),
+                        status: "pending".into(),
+                        skip_reason: None,
+                        completed_at: None,
+                    })
+                    .execute(conn)?;
+            }
+            run_ids.push(run.id);
+        }
+        tracing::info!(day = %day_s, runs = run_ids.len(), unassigned = unassigned.len(), "planned");
+        let mut out = Vec::new();
+        for id in run_ids {
+            out.push(detail_of(conn, &id)?);
+        }
+        Ok(Plan {
+            id: plan_id,
+            date: day,
+            runs: out,
+            unassigned,
+        })
+    })
+}
+
+/// The full run: stops with addresses, coordinates, ETAs and the containers waiting there.
+pub fn detail_of(conn: &mut DbConnection, id: &str) -> Result<Run, ApiError> {
+    let run: RunRow = runs::table
+        .find(id)
+        .select(RunRow::as_select())
+        .first(conn)?;
+    let plate: String = vehicles::table
+        .find(&run.vehicle_id)
+        .select(vehicles::plate)
+        .first(conn)?;
+    let (_, lat, lng) = company_site(conn, &run.org_id)?;
+    let stops: Vec<(StopRow, InstitutionRow)> = run_stops::table
+        .inner_join(institutions::table)
+        .filter(run_stops::run_id.eq(id))
+        .order(run_stops::seq.asc())
+        .select((StopRow::as_select(), InstitutionRow::as_select()))
+        .load(conn)?;
+    let stop_ids: Vec<String> = stops
+        .iter()
+        .map(|(s, _)| s.institution_id.clone())
+        .collect();
+    // Containers waiting at each stop: its own and, at a hub, those of its villages.
+    let waiting: Vec<(String, String, Option<String>)> = containers::table
+        .inner_join(institutions::table)
+        .filter(containers::state.eq_any(["sealed", "at_hub"]))
+        .filter(containers::parent_id.is_null())
+        .filter(
+            institutions::id
+                .eq_any(&stop_ids)
+                .or(institutions::hub_id.eq_any(&stop_ids)),
+        )
+        .select((containers::code, institutions::id, institutions::hub_id))
+        .load(conn)?;
+    let mut codes: HashMap<&str, Vec<String>> = HashMap::new();
+    for (code, inst, hub) in &waiting {
+        let at = if stop_ids.contains(inst) {
+            inst
+        } else {
+            hub.as_ref().unwrap_or(inst)
+        };
+        codes.entry(at.as_str()).or_default().push(code.clone());
+    }
+    let date = NaiveDate::parse_from_str(&run.day, "%Y-%m-%d")
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Run {
+        id: run.id.clone(),
+        plan_id: run.plan_id.clone(),
+        date,
+        vehicle_id: run.vehicle_id.clone(),
+        plate,
+        driver_id: run.driver_id.clone(),
+        status: run.status.clone(),
+        start_time: run.start_time.and_utc(),
+        end_time: run.end_time.and_utc(),
+        distance_km: (run.distance_m / 100.0).round() / 10.0,
+        duration_min: (run.duration_s / 6.0).round() / 10.0,
+        load_kg: f64::from(run.load_g) / 1000.0,
+        depot: LatLng { lat, lng },
+        stops: stops
+            .iter()
+            .map(|(s, i)| {
+                let mut c = codes
+                    .get(s.institution_id.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                c.sort();
+                RunStop {
+                    seq: s.seq,
+                    institution_id: s.institution_id.clone(),
+                    name: i.name.clone(),
+                    address: i.address.clone(),
+                    location: LatLng {
+                        lat: i.lat,
+                        lng: i.lng,
+                    },
+                    phone: i.contact_phone.clone(),
+                    eta: s.eta.and_utc(),
+                    deadline: s.deadline.map(|d| d.and_utc()),
+                    expected_kg: f64::from(s.expected_g) / 1000.0,
+                    expected_containers: s.expected_containers,
+                    reasons: serde_json::from_str(&s.reasons).unwrap_or_default(),
+                    status: s.status.clone(),
+                    skip_reason: s.skip_reason.clone(),
+                    completed_at: s.completed_at.map(|d| d.and_utc()),
+                    containers: c,
+                }
+            })
+            .collect(),
+    })
+}
+
+/// A run the caller may see: the company's dispatchers and plant, the run's driver.
+pub fn visible(conn: &mut DbConnection, caller: &Caller, id: &str) -> Result<RunRow, ApiError> {
+    let run: Option<RunRow> = runs::table
+        .find(id)
+        .select(RunRow::as_select())
+        .first(conn)
+        .optional()?;
+    let ok = |r: &RunRow| match caller.role {
+        Role::Dispatcher | Role::PlantOperator => {
+            caller.tenant.as_deref() == Some(r.org_id.as_str())
+        }
+        Role::Driver => r.driver_id.as_deref() == Some(caller.user_id.as_str()),
+        Role::Admin => true,
+        _ => false,
+    };
+    match run {
+        Some(r) if ok(&r) => Ok(r),
+        _ => Err(ApiError::NotFound(format!("no run {id}"))),
+    }
+}
+
+/// Runs of a day: all the company's for dispatchers, the driver's own for drivers.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    day: NaiveDate,
+    mine: bool,
+) -> Result<Vec<Run>, ApiError> {
+    let mut q = runs::table
+        .filter(runs::day.eq(day.to_string()))
+        .filter(runs::status.ne("cancelled"))
+        .select(runs::id)
+        .into_boxed();
+    if mine {
+        caller.require(&[Role::Driver])?;
+        q = q.filter(runs::driver_id.eq(caller.user_id.clone()));
+    } else {
+        caller.require(&[Role::Dispatcher, Role::PlantOperator])?;
+        q = q.filter(runs::org_id.eq(caller.tenant_id()?.to_owned()));
+    }
+    let ids: Vec<String> = q.order(runs::id.asc()).load(conn)?;
+    ids.iter().map(|id| detail_of(conn, id)).collect()
+}
+
+fn refresh_status(conn: &mut DbConnection, run_id: &str) -> Result<(), ApiError> {
+    let statuses: Vec<String> = run_stops::table
+        .filter(run_stops::run_id.eq(run_id))
+        .select(run_stops::status)
+        .load(conn)?;
+    let status = if statuses.iter().all(|s| s != "pending") {
+        "done"
+    } else if statuses.iter().any(|s| s == "completed" || s == "skipped") {
+        "in_progress"
+    } else {
+        "planned"
+    };
+    diesel::update(
+        runs::table
+            .find(run_id)
+            .filter(runs::status.ne("cancelled")),
+    )
+    .set(runs::status.eq(status))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The driver (or dispatcher) cannot serve a stop: it goes back to the due list.
+pub fn skip(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    run_id: &str,
+    seq: i32,
+    reason: &str,
+) -> Result<Run, ApiError> {
+    caller.require(&[Role::Driver, Role::Dispatcher])?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid(
+            "reason",
+            "give a reason of at most 500 characters",
+        ));
+    }
+    write_tx(conn, |conn| {
+        let run = visible(conn, caller, run_id)?;
+        if run.status == "cancelled" {
+            return Err(ApiError::Conflict("the run was cancelled".into()));
+        }
+        let stop: StopRow = run_stops::table
+            .filter(run_stops::run_id.eq(run_id))
+            .filter(run_stops::seq.eq(seq))
+            .select(StopRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::NotFound(format!("no stop {seq} on run {run_id}")))?;
+        match stop.status.as_str() {
+            "pending" => {}
+            "skipped" => return detail_of(conn, run_id),
+            other => return Err(ApiError::Conflict(format!("the stop is already {other}"))),
+        }
+        diesel::update(run_stops::table.find(&stop.id))
+            .set((
+                run_stops::status.eq("skipped"),
+                run_stops::skip_reason.eq(reason),
+            ))
+            .execute(conn)?;
+        refresh_status(conn, run_id)?;
+        detail_of(conn, run_id)
+    })
+}
+
+/// Stores GPS fixes; a fix already stored (same run and time) is ignored, late ones are fine.
+pub fn positions(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    run_id: &str,
+    fixes: &[yifei_contract::Position],
+    now: DateTime<Utc>,
+) -> Result<PositionResult, ApiError> {
+    caller.require(&[Role::Driver])?;
+    if fixes.is_empty() || fixes.len() > 5000 {
+        return Err(ApiError::invalid("positions", "give 1 to 5000 positions"));
+    }
+    for (i, p) in fixes.iter().enumerate() {
+        if !(-90.0..=90.0).contains(&p.lat) || !(-180.0..=180.0).contains(&p.lng) {
+            return Err(ApiError::invalid(
+                format!("positions[{i}]"),
+                "lat -90..=90, lng -180..=180",
+            ));
+        }
+    }
+    write_tx(conn, |conn| {
+        visible(conn, caller, run_id)?;
+        let mut rows: Vec<(String, NaiveDateTime, f64, f64, NaiveDateTime)> = fixes
+            .iter()
+            .map(|p| {
+                (
+                    run_id.to_owned(),
+                    crate::custody::micros(p.at),
+                    p.lat,
+                    p.lng,
+                    now.naive_utc(),
+                )
+            })
+            .collect();
+        rows.sort_by_key(|r| r.1);
+        rows.dedup_by_key(|r| r.1);
+        let mut accepted = 0;
+        for chunk in rows.chunks(1000) {
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|(r, at, lat, lng, rec)| {
+                    (
+                        positions::run_id.eq(r),
+                        positions::at.eq(at),
+                        positions::lat.eq(lat),
+                        positions::lng.eq(lng),
+                        positions::received_at.eq(rec),
+                    )
+                })
+                .collect();
+            let q = diesel::insert_into(positions::table)
+                .values(values)
+                .on_conflict_do_nothing();
+            accepted += match conn {
+                DbConnection::Sqlite(c) => q.execute(c)?,
+                DbConnection::Postgresql(c) => q.execute(c)?,
+            };
+        }
+        let accepted = i32::try_from(accepted).unwrap_or(i32::MAX);
+        Ok(PositionResult {
+            accepted,
+            duplicates: i32::try_from(fixes.len()).unwrap_or(i32::MAX) - accepted,
+        })
+    })
+}
+
+/// Adds an urgent institution to a run under way at the cheapest feasible position after the
+/// stops already done (routing's `insert_stop`); 409 when no position keeps the run feasible.
+pub fn insert(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    run_id: &str,
+    institution_id: &str,
+    tz: FixedOffset,
+) -> Result<Run, ApiError> {
+    caller.require(&[Role::Dispatcher])?;
+    write_tx(conn, |conn| {
+        let run = visible(conn, caller, run_id)?;
+        if run.status == "cancelled" || run.status == "done" {
+            return Err(ApiError::Conflict(format!("the run is {}", run.status)));
+        }
+        let inst: InstitutionRow = institutions::table
+            .find(institution_id)
+            .select(InstitutionRow::as_select())
+            .first(conn)
+            .optional()?
+            .filter(|i| i.status == "active")
+            .ok_or_else(|| {
+                ApiError::invalid("institution_id", "no active institution with this id")
+            })?;
+        let stops: Vec<(StopRow, InstitutionRow)> = run_stops::table
+            .inner_join(institutions::table)
+            .filter(run_stops::run_id.eq(run_id))
+            .order(run_stops::seq.asc())
+            .select((StopRow::as_select(), InstitutionRow::as_select()))
+            .load(conn)?;
+        if stops
+            .iter()
+            .any(|(s, _)| s.institution_id == inst.id && s.status == "pending")
+        {
+            return Err(ApiError::Conflict(
+                "the institution is already a pending stop of this run".into(),
+            ));
+        }
+        let vehicle: VehicleRow = vehicles::table
+            .find(&run.vehicle_id)
+            .select(VehicleRow::as_select())
+            .first(conn)?;
+        let (_, plant_lat, plant_lng) = company_site(conn, &run.org_id)?;
+        let day = NaiveDate::parse_from_str(&run.day, "%Y-%m-%d")
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let (origin, _) = day_bounds(day, tz);
+        let err = |e: yifei_routing::Error| ApiError::Internal(format!("routing: {e}"));
+        let mut b = ProblemBuilder::new();
+        let plant = b
+            .location(RLatLng::new(plant_lat, plant_lng).map_err(err)?)
+            .map_err(err)?;
+        b.vehicle(Vehicle {
+            capacity_units: f64::from(vehicle.capacity_units),
+            shift_start: seconds(&vehicle.shift_start).unwrap_or(0.0),
+            shift_end: seconds(&vehicle.shift_end).unwrap_or(86_400.0),
+            ..Vehicle::new(vehicle.id.clone(), f64::from(vehicle.capacity_kg), plant)
+        });
+        for (s, i) in stops.iter().filter(|(s, _)| s.status != "skipped") {
+            let loc = b
+                .location(RLatLng::new(i.lat, i.lng).map_err(err)?)
+                .map_err(err)?;
+            b.stop(Stop {
+                demand_kg: f64::from(s.expected_g) / 1000.0,
+                demand_units: f64::from(s.expected_containers),
+                service: service_seconds(s.expected_containers),
+                // Done stops keep their place whatever their windows said.
+                windows: if s.status == "pending" {
+                    windows(&i.hours())
+                } else {
+                    Vec::new()
+                },
+                ..Stop::new(s.id.clone(), loc)
+            });
+        }
+        let kept: Vec<&StopRow> = stops
+            .iter()
+            .filter(|(s, _)| s.status != "skipped")
+            .map(|(s, _)| s)
+            .collect();
+        let done = kept.iter().take_while(|s| s.status == "completed").count();
+        let loc = b
+            .location(RLatLng::new(inst.lat, inst.lng).map_err(err)?)
+            .map_err(err)?;
+        let new_index = b.stop(Stop {
+            demand_kg: 0.5,
+            demand_units: 1.0,
+            service: service_seconds(1),
+            windows: windows(&inst.hours()),
+            ..Stop::new(inst.id.clone(), loc)
+        });
+        b.costs(COST_PER_M, COST_PER_S);
+        let problem = b.build(&MATRIX).map_err(err)?;
+        let route = RoutePlan {
+            vehicle: 0,
+            start_time: 0.0,
+            visits: (0..kept.len())
+                .map(|k| Visit {
+                    stop: k,
+                    arrival: 0.0,
+                    service_start: 0.0,
+                    departure: 0.0,
+                })
+                .collect(),
+            end_time: 0.0,
+            distance_m: 0.0,
+            duration_s: 0.0,
+            load_kg: 0.0,
+            load_units: 0.0,
+        };
+        let ins = yifei_routing::insert_stop(&problem, &route, done, new_index).ok_or_else(|| {
+            ApiError::Conflict("no position in this run serves the institution within its opening hours, the vehicle's capacity and shift".into())
+        })?;
+        // New order, then seqs and ETAs recomputed along it.
+        let mut order: Vec<usize> = (0..kept.len()).collect();
+        order.insert(ins.position, new_index);
+        let mut t = seconds(&vehicle.shift_start).unwrap_or(0.0);
+        let mut prev = plant;
+        let mut etas = Vec::with_capacity(order.len());
+        for &k in &order {
+            let s = &problem.stops()[k];
+            let arrival = t + problem.travel_time(0, prev, s.location);
+            let start = s
+                .windows
+                .iter()
+                .find(|w| w.end >= arrival)
+                .map_or(arrival, |w| arrival.max(w.start));
+            etas.push(arrival);
+            t = start + s.service;
+            prev = s.location;
+        }
+        let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
+        // Renumber: move every stop out of the way first (seq is unique per run).
+        diesel::update(run_stops::table.filter(run_stops::run_id.eq(run_id)))
+            .set(run_stops::seq.eq(run_stops::seq + 100_000))
+            .execute(conn)?;
+        let mut seq = 0;
+        for (pos, &k) in order.iter().enumerate() {
+            seq += 1;
+            if k == new_index {
+                diesel::insert_into(run_stops::table)
+                    .values(StopRow {
+                        id: new_id(),
+                        run_id: run_id.to_owned(),
+                        seq,
+                        institution_id: inst.id.clone(),
+                        eta: at(etas[pos]),
+                        deadline: None,
+                        expected_g: 500,
+                        expected_containers: 1,
+                        reasons: r#"["urgent"]"#.into(),
+                        status: "pending".into(),
+                        skip_reason: None,
+                        completed_at: None,
+                    })
+                    .execute(conn)?;
+            } else {
+                let s = kept[k];
+                let eta = if s.status == "pending" {
+                    at(etas[pos])
+                } else {
+                    s.eta
+                };
+                diesel::update(run_stops::table.find(&s.id))
+                    .set((run_stops::seq.eq(seq), run_stops::eta.eq(eta)))
+                    .execute(conn)?;
+            }
+        }
+        for (s, _) in stops.iter().filter(|(s, _)| s.status == "skipped") {
+            seq += 1;
+            diesel::update(run_stops::table.find(&s.id))
+                .set(run_stops::seq.eq(seq))
+                .execute(conn)?;
+        }
+        refresh_status(conn, run_id)?;
+        detail_of(conn, run_id)
+    })
+}
+
+/// A collect scan with a run id: completes the stop serving the container's institution,
+/// opens the institution's manifest for the run, fulfils its pickup requests.
+pub fn on_collect(
+    conn: &mut DbConnection,
+    run_id: &str,
+    institution_id: &str,
+    hub_id: Option<&str>,
+    occurred_at: NaiveDateTime,
+    now: NaiveDateTime,
+    tz: FixedOffset,
+) -> Result<(), ApiError> {
+    let run: Option<RunRow> = runs::table
+        .find(run_id)
+        .select(RunRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(run) = run.filter(|r| r.status != "cancelled") else {
+        return Ok(()); // a run id the server does not know: the scan stands on its own
+    };
+    let at: Vec<&str> = std::iter::once(institution_id).chain(hub_id).collect();
+    let stop: Option<StopRow> = run_stops::table
+        .filter(run_stops::run_id.eq(run_id))
+        .filter(run_stops::institution_id.eq_any(&at))
+        .order(run_stops::seq.asc())
+        .select(StopRow::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(s) = stop {
+        if s.status != "completed" || s.completed_at.is_some_and(|c| c > occurred_at) {
+            diesel::update(run_stops::table.find(&s.id))
+                .set((
+                    run_stops::status.eq("completed"),
+                    run_stops::completed_at.eq(occurred_at),
+                ))
+                .execute(conn)?;
+        }
+        refresh_status(conn, &run.id)?;
+    }
+    let exists = manifests::table
+        .filter(manifests::run_id.eq(run_id))
+        .filter(manifests::institution_id.eq(institution_id))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if !exists {
+        let local = occurred_at.and_utc().with_timezone(&tz);
+        let number = format!(
+            "YF{}-{}",
+            local.format("%Y%m%d"),
+            uuid::Uuid::now_v7().simple().to_string()[20..].to_uppercase()
+        );
+        diesel::insert_into(manifests::table)
+            .values((
+                manifests::id.eq(new_id()),
+                manifests::number.eq(number),
+                manifests::run_id.eq(run_id),
+                manifests::institution_id.eq(institution_id),
+                manifests::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    crate::pickups::store::fulfil(conn, institution_id)?;
+    Ok(())
+}

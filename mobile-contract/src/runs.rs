@@ -1,0 +1,434 @@
+//! Fleet, pickup requests, due pickups, plans, runs, GPS tracks and transfer manifests (联单).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::LatLng;
+
+/// Opening hours as local times `HH:MM` (e.g. 08:00-12:00 and 14:00-17:30 around lunch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpeningWindow {
+    /// Opens, `HH:MM` local time.
+    pub from: String,
+    /// Closes, `HH:MM` local time.
+    pub to: String,
+}
+
+/// A collection vehicle of the disposal company.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Vehicle {
+    /// Vehicle id.
+    pub id: String,
+    /// Number plate.
+    pub plate: String,
+    /// Load limit, kg.
+    pub capacity_kg: i32,
+    /// Load limit in containers (turnover boxes).
+    pub capacity_units: i32,
+    /// Refrigerated box (needed for pathological waste).
+    pub refrigerated: bool,
+    /// Shift start, `HH:MM` local.
+    pub shift_start: String,
+    /// Shift end, `HH:MM` local.
+    pub shift_end: String,
+    /// Assigned driver (user id).
+    #[serde(default)]
+    pub driver_id: Option<String>,
+    /// Inactive vehicles are not planned.
+    pub active: bool,
+}
+
+/// `POST /api/v1/vehicles`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVehicle {
+    /// Number plate (unique).
+    pub plate: String,
+    /// Load limit, kg (1 to 40000).
+    pub capacity_kg: i32,
+    /// Load limit in containers (1 to 10000).
+    pub capacity_units: i32,
+    /// Refrigerated box.
+    #[serde(default)]
+    pub refrigerated: bool,
+    /// Shift start, default `07:30`.
+    #[serde(default)]
+    pub shift_start: Option<String>,
+    /// Shift end, default `17:30`.
+    #[serde(default)]
+    pub shift_end: Option<String>,
+    /// A driver of the company.
+    #[serde(default)]
+    pub driver_id: Option<String>,
+}
+
+/// `PATCH /api/v1/vehicles/{id}`; absent fields stay. `driver_id: ""` unassigns the driver.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleUpdate {
+    /// Load limit, kg.
+    #[serde(default)]
+    pub capacity_kg: Option<i32>,
+    /// Load limit in containers.
+    #[serde(default)]
+    pub capacity_units: Option<i32>,
+    /// Refrigerated box.
+    #[serde(default)]
+    pub refrigerated: Option<bool>,
+    /// Shift start `HH:MM`.
+    #[serde(default)]
+    pub shift_start: Option<String>,
+    /// Shift end `HH:MM`.
+    #[serde(default)]
+    pub shift_end: Option<String>,
+    /// Driver user id, or `""` for none.
+    #[serde(default)]
+    pub driver_id: Option<String>,
+    /// Whether it is planned.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// The company's vehicles.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VehicleList {
+    /// Vehicles by plate.
+    pub items: Vec<Vehicle>,
+}
+
+/// `POST /api/v1/pickup-requests` (clinic staff): ask for a pickup.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPickupRequest {
+    /// Not before.
+    #[serde(default)]
+    pub earliest: Option<DateTime<Utc>>,
+    /// Not after.
+    #[serde(default)]
+    pub latest: Option<DateTime<Utc>>,
+    /// Estimated weight, kg.
+    pub est_weight_kg: f64,
+    /// Estimated number of containers.
+    #[serde(default)]
+    pub containers: Option<i32>,
+    /// Note for the dispatcher.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A pickup request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PickupRequest {
+    /// Request id.
+    pub id: String,
+    /// Requesting institution.
+    pub institution_id: String,
+    /// Not before.
+    #[serde(default)]
+    pub earliest: Option<DateTime<Utc>>,
+    /// Not after.
+    #[serde(default)]
+    pub latest: Option<DateTime<Utc>>,
+    /// Estimated weight, kg.
+    pub est_weight_kg: f64,
+    /// Estimated containers.
+    #[serde(default)]
+    pub containers: Option<i32>,
+    /// Note.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// `open` until a collect scan at the institution, then `done`.
+    pub status: String,
+    /// Made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stop that must be visited on the day, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DueStop {
+    /// The institution visited (a hub for the villages that deliver to it).
+    pub institution_id: String,
+    /// Its name.
+    pub name: String,
+    /// Township.
+    pub township: String,
+    /// Address.
+    pub address: String,
+    /// Where.
+    pub location: LatLng,
+    /// Latest service (48 h after the oldest seal), if waste is waiting.
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Why it is due: `storage_deadline`, `interval_lapses`, `requested`, `skipped`.
+    pub reasons: Vec<String>,
+    /// Expected waste, kg.
+    pub expected_kg: f64,
+    /// Expected containers.
+    pub expected_containers: i32,
+    /// Institutions whose waste is collected here (itself and villages via this hub).
+    pub serves: Vec<String>,
+}
+
+/// `GET /api/v1/pickups/due`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DueList {
+    /// The local calendar day.
+    pub date: NaiveDate,
+    /// Due stops, tightest deadline first.
+    pub stops: Vec<DueStop>,
+}
+
+/// `POST /api/v1/plans`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlan {
+    /// Local calendar day to plan.
+    pub date: NaiveDate,
+    /// Vehicles to use (default: every active vehicle not already on a run that day).
+    #[serde(default)]
+    pub vehicle_ids: Option<Vec<String>>,
+}
+
+/// A planned stop of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunStop {
+    /// Position in the run, from 1.
+    pub seq: i32,
+    /// Institution visited.
+    pub institution_id: String,
+    /// Its name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+    /// Where.
+    pub location: LatLng,
+    /// Contact phone.
+    pub phone: String,
+    /// Planned arrival.
+    pub eta: DateTime<Utc>,
+    /// Latest service (storage deadline).
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Expected waste, kg.
+    pub expected_kg: f64,
+    /// Expected containers.
+    pub expected_containers: i32,
+    /// Why it is on the run.
+    pub reasons: Vec<String>,
+    /// `pending`, `completed` (a collect scan there) or `skipped`.
+    pub status: String,
+    /// Why it was skipped.
+    #[serde(default)]
+    pub skip_reason: Option<String>,
+    /// First collect scan there.
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Codes of the sealed containers waiting there (for offline checking).
+    pub containers: Vec<String>,
+}
+
+/// A vehicle's run for a day.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Run {
+    /// Run id (send it as `run_id` with collect scans).
+    pub id: String,
+    /// The plan it belongs to.
+    pub plan_id: String,
+    /// Local calendar day.
+    pub date: NaiveDate,
+    /// Vehicle.
+    pub vehicle_id: String,
+    /// Its plate.
+    pub plate: String,
+    /// Driver (user id).
+    #[serde(default)]
+    pub driver_id: Option<String>,
+    /// `planned`, `in_progress`, `done` or `cancelled`.
+    pub status: String,
+    /// Leaves the plant.
+    pub start_time: DateTime<Utc>,
+    /// Back at the plant.
+    pub end_time: DateTime<Utc>,
+    /// Planned distance, km.
+    pub distance_km: f64,
+    /// Planned duration, minutes.
+    pub duration_min: f64,
+    /// Planned load, kg.
+    pub load_kg: f64,
+    /// Start and end (the plant).
+    pub depot: LatLng,
+    /// Stops in order.
+    pub stops: Vec<RunStop>,
+}
+
+/// A due stop the plan could not serve.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UnassignedStop {
+    /// Institution.
+    pub institution_id: String,
+    /// The solver's reason.
+    pub reason: String,
+}
+
+/// A day's plan.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Plan {
+    /// Plan id.
+    pub id: String,
+    /// Local calendar day.
+    pub date: NaiveDate,
+    /// Runs, one per used vehicle.
+    pub runs: Vec<Run>,
+    /// Due stops on no run, with the reason.
+    pub unassigned: Vec<UnassignedStop>,
+}
+
+/// Runs of a day.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunList {
+    /// Runs.
+    pub items: Vec<Run>,
+}
+
+/// `POST /api/v1/runs/{id}/stops/{seq}/skip`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkipRequest {
+    /// Why (closed, road blocked, ...).
+    pub reason: String,
+}
+
+/// `POST /api/v1/runs/{id}/insert`: an urgent pickup during the day.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InsertRequest {
+    /// The institution to add.
+    pub institution_id: String,
+}
+
+/// One GPS fix.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lng: f64,
+    /// When, by the device's clock.
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/runs/{id}/positions`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionBatch {
+    /// 1 to 5000 fixes, any order; a fix already stored (same run and time) is ignored.
+    pub positions: Vec<Position>,
+}
+
+/// Answer to a position upload.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PositionResult {
+    /// Newly stored fixes.
+    pub accepted: i32,
+    /// Fixes already stored.
+    pub duplicates: i32,
+}
+
+/// Party of a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Party {
+    /// Institution or organisation id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Address or site.
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// One container on a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ManifestLine {
+    /// Container code.
+    pub code: String,
+    /// Category.
+    pub category: String,
+    /// HW code.
+    pub hw_code: String,
+    /// Packaging.
+    pub packaging: String,
+    /// Weight at seal, kg.
+    #[serde(default)]
+    pub seal_kg: Option<f64>,
+    /// Weight at pickup, kg.
+    #[serde(default)]
+    pub collect_kg: Option<f64>,
+    /// Weight at the plant, kg.
+    #[serde(default)]
+    pub receive_kg: Option<f64>,
+    /// Container state.
+    pub state: String,
+}
+
+/// One hand-over on a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Handover {
+    /// When.
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+    /// Signer (user id of the scan).
+    #[serde(default)]
+    pub signer: Option<String>,
+}
+
+/// A transfer manifest (联单): one per institution per run.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Manifest {
+    /// Manifest number.
+    pub number: String,
+    /// Run.
+    pub run_id: String,
+    /// `open` (collecting), `in_transit`, `received` (all weighed in), `closed` (all disposed).
+    pub status: String,
+    /// Shipper: the producing institution.
+    pub shipper: Party,
+    /// Carrier: the company.
+    pub carrier: Party,
+    /// Driver (user id).
+    #[serde(default)]
+    pub driver_id: Option<String>,
+    /// Vehicle plate.
+    pub plate: String,
+    /// Receiver: the plant.
+    pub receiver: Party,
+    /// Containers.
+    pub lines: Vec<ManifestLine>,
+    /// Hand-over from the shipper to the carrier (first collect).
+    pub collected: Handover,
+    /// Hand-over from the carrier to the plant (last receipt).
+    pub received: Handover,
+    /// Containers collected.
+    pub count_collected: i32,
+    /// Containers received at the plant.
+    pub count_received: i32,
+    /// kg at pickup.
+    pub weight_collected_kg: f64,
+    /// kg at the plant.
+    pub weight_received_kg: f64,
+    /// Collected minus received containers (any difference is critical).
+    pub count_discrepancy: i32,
+    /// Received minus collected kg.
+    pub weight_discrepancy_kg: f64,
+    /// Created at the first collect.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Manifests of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ManifestList {
+    /// Manifests.
+    pub items: Vec<Manifest>,
+}
