@@ -169,6 +169,8 @@ pub fn test_config(url: &str) -> Config {
         bind: "127.0.0.1:0".into(),
         jwt_secret: None,
         max_body_bytes: 256 * 1024,
+        // Reproducible plans, fast.
+        plan_iterations: Some(300),
         ..Config::default()
     }
 }

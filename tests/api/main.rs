@@ -7,3 +7,4 @@ mod contract;
 mod crash;
 mod custody;
 mod foundation;
+mod runs;

@@ -1,6 +1,6 @@
 //! `/api/v1/containers` and `/api/v1/scans`.
 
-use actix_web::{HttpResponse, http::header, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use yifei_contract::{
@@ -33,9 +33,9 @@ pub async fn create(
     let c = made
         .pop()
         .ok_or_else(|| ApiError::Internal("no container made".into()))?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/containers/{}", c.code)))
-        .json(c))
+    // No Location header: the code in the body is what clients use (and schemathesis'
+    // link inference mis-reads container locations as institution ones).
+    Ok(HttpResponse::Created().json(c))
 }
 
 /// Label a sheet of 1 to 500 containers at once.
