@@ -422,6 +422,7 @@ fn apply(
     let mut places_cache: HashMap<String, Places> = HashMap::new();
     // Children first, so that a parent's check sees their weights as stored.
     touched.reverse();
+    let mut derived: Vec<String> = Vec::new();
     for cid in touched {
         let (row, inst) = rows
             .get_mut(&cid)
@@ -435,16 +436,15 @@ fn apply(
             }
         };
         let evs = history.remove(&cid).unwrap_or_default();
-        let d = store::apply_fold(
-            conn,
-            row,
-            &evs,
-            places,
-            child_weights.get(&cid).copied(),
-            received,
-        )?;
-        states.insert(cid, enum_str(&d.state));
+        let d = store::derive(row, &evs, places, child_weights.get(&cid).copied(), received)?;
+        states.insert(cid.clone(), enum_str(&d.state));
+        derived.push(cid);
     }
+    let changed: Vec<ContainerRow> = derived
+        .iter()
+        .filter_map(|id| rows.get(id).map(|(c, _)| c.clone()))
+        .collect();
+    store::save_derived(conn, &changed)?;
     Ok(())
 }
 
