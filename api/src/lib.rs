@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod institutions;
+pub mod notify;
 pub mod manifests;
 pub mod pickups;
 pub mod runs;

@@ -7,4 +7,5 @@ mod contract;
 mod crash;
 mod custody;
 mod foundation;
+mod notify;
 mod runs;

@@ -1,0 +1,1 @@
+//! Email notifications through an outbox (being written).
