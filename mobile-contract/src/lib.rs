@@ -8,12 +8,14 @@
 pub mod auth;
 pub mod custody;
 pub mod institutions;
+pub mod oversight;
 pub mod problem;
 pub mod runs;
 
 pub use auth::*;
 pub use custody::*;
 pub use institutions::*;
+pub use oversight::*;
 pub use problem::*;
 pub use runs::*;
 

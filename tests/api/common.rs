@@ -226,6 +226,28 @@ impl TestApp {
         Res::from(r.call().expect("GET"))
     }
 
+    pub fn get_with(&self, path: &str, token: Option<&str>, accept: &str) -> Res {
+        let mut r = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .header("accept", accept);
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        Res::from(r.call().expect("GET"))
+    }
+
+    pub fn put_json(&self, path: &str, token: Option<&str>, body: &Value) -> Res {
+        let mut r = self
+            .agent
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        Res::from(r.send(body.to_string().as_bytes()).expect("PUT"))
+    }
+
     pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Res {
         self.post_raw(
             path,

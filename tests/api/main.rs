@@ -8,4 +8,5 @@ mod crash;
 mod custody;
 mod foundation;
 mod notify;
+mod oversight;
 mod runs;

@@ -234,6 +234,47 @@ diesel::joinable!(run_stops -> institutions (institution_id));
 diesel::joinable!(runs -> vehicles (vehicle_id));
 diesel::joinable!(manifests -> runs (run_id));
 
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        condition_key -> Text,
+        rule -> Text,
+        severity -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        institution_id -> Nullable<Text>,
+        township -> Nullable<Text>,
+        detail -> Text,
+        status -> Text,
+        opened_at -> Timestamp,
+        acked_at -> Nullable<Timestamp>,
+        acked_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    inspections (id) {
+        id -> Text,
+        institution_id -> Nullable<Text>,
+        org_id -> Nullable<Text>,
+        township -> Nullable<Text>,
+        inspector_id -> Text,
+        inspected_at -> Timestamp,
+        packaging -> Bool,
+        labels -> Bool,
+        storage_time -> Bool,
+        register -> Bool,
+        signage -> Bool,
+        passed -> Bool,
+        notes -> Nullable<Text>,
+        rectification_deadline -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -249,4 +290,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     run_stops,
     positions,
     manifests,
+    alerts,
+    inspections,
 );

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod institutions;
 pub mod middleware;
 pub mod openapi;
+pub mod oversight;
 pub mod runs;
 pub mod system;
 
@@ -98,7 +99,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/runs/{id}/manifests").route(web::get().to(runs::run_manifests)),
                 )
-                .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest))),
+                .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
+                .service(web::resource("/alerts").route(web::get().to(oversight::list)))
+                .service(web::resource("/alerts/{id}/ack").route(web::post().to(oversight::ack)))
+                .service(
+                    web::resource("/alerts/{id}/resolve").route(web::post().to(oversight::resolve)),
+                )
+                .service(
+                    web::resource("/settings/epidemic-mode")
+                        .route(web::get().to(oversight::get_epidemic))
+                        .route(web::put().to(oversight::put_epidemic)),
+                )
+                .service(
+                    web::resource("/reports/coverage").route(web::get().to(oversight::coverage)),
+                )
+                .service(
+                    web::resource("/reports/coverage/cells").route(web::get().to(oversight::cells)),
+                )
+                .service(
+                    web::resource("/inspections")
+                        .route(web::get().to(oversight::list_inspections))
+                        .route(web::post().to(oversight::record)),
+                ),
         )
         .default_service(web::to(not_found));
 }

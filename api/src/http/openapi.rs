@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{auth, custody, institutions, runs, system};
+use super::{auth, custody, institutions, oversight, runs, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,9 @@ use super::{auth, custody, institutions, runs, system};
         runs::request_pickup, runs::list_requests, runs::due, runs::plan,
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
         runs::insert, runs::run_manifests, runs::manifest,
+        oversight::list, oversight::ack, oversight::resolve, oversight::get_epidemic,
+        oversight::put_epidemic, oversight::coverage, oversight::cells, oversight::record,
+        oversight::list_inspections,
     ),
     components(schemas(c::Problem, c::FieldError)),
     modifiers(&Standard),
@@ -35,6 +38,7 @@ use super::{auth, custody, institutions, runs, system};
         (name = "institutions", description = "Sign-up, approval and the registry"),
         (name = "custody", description = "Containers, labels, scans and their history"),
         (name = "runs", description = "Fleet, due pickups, plans, runs and transfer manifests"),
+        (name = "oversight", description = "Alerts, epidemic mode, coverage reports, inspections"),
     )
 )]
 struct ApiDoc;

@@ -1,0 +1,319 @@
+//! Alerts, epidemic mode, coverage reports and inspections.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use yifei_contract::{
+    Alert, AlertPage, CoverageReport, EpidemicMode, Inspection, InspectionList, NewInspection,
+    ResolveRequest, Role,
+};
+
+use super::extract::{ApiJson, OptionalJson};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::oversight::{self, alerts, inspections, reports};
+use crate::state::AppState;
+use crate::wire::{Cursor, page_limit};
+
+/// Filters of `GET /api/v1/alerts`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: Option<String>,
+    /// Rule name, e.g. `storage_breach`.
+    pub rule: Option<String>,
+    /// Township.
+    pub township: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+const RULES: [&str; 10] = [
+    "storage_warning",
+    "storage_breach",
+    "not_collected",
+    "collected_not_received",
+    "received_not_disposed",
+    "weight_discrepancy",
+    "count_discrepancy",
+    "location_mismatch",
+    "inactive_institution",
+    "discrepancy_unresolved",
+];
+
+/// Alerts in the caller's view, newest first. The rules are evaluated first, so what was
+/// uploaded a moment ago is reflected.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "oversight", params(AlertQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Alerts", body = AlertPage)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<AlertQuery>,
+) -> Result<web::Json<AlertPage>, ApiError> {
+    let q = q.into_inner();
+    if let Some(s) = &q.status
+        && !["open", "acknowledged", "resolved"].contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(
+            "status",
+            "must be open, acknowledged or resolved",
+        ));
+    }
+    if let Some(r) = &q.rule
+        && !RULES.contains(&r.as_str())
+    {
+        return Err(ApiError::invalid(
+            "rule",
+            format!("must be one of {}", RULES.join(", ")),
+        ));
+    }
+    let filter = alerts::ListFilter {
+        status: q.status,
+        rule: q.rule,
+        township: q.township.filter(|t| !t.trim().is_empty()),
+        cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
+        limit: page_limit(q.limit)?,
+    };
+    let now = state.clock.now();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| {
+                if caller.role == Role::Driver {
+                    return Err(ApiError::Forbidden("drivers do not handle alerts".into()));
+                }
+                alerts::evaluate(conn, now)?;
+                alerts::list(conn, &caller, filter)
+            })
+            .await?,
+    ))
+}
+
+/// Acknowledge an alert (admin, bureau staff, dispatcher): someone is on it.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "oversight",
+    params(("id" = String, Path, description = "Alert id")),
+    request_body(content = Option<ResolveRequest>, description = "Nothing needed"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Acknowledged", body = Alert)))]
+pub async fn ack(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    _b: OptionalJson<Option<serde_json::Value>>,
+) -> Result<web::Json<Alert>, ApiError> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| alerts::transition(conn, &caller, &id, None, now))
+            .await?,
+    ))
+}
+
+/// Resolve an alert with a note of what was done.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "oversight",
+    params(("id" = String, Path, description = "Alert id")),
+    request_body = ResolveRequest, security(("bearer" = [])),
+    responses((status = 200, description = "Resolved", body = Alert)))]
+pub async fn resolve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<ResolveRequest>,
+) -> Result<web::Json<Alert>, ApiError> {
+    let (id, now, note) = (id.into_inner(), state.clock.now(), body.0.note);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| alerts::transition(conn, &caller, &id, Some(note), now))
+            .await?,
+    ))
+}
+
+/// Whether epidemic mode is on.
+#[utoipa::path(get, path = "/api/v1/settings/epidemic-mode", tag = "oversight", security(("bearer" = [])),
+    responses((status = 200, description = "Mode", body = EpidemicMode)))]
+pub async fn get_epidemic(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> Result<web::Json<EpidemicMode>, ApiError> {
+    let enabled = state.db.run(oversight::epidemic).await?;
+    Ok(web::Json(EpidemicMode { enabled }))
+}
+
+/// Switch epidemic mode (admin, or bureau staff of the whole county): tighter thresholds.
+#[utoipa::path(put, path = "/api/v1/settings/epidemic-mode", tag = "oversight", request_body = EpidemicMode,
+    security(("bearer" = [])),
+    responses((status = 200, description = "Mode", body = EpidemicMode)))]
+pub async fn put_epidemic(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<EpidemicMode>,
+) -> Result<web::Json<EpidemicMode>, ApiError> {
+    caller.require(&[Role::Admin, Role::BureauStaff])?;
+    let enabled = body.0.enabled;
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            if caller.role == Role::BureauStaff
+                && !matches!(
+                    crate::institutions::store::scope_of(conn, &caller)?,
+                    crate::institutions::Scope::All
+                )
+            {
+                return Err(ApiError::Forbidden(
+                    "only county-wide bureau staff switch epidemic mode".into(),
+                ));
+            }
+            oversight::set_epidemic(conn, enabled)?;
+            alerts::evaluate(conn, now)?;
+            Ok(())
+        })
+        .await?;
+    tracing::warn!(enabled, "epidemic mode switched");
+    Ok(web::Json(EpidemicMode { enabled }))
+}
+
+/// Period and scope of a report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only.
+    pub township: Option<String>,
+    /// `containers` lists the codes behind each institution's figures.
+    pub detail: Option<String>,
+    /// `json` (default) or `csv` (also `Accept: text/csv`).
+    pub format: Option<String>,
+    /// H3 resolution of the cell map, 5 to 9 (default 7).
+    pub res: Option<u8>,
+}
+
+fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError> {
+    let today = state
+        .clock
+        .now()
+        .with_timezone(&state.config.tz)
+        .date_naive();
+    let to = q.to.unwrap_or(today);
+    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    let with_codes = match q.detail.as_deref() {
+        None | Some("") => false,
+        Some("containers") => true,
+        Some(_) => return Err(ApiError::invalid("detail", "must be containers")),
+    };
+    Ok(reports::Params {
+        from,
+        to,
+        township: q.township.clone().filter(|t| !t.trim().is_empty()),
+        with_codes,
+    })
+}
+
+/// Coverage and disposal rates by township and institution kind, traceable per institution
+/// (bureau staff of the jurisdiction; admin). JSON, or CSV with `Accept: text/csv`.
+#[utoipa::path(get, path = "/api/v1/reports/coverage", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The report", content((CoverageReport = "application/json"), (String = "text/csv")))))]
+pub async fn coverage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    q: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params(&state, &q)?;
+    let csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") | None => req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv")),
+        Some(_) => return Err(ApiError::invalid("format", "must be json or csv")),
+    };
+    let (now, tz) = (state.clock.now(), state.config.tz);
+    let r = state
+        .db
+        .run(move |conn| reports::coverage(conn, &caller, &p, now, tz))
+        .await?;
+    Ok(if csv {
+        HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"coverage-{}-{}.csv\"", r.from, r.to),
+            ))
+            .body(reports::csv(&r))
+    } else {
+        HttpResponse::Ok().json(r)
+    })
+}
+
+/// The report's institutions by H3 cell: a GeoJSON FeatureCollection for maps.
+#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object)))]
+pub async fn cells(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params(&state, &q)?;
+    let res = q.res.unwrap_or(7);
+    if !(5..=9).contains(&res) {
+        return Err(ApiError::invalid("res", "must be 5 to 9"));
+    }
+    let (now, tz) = (state.clock.now(), state.config.tz);
+    let geo = state
+        .db
+        .run(move |conn| {
+            let r = reports::coverage(conn, &caller, &p, now, tz)?;
+            reports::cells(conn, &r, res)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/geo+json")
+        .body(geo.to_string()))
+}
+
+/// Record a spot check (bureau staff): an institution of the jurisdiction, or the company.
+#[utoipa::path(post, path = "/api/v1/inspections", tag = "oversight", request_body = NewInspection, security(("bearer" = [])),
+    responses((status = 201, description = "Recorded", body = Inspection)))]
+pub async fn record(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewInspection>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let i = state
+        .db
+        .run(move |conn| inspections::record(conn, &caller, body.0, now))
+        .await?;
+    Ok(HttpResponse::Created().json(i))
+}
+
+/// Inspections of a period with their pass rate against the 95 % target.
+#[utoipa::path(get, path = "/api/v1/inspections", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "Inspections", body = InspectionList)))]
+pub async fn list_inspections(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<ReportQuery>,
+) -> Result<web::Json<InspectionList>, ApiError> {
+    let p = params(&state, &q)?;
+    let tz = state.config.tz;
+    let (start, _) = crate::pickups::store::day_bounds(p.from, tz);
+    let (_, end) = crate::pickups::store::day_bounds(p.to, tz);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| inspections::list(conn, &caller, start, end))
+            .await?,
+    ))
+}

@@ -1,0 +1,705 @@
+//! Alert rules (DESIGN.md section 3 defaults, tightened in epidemic mode), evaluated over the
+//! derived custody state: each condition opens one alert, identified by a condition key so
+//! that the same condition never opens two; an alert whose condition cleared (a late upload
+//! arrived) is resolved by the system.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use yifei_contract::{Alert, AlertPage, Role};
+
+use crate::auth::Caller;
+use crate::db::schema::{alerts, containers, institutions};
+use crate::db::{DbConnection, new_id, write_tx};
+use crate::error::ApiError;
+use crate::institutions::Scope;
+use crate::institutions::store::scope_of;
+use crate::wire::Cursor;
+
+/// Thresholds of the rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub storage_warn_h: i64,
+    pub storage_breach_h: i64,
+    pub not_collected_h: i64,
+    pub collected_not_received_h: i64,
+    pub received_not_disposed_h: i64,
+    pub inactive_days: i64,
+    pub discrepancy_days: i64,
+}
+
+impl Thresholds {
+    /// DESIGN.md defaults; epidemic mode: collection within 24 h, disposal within 12 h
+    /// (Shandong 2020). Each can be overridden with `YIFEI_ALERT_<NAME>` (hours or days).
+    pub fn new(epidemic: bool) -> Thresholds {
+        let env = |k: &str, d: i64| {
+            std::env::var(format!("YIFEI_ALERT_{k}"))
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(d)
+        };
+        Thresholds {
+            storage_warn_h: env("STORAGE_WARN_H", if epidemic { 18 } else { 36 }),
+            storage_breach_h: env("STORAGE_BREACH_H", if epidemic { 24 } else { 48 }),
+            not_collected_h: env("NOT_COLLECTED_H", if epidemic { 24 } else { 48 }),
+            collected_not_received_h: env("COLLECTED_NOT_RECEIVED_H", 12),
+            received_not_disposed_h: env("RECEIVED_NOT_DISPOSED_H", if epidemic { 12 } else { 72 }),
+            inactive_days: env("INACTIVE_DAYS", 14),
+            discrepancy_days: env("DISCREPANCY_DAYS", 15),
+        }
+    }
+}
+
+/// A container as the rules see it.
+#[derive(Debug, Clone)]
+pub struct ContainerFacts {
+    pub code: String,
+    pub institution_id: String,
+    pub state: String,
+    pub sealed_at: Option<NaiveDateTime>,
+    pub collected_at: Option<NaiveDateTime>,
+    pub received_at: Option<NaiveDateTime>,
+    pub flags: Vec<String>,
+}
+
+/// An institution as the rules see it.
+#[derive(Debug, Clone)]
+pub struct InstitutionFacts {
+    pub id: String,
+    pub name: String,
+    pub interval_h: i64,
+    pub last_collected: Option<NaiveDateTime>,
+    pub last_sealed: Option<NaiveDateTime>,
+    pub since: NaiveDateTime,
+}
+
+/// A condition that holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    pub key: String,
+    pub rule: &'static str,
+    pub severity: &'static str,
+    pub subject_type: &'static str,
+    pub subject_id: String,
+    pub institution_id: Option<String>,
+    pub detail: String,
+}
+
+fn hours(d: Duration) -> i64 {
+    d.num_hours()
+}
+
+/// Every condition that holds at `now` (pure: unit-tested on crafted histories).
+pub fn conditions(
+    containers: &[ContainerFacts],
+    institutions: &[InstitutionFacts],
+    open_discrepancies: &[(String, String, Option<String>, NaiveDateTime)],
+    t: &Thresholds,
+    now: NaiveDateTime,
+) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for c in containers {
+        let cond = |rule: &'static str, severity: &'static str, detail: String| Condition {
+            key: format!("{rule}:{}", c.code),
+            rule,
+            severity,
+            subject_type: "container",
+            subject_id: c.code.clone(),
+            institution_id: Some(c.institution_id.clone()),
+            detail,
+        };
+        match (c.state.as_str(), c.sealed_at, c.collected_at, c.received_at) {
+            ("sealed" | "at_hub", Some(s), _, _) => {
+                let age = hours(now - s);
+                if age >= t.storage_breach_h {
+                    out.push(cond(
+                        "storage_breach",
+                        "critical",
+                        format!(
+                            "stored {age} h since sealing (limit {} h)",
+                            t.storage_breach_h
+                        ),
+                    ));
+                } else if age >= t.storage_warn_h {
+                    out.push(cond(
+                        "storage_warning",
+                        "warning",
+                        format!(
+                            "stored {age} h since sealing (limit {} h)",
+                            t.storage_breach_h
+                        ),
+                    ));
+                }
+            }
+            ("collected", _, Some(col), _) if hours(now - col) >= t.collected_not_received_h => out
+                .push(cond(
+                    "collected_not_received",
+                    "critical",
+                    format!(
+                        "collected {} h ago, not received at the plant (limit {} h)",
+                        hours(now - col),
+                        t.collected_not_received_h
+                    ),
+                )),
+            ("received", _, _, Some(rec)) if hours(now - rec) >= t.received_not_disposed_h => out
+                .push(cond(
+                    "received_not_disposed",
+                    "critical",
+                    format!(
+                        "received {} h ago, not disposed of (limit {} h)",
+                        hours(now - rec),
+                        t.received_not_disposed_h
+                    ),
+                )),
+            _ => {}
+        }
+        if c.flags.iter().any(|f| f == "weight_discrepancy") {
+            out.push(cond(
+                "weight_discrepancy",
+                "warning",
+                "weights at seal, pickup and plant differ beyond max(10 %, 0.3 kg)".into(),
+            ));
+        }
+        if c.flags.iter().any(|f| f == "location_mismatch") {
+            out.push(cond(
+                "location_mismatch",
+                "warning",
+                "picked up more than 500 m from the institution and its hub".into(),
+            ));
+        }
+    }
+    for i in institutions {
+        let since = i.last_collected.unwrap_or(i.since);
+        let gap = hours(now - since);
+        if gap >= i.interval_h.min(t.not_collected_h) {
+            out.push(Condition {
+                key: format!("not_collected:{}:{}", i.id, since.and_utc().timestamp()),
+                rule: "not_collected",
+                severity: "critical",
+                subject_type: "institution",
+                subject_id: i.id.clone(),
+                institution_id: Some(i.id.clone()),
+                detail: format!(
+                    "{}: no collection for {gap} h (interval {} h)",
+                    i.name,
+                    i.interval_h.min(t.not_collected_h)
+                ),
+            });
+        }
+        let quiet_since = i.last_sealed.unwrap_or(i.since);
+        let quiet = (now - quiet_since).num_days();
+        if quiet >= t.inactive_days {
+            out.push(Condition {
+                key: format!(
+                    "inactive_institution:{}:{}",
+                    i.id,
+                    quiet_since.and_utc().timestamp()
+                ),
+                rule: "inactive_institution",
+                severity: "warning",
+                subject_type: "institution",
+                subject_id: i.id.clone(),
+                institution_id: Some(i.id.clone()),
+                detail: format!("{}: no waste sealed for {quiet} days", i.name),
+            });
+        }
+    }
+    for (alert_id, subject, inst, opened) in open_discrepancies {
+        let age = (now - *opened).num_days();
+        if age >= t.discrepancy_days {
+            out.push(Condition {
+                key: format!("discrepancy_unresolved:{alert_id}"),
+                rule: "discrepancy_unresolved",
+                severity: "critical",
+                subject_type: "container",
+                subject_id: subject.clone(),
+                institution_id: inst.clone(),
+                detail: format!(
+                    "discrepancy open for {age} days (limit {} days)",
+                    t.discrepancy_days
+                ),
+            });
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = alerts)]
+struct AlertRow {
+    id: String,
+    condition_key: String,
+    rule: String,
+    severity: String,
+    subject_type: String,
+    subject_id: String,
+    institution_id: Option<String>,
+    township: Option<String>,
+    detail: String,
+    status: String,
+    opened_at: NaiveDateTime,
+    acked_at: Option<NaiveDateTime>,
+    acked_by: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
+    resolved_by: Option<String>,
+    note: Option<String>,
+}
+
+impl AlertRow {
+    fn to_wire(&self) -> Alert {
+        Alert {
+            id: self.id.clone(),
+            rule: self.rule.clone(),
+            severity: self.severity.clone(),
+            subject_type: self.subject_type.clone(),
+            subject_id: self.subject_id.clone(),
+            institution_id: self.institution_id.clone(),
+            township: self.township.clone(),
+            detail: self.detail.clone(),
+            status: self.status.clone(),
+            opened_at: self.opened_at.and_utc(),
+            acked_at: self.acked_at.map(|t| t.and_utc()),
+            acked_by: self.acked_by.clone(),
+            resolved_at: self.resolved_at.map(|t| t.and_utc()),
+            resolved_by: self.resolved_by.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
+
+/// What one evaluation changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evaluation {
+    pub opened: usize,
+    pub resolved: usize,
+}
+
+/// Evaluates every rule now, opens alerts for new conditions and resolves the ones whose
+/// condition cleared. Emails about new alerts are queued in the same transaction.
+pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluation, ApiError> {
+    let now = now.naive_utc();
+    write_tx(conn, |conn| {
+        let t = Thresholds::new(super::epidemic(conn)?);
+        let rows: Vec<(
+            String,
+            String,
+            String,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+            String,
+        )> = containers::table
+            .filter(
+                containers::state
+                    .eq_any(["sealed", "at_hub", "collected", "received"])
+                    .or(containers::flags.ne("[]")),
+            )
+            .select((
+                containers::code,
+                containers::institution_id,
+                containers::state,
+                containers::sealed_at,
+                containers::collected_at,
+                containers::received_at,
+                containers::flags,
+            ))
+            .load(conn)?;
+        let cfacts: Vec<ContainerFacts> = rows
+            .into_iter()
+            .map(
+                |(code, institution_id, state, sealed_at, collected_at, received_at, flags)| {
+                    ContainerFacts {
+                        code,
+                        institution_id,
+                        state,
+                        sealed_at,
+                        collected_at,
+                        received_at,
+                        flags: serde_json::from_str(&flags).unwrap_or_default(),
+                    }
+                },
+            )
+            .collect();
+        let last: HashMap<String, (Option<NaiveDateTime>, Option<NaiveDateTime>)> =
+            containers::table
+                .group_by(containers::institution_id)
+                .select((
+                    containers::institution_id,
+                    diesel::dsl::max(containers::collected_at),
+                    diesel::dsl::max(containers::sealed_at),
+                ))
+                .load::<(String, Option<NaiveDateTime>, Option<NaiveDateTime>)>(conn)?
+                .into_iter()
+                .map(|(i, c, s)| (i, (c, s)))
+                .collect();
+        let insts: Vec<(String, String, String, i32, NaiveDateTime)> = institutions::table
+            .filter(institutions::status.eq("active"))
+            .select((
+                institutions::id,
+                institutions::name,
+                institutions::township,
+                institutions::collection_interval_h,
+                institutions::created_at,
+            ))
+            .load(conn)?;
+        let township_of: HashMap<String, String> = institutions::table
+            .select((institutions::id, institutions::township))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+        let ifacts: Vec<InstitutionFacts> = insts
+            .iter()
+            .map(|(id, name, _, interval, created)| {
+                let (c, s) = last.get(id).copied().unwrap_or((None, None));
+                InstitutionFacts {
+                    id: id.clone(),
+                    name: name.clone(),
+                    interval_h: i64::from(*interval),
+                    last_collected: c,
+                    last_sealed: s,
+                    since: *created,
+                }
+            })
+            .collect();
+        let active: Vec<AlertRow> = alerts::table
+            .filter(alerts::status.ne("resolved"))
+            .select(AlertRow::as_select())
+            .load(conn)?;
+        let discrepancies: Vec<(String, String, Option<String>, NaiveDateTime)> = active
+            .iter()
+            .filter(|a| a.rule == "weight_discrepancy" || a.rule == "location_mismatch")
+            .map(|a| {
+                (
+                    a.id.clone(),
+                    a.subject_id.clone(),
+                    a.institution_id.clone(),
+                    a.opened_at,
+                )
+            })
+            .collect();
+        let current = conditions(&cfacts, &ifacts, &discrepancies, &t, now);
+        let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
+        let mut ev = Evaluation::default();
+        for a in active
+            .iter()
+            .filter(|a| !keys.contains(a.condition_key.as_str()))
+        {
+            diesel::update(alerts::table.find(&a.id))
+                .set((
+                    alerts::status.eq("resolved"),
+                    alerts::resolved_at.eq(now),
+                    alerts::resolved_by.eq("system"),
+                    alerts::note.eq("the condition cleared"),
+                ))
+                .execute(conn)?;
+            ev.resolved += 1;
+        }
+        let known: HashSet<String> = if current.is_empty() {
+            HashSet::new()
+        } else {
+            let wanted: Vec<&str> = keys.iter().copied().collect();
+            let mut known = HashSet::new();
+            for chunk in wanted.chunks(500) {
+                known.extend(
+                    alerts::table
+                        .filter(alerts::condition_key.eq_any(chunk))
+                        .select(alerts::condition_key)
+                        .load::<String>(conn)?,
+                );
+            }
+            known
+        };
+        for c in current.iter().filter(|c| !known.contains(&c.key)) {
+            let row = AlertRow {
+                id: new_id(),
+                condition_key: c.key.clone(),
+                rule: c.rule.into(),
+                severity: c.severity.into(),
+                subject_type: c.subject_type.into(),
+                subject_id: c.subject_id.clone(),
+                institution_id: c.institution_id.clone(),
+                township: c
+                    .institution_id
+                    .as_ref()
+                    .and_then(|i| township_of.get(i).cloned()),
+                detail: c.detail.clone(),
+                status: "open".into(),
+                opened_at: now,
+                acked_at: None,
+                acked_by: None,
+                resolved_at: None,
+                resolved_by: None,
+                note: None,
+            };
+            diesel::insert_into(alerts::table)
+                .values(&row)
+                .execute(conn)?;
+            notify_opened(conn, &row, now)?;
+            ev.opened += 1;
+        }
+        Ok(ev)
+    })
+}
+
+/// Queues emails about a new alert (hook filled in by the notify module).
+fn notify_opened(
+    _conn: &mut DbConnection,
+    _alert: &AlertRow,
+    _now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    Ok(())
+}
+
+/// Filters of the alert list.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub rule: Option<String>,
+    pub township: Option<String>,
+    pub cursor: Option<Cursor>,
+    pub limit: i64,
+}
+
+/// Alerts the caller may see, newest first: bureau staff their jurisdiction, the company
+/// all, an institution its own.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    f: ListFilter,
+) -> Result<AlertPage, ApiError> {
+    let mut q = alerts::table.select(AlertRow::as_select()).into_boxed();
+    match caller.role {
+        Role::Admin | Role::Dispatcher | Role::PlantOperator => {}
+        Role::BureauStaff => {
+            if let Scope::Townships(t) = scope_of(conn, caller)? {
+                q = q.filter(alerts::township.eq_any(t));
+            }
+        }
+        Role::ClinicStaff | Role::HubKeeper => {
+            q = q.filter(alerts::institution_id.eq(caller.tenant_id()?.to_owned()))
+        }
+        Role::Driver => return Err(ApiError::Forbidden("drivers do not handle alerts".into())),
+    }
+    if let Some(s) = f.status {
+        q = q.filter(alerts::status.eq(s));
+    }
+    if let Some(r) = f.rule {
+        q = q.filter(alerts::rule.eq(r));
+    }
+    if let Some(t) = f.township {
+        q = q.filter(alerts::township.eq(t));
+    }
+    if let Some(c) = f.cursor {
+        q = q.filter(alerts::id.lt(c.0));
+    }
+    let mut rows: Vec<AlertRow> = q.order(alerts::id.desc()).limit(f.limit + 1).load(conn)?;
+    let next_cursor = if rows.len() as i64 > f.limit {
+        rows.truncate(usize::try_from(f.limit).unwrap_or(0));
+        rows.last().map(|r| Cursor(r.id.clone()).encode())
+    } else {
+        None
+    };
+    Ok(AlertPage {
+        items: rows.iter().map(AlertRow::to_wire).collect(),
+        next_cursor,
+    })
+}
+
+/// Acknowledges or resolves an alert the caller may see.
+pub fn transition(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: &str,
+    resolve: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Alert, ApiError> {
+    caller.require(&[Role::Admin, Role::BureauStaff, Role::Dispatcher])?;
+    if let Some(n) = &resolve
+        && (n.trim().is_empty() || n.chars().count() > 1000)
+    {
+        return Err(ApiError::invalid(
+            "note",
+            "say what was done, in at most 1000 characters",
+        ));
+    }
+    write_tx(conn, |conn| {
+        let row: AlertRow = alerts::table
+            .find(id)
+            .select(AlertRow::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+        if caller.role == Role::BureauStaff
+            && let Scope::Townships(t) = scope_of(conn, caller)?
+            && !row.township.as_ref().is_some_and(|x| t.contains(x))
+        {
+            return Err(ApiError::NotFound(format!("no alert {id}")));
+        }
+        let now = now.naive_utc();
+        match (&resolve, row.status.as_str()) {
+            (_, "resolved") => {}
+            (None, "acknowledged") => {}
+            (None, _) => {
+                diesel::update(alerts::table.find(id))
+                    .set((
+                        alerts::status.eq("acknowledged"),
+                        alerts::acked_at.eq(now),
+                        alerts::acked_by.eq(&caller.user_id),
+                    ))
+                    .execute(conn)?;
+            }
+            (Some(note), _) => {
+                diesel::update(alerts::table.find(id))
+                    .set((
+                        alerts::status.eq("resolved"),
+                        alerts::resolved_at.eq(now),
+                        alerts::resolved_by.eq(&caller.user_id),
+                        alerts::note.eq(note.trim()),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        Ok(alerts::table
+            .find(id)
+            .select(AlertRow::as_select())
+            .first::<AlertRow>(conn)?
+            .to_wire())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn t(day: u32, h: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, day)
+            .and_then(|d| d.and_hms_opt(h, 0, 0))
+            .expect("time")
+    }
+
+    fn c(
+        state: &str,
+        sealed: u32,
+        collected: Option<u32>,
+        received: Option<u32>,
+    ) -> ContainerFacts {
+        ContainerFacts {
+            code: "C1".into(),
+            institution_id: "i1".into(),
+            state: state.into(),
+            sealed_at: Some(t(1, sealed)),
+            collected_at: collected.map(|h| t(2, h)),
+            received_at: received.map(|h| t(2, h)),
+            flags: vec![],
+        }
+    }
+
+    fn rules(
+        cs: &[ContainerFacts],
+        is: &[InstitutionFacts],
+        now: NaiveDateTime,
+        epidemic: bool,
+    ) -> Vec<&'static str> {
+        conditions(cs, is, &[], &Thresholds::new(epidemic), now)
+            .iter()
+            .map(|c| c.rule)
+            .collect()
+    }
+
+    #[test]
+    fn storage_clock_warns_then_breaches() {
+        let sealed = c("sealed", 0, None, None); // sealed 03-01 00:00
+        assert!(rules(&[sealed.clone()], &[], t(2, 11), false).is_empty());
+        assert_eq!(
+            rules(&[sealed.clone()], &[], t(2, 12), false),
+            ["storage_warning"]
+        );
+        assert_eq!(
+            rules(&[sealed.clone()], &[], t(3, 0), false),
+            ["storage_breach"]
+        );
+        assert_eq!(
+            rules(&[sealed], &[], t(2, 0), true),
+            ["storage_breach"],
+            "epidemic: 24 h"
+        );
+        // Collected: the storage rules clear.
+        assert!(rules(&[c("collected", 0, Some(1), None)], &[], t(2, 2), false).is_empty());
+    }
+
+    #[test]
+    fn transport_and_disposal_clocks() {
+        assert_eq!(
+            rules(&[c("collected", 0, Some(0), None)], &[], t(2, 12), false),
+            ["collected_not_received"]
+        );
+        let received = c("received", 0, Some(0), Some(1));
+        assert!(rules(&[received.clone()], &[], t(3, 12), false).is_empty());
+        assert_eq!(
+            rules(&[received.clone()], &[], t(2, 13), true),
+            ["received_not_disposed"],
+            "epidemic: 12 h"
+        );
+        assert_eq!(
+            rules(&[received], &[], t(5, 1), false),
+            ["received_not_disposed"]
+        );
+        let mut flagged = c("disposed", 0, None, None);
+        flagged.flags = vec!["weight_discrepancy".into(), "location_mismatch".into()];
+        assert_eq!(
+            rules(&[flagged], &[], t(5, 1), false),
+            ["weight_discrepancy", "location_mismatch"]
+        );
+    }
+
+    #[test]
+    fn institutions_not_collected_and_inactive() {
+        let i = InstitutionFacts {
+            id: "i1".into(),
+            name: "村卫生室".into(),
+            interval_h: 48,
+            last_collected: Some(t(1, 0)),
+            last_sealed: Some(t(1, 0)),
+            since: t(1, 0),
+        };
+        assert!(rules(&[], &[i.clone()], t(2, 23), false).is_empty());
+        assert_eq!(rules(&[], &[i.clone()], t(3, 0), false), ["not_collected"]);
+        assert_eq!(
+            rules(&[], &[i.clone()], t(2, 0), true),
+            ["not_collected"],
+            "epidemic: 24 h"
+        );
+        assert_eq!(
+            rules(&[], &[i.clone()], t(15, 0), false),
+            ["not_collected", "inactive_institution"]
+        );
+        let keys: Vec<String> = conditions(&[], &[i], &[], &Thresholds::new(false), t(3, 0))
+            .into_iter()
+            .map(|c| c.key)
+            .collect();
+        assert_eq!(
+            keys[0],
+            format!("not_collected:i1:{}", t(1, 0).and_utc().timestamp())
+        );
+    }
+
+    #[test]
+    fn discrepancies_left_open_escalate() {
+        let open = vec![(
+            "a1".to_string(),
+            "C1".to_string(),
+            Some("i1".to_string()),
+            t(1, 0),
+        )];
+        let th = Thresholds::new(false);
+        assert!(conditions(&[], &[], &open, &th, t(15, 0)).is_empty());
+        let c = conditions(&[], &[], &open, &th, t(16, 0));
+        assert_eq!(
+            (c[0].rule, c[0].key.as_str()),
+            ("discrepancy_unresolved", "discrepancy_unresolved:a1")
+        );
+    }
+}

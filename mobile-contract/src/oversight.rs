@@ -1,0 +1,254 @@
+//! Alerts, coverage reports and inspections: what the health bureau supervises.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An alert: a condition that needs someone's attention, with its lifecycle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Alert {
+    /// Alert id.
+    pub id: String,
+    /// `storage_warning`, `storage_breach`, `not_collected`, `collected_not_received`,
+    /// `received_not_disposed`, `weight_discrepancy`, `count_discrepancy`, `location_mismatch`,
+    /// `inactive_institution`, `discrepancy_unresolved`.
+    pub rule: String,
+    /// `warning` or `critical`.
+    pub severity: String,
+    /// `container`, `institution` or `manifest`.
+    pub subject_type: String,
+    /// Container code, institution id or manifest number.
+    pub subject_id: String,
+    /// Institution concerned.
+    #[serde(default)]
+    pub institution_id: Option<String>,
+    /// Its township.
+    #[serde(default)]
+    pub township: Option<String>,
+    /// What is wrong, for people.
+    pub detail: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// Opened.
+    pub opened_at: DateTime<Utc>,
+    /// Acknowledged.
+    #[serde(default)]
+    pub acked_at: Option<DateTime<Utc>>,
+    /// By whom (user id).
+    #[serde(default)]
+    pub acked_by: Option<String>,
+    /// Resolved.
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// By whom (user id, or `system` when the condition cleared by itself).
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    /// Resolution note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One page of alerts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertPage {
+    /// Alerts, newest first.
+    pub items: Vec<Alert>,
+    /// Cursor of the next page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/alerts/{id}/resolve`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// What was done.
+    pub note: String,
+}
+
+/// Epidemic mode tightens the alert thresholds (24 h collection, 12 h disposal).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EpidemicMode {
+    /// Whether it is on.
+    pub enabled: bool,
+}
+
+/// Figures of one group (all, a township, or an institution kind) over a period.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CoverageRow {
+    /// `total`, a township name, or an institution kind.
+    pub group: String,
+    /// Registered institutions (active or suspended).
+    pub registered: i64,
+    /// Of those, collected at least once with no container left past its interval.
+    pub collected_within_interval: i64,
+    /// 集中处置纳入率 by institutions.
+    pub entry_rate_institutions: Option<f64>,
+    /// kg sealed in the period.
+    pub kg_sealed: f64,
+    /// kg weighed in at the plant in the period.
+    pub kg_received: f64,
+    /// 集中处置纳入率 by weight: kg received / kg sealed.
+    pub entry_rate_weight: Option<f64>,
+    /// kg disposed of in the period.
+    pub kg_disposed: f64,
+    /// 无害化处置率: kg disposed / kg received.
+    pub harmless_disposal_rate: Option<f64>,
+    /// Containers collected in the period.
+    pub containers_collected: i64,
+    /// Of those, collected within 48 h of sealing.
+    pub collected_on_time: i64,
+    /// On-time collection rate.
+    pub on_time_rate: Option<f64>,
+    /// Hours containers spent past the 48 h storage limit within the period.
+    pub overdue_storage_hours: f64,
+    /// Containers of the period flagged with a discrepancy.
+    pub open_discrepancies: i64,
+    /// Active institutions with no waste sealed in the 14 days before the period's end.
+    pub inactive_institutions: i64,
+    /// Inspections in the period.
+    pub inspections: i64,
+    /// Of those, passed.
+    pub inspections_passed: i64,
+    /// 规范化管理抽查合格率.
+    pub inspection_pass_rate: Option<f64>,
+}
+
+/// The figures behind a report for one institution (traceability).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstitutionCoverage {
+    /// Institution id.
+    pub institution_id: String,
+    /// Name.
+    pub name: String,
+    /// Township.
+    pub township: String,
+    /// Kind.
+    pub kind: String,
+    /// Counted in `collected_within_interval`.
+    pub collected_within_interval: bool,
+    /// kg sealed.
+    pub kg_sealed: f64,
+    /// kg received.
+    pub kg_received: f64,
+    /// kg disposed.
+    pub kg_disposed: f64,
+    /// Containers collected.
+    pub containers_collected: i64,
+    /// Collected within 48 h.
+    pub collected_on_time: i64,
+    /// Overdue storage hours.
+    pub overdue_storage_hours: f64,
+    /// Flagged containers.
+    pub open_discrepancies: i64,
+    /// No waste sealed in the last 14 days of the period.
+    pub inactive: bool,
+    /// Codes of the containers behind the figures (with `?detail=containers`).
+    #[serde(default)]
+    pub containers: Vec<String>,
+}
+
+/// `GET /api/v1/reports/coverage`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CoverageReport {
+    /// First local day.
+    pub from: NaiveDate,
+    /// Last local day (inclusive).
+    pub to: NaiveDate,
+    /// Township filter, if any.
+    #[serde(default)]
+    pub township: Option<String>,
+    /// When computed.
+    pub generated_at: DateTime<Utc>,
+    /// The target spot-check pass rate (0.95).
+    pub inspection_target: f64,
+    /// All institutions in scope.
+    pub total: CoverageRow,
+    /// By township.
+    pub by_township: Vec<CoverageRow>,
+    /// By institution kind.
+    pub by_kind: Vec<CoverageRow>,
+    /// Per institution: what every figure is made of.
+    pub institutions: Vec<InstitutionCoverage>,
+}
+
+/// The inspection checklist: each item passed or not.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Checklist {
+    /// Packaging as HJ 421 requires.
+    pub packaging: bool,
+    /// Labels complete.
+    pub labels: bool,
+    /// Nothing stored past its limit.
+    pub storage_time: bool,
+    /// Hand-over register kept.
+    pub register: bool,
+    /// Warning signs at the storage point.
+    pub signage: bool,
+}
+
+/// `POST /api/v1/inspections`: a spot check (bureau staff).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInspection {
+    /// The institution checked (or give `org_id` for the disposal company).
+    #[serde(default)]
+    pub institution_id: Option<String>,
+    /// The company checked.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// When (default now).
+    #[serde(default)]
+    pub inspected_at: Option<DateTime<Utc>>,
+    /// The checklist; the inspection passes when every item does.
+    pub checklist: Checklist,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Rectification deadline (required when it fails).
+    #[serde(default)]
+    pub rectification_deadline: Option<DateTime<Utc>>,
+}
+
+/// A recorded inspection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Inspection {
+    /// Id.
+    pub id: String,
+    /// Institution checked.
+    #[serde(default)]
+    pub institution_id: Option<String>,
+    /// Company checked.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// Township (of the institution).
+    #[serde(default)]
+    pub township: Option<String>,
+    /// Inspector (user id).
+    pub inspector_id: String,
+    /// When.
+    pub inspected_at: DateTime<Utc>,
+    /// Checklist.
+    pub checklist: Checklist,
+    /// All items passed.
+    pub passed: bool,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Rectification deadline.
+    #[serde(default)]
+    pub rectification_deadline: Option<DateTime<Utc>>,
+}
+
+/// Inspections of a period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InspectionList {
+    /// Newest first.
+    pub items: Vec<Inspection>,
+    /// Passed / all.
+    pub pass_rate: Option<f64>,
+    /// 0.95.
+    pub target: f64,
+}
