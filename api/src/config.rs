@@ -33,6 +33,11 @@ pub struct Config {
     pub plan_time_limit: Duration,
     /// `YIFEI_PLAN_ITERATIONS`: a fixed iteration count instead (reproducible plans, tests).
     pub plan_iterations: Option<u64>,
+    /// `YIFEI_ALERT_INTERVAL_S`: how often alerts are evaluated in the background (0 = never;
+    /// they are still evaluated whenever someone lists them).
+    pub alert_interval: Option<Duration>,
+    /// Start the email delivery worker (off in tests, which drive delivery themselves).
+    pub mail_worker: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -83,6 +88,8 @@ impl Default for Config {
             clock_skew: chrono::Duration::minutes(5),
             plan_time_limit: Duration::from_secs(5),
             plan_iterations: None,
+            alert_interval: Some(Duration::from_secs(60)),
+            mail_worker: true,
         }
     }
 }
@@ -143,6 +150,9 @@ impl Config {
             c.plan_time_limit = Duration::from_millis(v.clamp(100, 600_000));
         }
         c.plan_iterations = num("YIFEI_PLAN_ITERATIONS")?.map(|v| v.max(1));
+        if let Some(v) = num("YIFEI_ALERT_INTERVAL_S")? {
+            c.alert_interval = (v > 0).then(|| Duration::from_secs(v));
+        }
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))

@@ -34,6 +34,17 @@ impl Application {
     /// As [`Application::build`] with an injected clock (tests).
     pub fn build_with_clock(config: Config, clock: SharedClock) -> Result<Application, ApiError> {
         let db = Db::open(&config.database_url)?;
+        let mail = if config.mail_worker {
+            Some(crate::notify::MailConfig::from_env()?)
+        } else {
+            None
+        };
+        if let Some(every) = config.alert_interval {
+            crate::oversight::alerts::spawn_evaluator(db.clone(), clock.clone(), config.tz, every);
+        }
+        if let Some(mail) = mail {
+            crate::notify::spawn_worker(db.clone(), mail, clock.clone());
+        }
         let state = web::Data::new(state(config, db, clock)?);
         let listener = TcpListener::bind(&state.config.bind).map_err(|e| {
             ApiError::Config(format!("cannot listen on {}: {e}", state.config.bind))

@@ -134,3 +134,11 @@ pub struct Me {
     #[serde(default)]
     pub email: Option<String>,
 }
+
+/// `PATCH /api/v1/me`: the caller's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeUpdate {
+    /// Email address for notifications; `""` removes it.
+    pub email: String,
+}

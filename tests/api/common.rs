@@ -171,6 +171,9 @@ pub fn test_config(url: &str) -> Config {
         max_body_bytes: 256 * 1024,
         // Reproducible plans, fast.
         plan_iterations: Some(300),
+        // Tests evaluate alerts and deliver mail themselves, at times they choose.
+        alert_interval: None,
+        mail_worker: false,
         ..Config::default()
     }
 }

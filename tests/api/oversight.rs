@@ -9,6 +9,7 @@ use crate::common::TestApp;
 use crate::custody::{county, ev, new_container, scan};
 
 both!(
+    alerts_are_mailed_once_through_the_outbox,
     alerts_open_escalate_and_clear,
     epidemic_mode_tightens_thresholds,
     coverage_figures_match_the_scans,
@@ -377,4 +378,98 @@ fn coverage_figures_match_the_scans(app: &TestApp) {
     .invalid_field("to");
     app.get("/api/v1/reports/coverage/cells?res=12", Some(&b))
         .invalid_field("res");
+}
+
+fn outbox(app: &TestApp) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use yifei_api::notify::outbox;
+    let mut v: Vec<(String, String)> = app.with_conn(|conn| {
+        outbox::table
+            .select((outbox::recipient, outbox::subject))
+            .load(conn)
+            .expect("outbox")
+    });
+    v.sort();
+    v
+}
+
+fn alerts_are_mailed_once_through_the_outbox(app: &TestApp) {
+    let c = county(app);
+    let b = bureau(app);
+    // Users set their own notification address.
+    let r = app.patch(
+        "/api/v1/me",
+        Some(&b),
+        &json!({"email": "bureau@example.org"}),
+    );
+    assert_eq!(
+        (r.status, r.body["email"].as_str()),
+        (200, Some("bureau@example.org")),
+        "{}",
+        r.text
+    );
+    app.patch("/api/v1/me", Some(&b), &json!({"email": "not an address"}))
+        .invalid_field("email");
+    let company = app.with_conn(|conn| {
+        use diesel::prelude::*;
+        use yifei_api::db::schema::organisations;
+        organisations::table
+            .filter(organisations::kind.eq("disposal_company"))
+            .select(organisations::id)
+            .first::<String>(conn)
+            .expect("company")
+    });
+    app.user("dispatch1", Role::Dispatcher, Some(&company));
+    let (d, _) = app.login("dispatch1");
+    app.patch(
+        "/api/v1/me",
+        Some(&d),
+        &json!({"email": "dispatch@example.org"}),
+    );
+    let north = app.org("health_bureau", "北片", &["北山乡"]);
+    app.user("north1", Role::BureauStaff, Some(&north));
+    let (n, _) = app.login("north1");
+    app.patch(
+        "/api/v1/me",
+        Some(&n),
+        &json!({"email": "north@example.org"}),
+    );
+
+    let code = new_container(app, &c.clinic_a, "infectious", "bag");
+    scan(app, &c.clinic_a, &[ev(&code, "seal", -37 * 60, Some(2.0))]);
+    assert_eq!(alerts(app, &b, "").len(), 1);
+    let mails = outbox(app);
+    let to: Vec<&str> = mails.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(
+        to,
+        [
+            "bureau@example.org",
+            "clinic@example.org",
+            "dispatch@example.org"
+        ],
+        "{mails:?}"
+    );
+    assert!(
+        mails[0].1.contains("storage_warning") && mails[0].1.contains(&code),
+        "{mails:?}"
+    );
+    // Evaluating again queues nothing more.
+    alerts(app, &b, "");
+    assert_eq!(outbox(app).len(), 3);
+    // The daily digest goes to bureau staff once a day (after 07:00 local; t0 is 08:30).
+    let now = yifei_api::clock::Clock::now(&app.clock);
+    let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
+    let queued = app.with_conn(|conn| {
+        yifei_api::oversight::alerts::daily_digest(conn, now, tz).expect("digest")
+    });
+    assert_eq!(queued, 2, "both bureau users have an address");
+    let again = app.with_conn(|conn| {
+        yifei_api::oversight::alerts::daily_digest(conn, now, tz).expect("digest")
+    });
+    assert_eq!(again, 0);
+    assert!(
+        outbox(app)
+            .iter()
+            .any(|(r, s)| r == "north@example.org" && s.contains("daily digest"))
+    );
 }

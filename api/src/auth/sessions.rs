@@ -332,3 +332,18 @@ pub fn me(conn: &mut DbConnection, user_id: &str) -> Result<Me, ApiError> {
         email: user.email,
     })
 }
+
+/// Changes the caller's notification address (`""` removes it).
+pub fn set_email(conn: &mut DbConnection, user_id: &str, email: &str) -> Result<Me, ApiError> {
+    let mut errors = Vec::new();
+    let email = crate::institutions::check_email(Some(email), "email", &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    crate::db::write_tx(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set(users::email.eq(&email))
+            .execute(conn)?;
+        me(conn, user_id)
+    })
+}

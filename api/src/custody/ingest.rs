@@ -436,7 +436,13 @@ fn apply(
             }
         };
         let evs = history.remove(&cid).unwrap_or_default();
-        let d = store::derive(row, &evs, places, child_weights.get(&cid).copied(), received)?;
+        let d = store::derive(
+            row,
+            &evs,
+            places,
+            child_weights.get(&cid).copied(),
+            received,
+        )?;
         states.insert(cid.clone(), enum_str(&d.state));
         derived.push(cid);
     }

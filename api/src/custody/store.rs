@@ -311,7 +311,10 @@ pub fn save_derived(conn: &mut DbConnection, rows: &[ContainerRow]) -> Result<()
         );
         let n = diesel::sql_query(sql).execute(conn)?;
         if n != chunk.len() {
-            return Err(ApiError::Internal(format!("updated {n} of {} containers", chunk.len())));
+            return Err(ApiError::Internal(format!(
+                "updated {n} of {} containers",
+                chunk.len()
+            )));
         }
     }
     Ok(())

@@ -1,7 +1,9 @@
 //! `/api/v1/auth/*` and `/api/v1/me`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use yifei_contract::{LoginRequest, LogoutRequest, Me, Problem, RefreshRequest, TokenResponse};
+use yifei_contract::{
+    LoginRequest, LogoutRequest, Me, MeUpdate, Problem, RefreshRequest, TokenResponse,
+};
 
 use super::extract::{ApiJson, OptionalJson};
 use crate::auth::{Caller, sessions};
@@ -75,5 +77,22 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<
     let id = caller.user_id;
     Ok(web::Json(
         state.db.run(move |conn| sessions::me(conn, &id)).await?,
+    ))
+}
+
+/// Change the caller's notification email (alerts and digests go there).
+#[utoipa::path(patch, path = "/api/v1/me", tag = "auth", request_body = MeUpdate, security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = Me)))]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<MeUpdate>,
+) -> Result<web::Json<Me>, ApiError> {
+    let (id, email) = (caller.user_id, body.0.email);
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| sessions::set_email(conn, &id, &email))
+            .await?,
     ))
 }

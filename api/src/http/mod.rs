@@ -27,7 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/auth/login").route(web::post().to(auth::login)))
                 .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
                 .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-                .service(web::resource("/me").route(web::get().to(auth::me)))
+                .service(
+                    web::resource("/me")
+                        .route(web::get().to(auth::me))
+                        .route(web::patch().to(auth::update_me)),
+                )
                 .service(
                     web::resource("/institutions")
                         .route(web::get().to(institutions::list))

@@ -17,7 +17,7 @@ use super::{auth, custody, institutions, oversight, runs, system};
     ),
     paths(
         system::healthz, system::readyz, system::openapi,
-        auth::login, auth::refresh, auth::logout, auth::me,
+        auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
         institutions::sign_up, institutions::list, institutions::get, institutions::update,
         institutions::approve, institutions::reject, institutions::suspend,
         custody::create, custody::create_batch, custody::list, custody::get,

@@ -269,6 +269,17 @@ impl AlertRow {
     }
 }
 
+/// code, institution, state, sealed, collected, received, flags.
+type ContainerTuple = (
+    String,
+    String,
+    String,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    String,
+);
+
 /// What one evaluation changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Evaluation {
@@ -282,15 +293,7 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
     let now = now.naive_utc();
     write_tx(conn, |conn| {
         let t = Thresholds::new(super::epidemic(conn)?);
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            Option<NaiveDateTime>,
-            Option<NaiveDateTime>,
-            Option<NaiveDateTime>,
-            String,
-        )> = containers::table
+        let rows: Vec<ContainerTuple> = containers::table
             .filter(
                 containers::state
                     .eq_any(["sealed", "at_hub", "collected", "received"])
@@ -443,13 +446,155 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
     })
 }
 
-/// Queues emails about a new alert (hook filled in by the notify module).
+/// Email addresses to tell about something at an institution: its contact, the disposal
+/// company's dispatchers, and the bureau staff whose jurisdiction covers its township.
+pub fn recipients(
+    conn: &mut DbConnection,
+    institution_id: Option<&str>,
+    township: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
+    use crate::db::schema::{organisations, users};
+    let mut out = Vec::new();
+    if let Some(i) = institution_id {
+        let contact: Option<Option<String>> = institutions::table
+            .find(i)
+            .select(institutions::contact_email)
+            .first(conn)
+            .optional()?;
+        out.extend(contact.flatten());
+    }
+    out.extend(
+        users::table
+            .filter(users::role.eq(Role::Dispatcher.as_str()))
+            .filter(users::active.eq(true))
+            .select(users::email)
+            .load::<Option<String>>(conn)?
+            .into_iter()
+            .flatten(),
+    );
+    let bureau: Vec<(Option<String>, String)> = users::table
+        .inner_join(organisations::table)
+        .filter(users::role.eq(Role::BureauStaff.as_str()))
+        .filter(users::active.eq(true))
+        .select((users::email, organisations::townships))
+        .load(conn)?;
+    for (email, townships) in bureau {
+        let t: Vec<String> = serde_json::from_str(&townships).unwrap_or_default();
+        if t.is_empty() || township.is_some_and(|x| t.iter().any(|y| y == x)) {
+            out.extend(email);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Queues the emails about a new alert in the transaction that opens it: if the SMTP server
+/// is down they wait in the outbox; a condition never mails twice (dedupe key).
 fn notify_opened(
-    _conn: &mut DbConnection,
-    _alert: &AlertRow,
-    _now: NaiveDateTime,
+    conn: &mut DbConnection,
+    a: &AlertRow,
+    now: NaiveDateTime,
 ) -> Result<(), ApiError> {
+    let subject = format!("[Yifei] {} {}: {}", a.severity, a.rule, a.subject_id);
+    let body = format!(
+        "{}\n\nRule: {}\nSeverity: {}\nSubject: {} {}\nTownship: {}\nOpened: {} UTC\n\nAcknowledge or resolve it in Yifei (alert {}).\n",
+        a.detail,
+        a.rule,
+        a.severity,
+        a.subject_type,
+        a.subject_id,
+        a.township.as_deref().unwrap_or("-"),
+        a.opened_at.format("%Y-%m-%d %H:%M"),
+        a.id
+    );
+    let key = format!("alert:{}", a.id);
+    for to in recipients(conn, a.institution_id.as_deref(), a.township.as_deref())? {
+        crate::notify::enqueue(conn, &to, &subject, &body, Some(&key), now)?;
+    }
     Ok(())
+}
+
+/// Queues the daily digest for bureau staff once per local day after 07:00: open alerts of
+/// their jurisdiction by rule. Returns how many were queued.
+pub fn daily_digest(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    tz: chrono::FixedOffset,
+) -> Result<usize, ApiError> {
+    use crate::db::schema::{organisations, users};
+    let local = now.with_timezone(&tz);
+    if local.format("%H").to_string().parse::<u32>().unwrap_or(0) < 7 {
+        return Ok(0);
+    }
+    let day = local.date_naive();
+    write_tx(conn, |conn| {
+        let staff: Vec<(String, Option<String>, String)> = users::table
+            .inner_join(organisations::table)
+            .filter(users::role.eq(Role::BureauStaff.as_str()))
+            .filter(users::active.eq(true))
+            .select((users::id, users::email, organisations::townships))
+            .load(conn)?;
+        let open: Vec<(String, Option<String>, String)> = alerts::table
+            .filter(alerts::status.ne("resolved"))
+            .select((alerts::rule, alerts::township, alerts::severity))
+            .load(conn)?;
+        let mut queued = 0;
+        for (id, email, townships) in staff {
+            let Some(email) = email else { continue };
+            let t: Vec<String> = serde_json::from_str(&townships).unwrap_or_default();
+            let mut by_rule: std::collections::BTreeMap<&str, (usize, usize)> =
+                std::collections::BTreeMap::new();
+            for (rule, township, severity) in &open {
+                if t.is_empty() || township.as_ref().is_some_and(|x| t.contains(x)) {
+                    let e = by_rule.entry(rule.as_str()).or_default();
+                    e.0 += 1;
+                    e.1 += usize::from(severity == "critical");
+                }
+            }
+            let mut body = format!("Open alerts in your jurisdiction on {day}:\n\n");
+            if by_rule.is_empty() {
+                body.push_str("none\n");
+            }
+            for (rule, (n, critical)) in &by_rule {
+                body.push_str(&format!("  {rule}: {n} ({critical} critical)\n"));
+            }
+            body.push_str("\nDetails: GET /api/v1/alerts and /api/v1/reports/coverage in Yifei.\n");
+            let key = format!("digest:{id}:{day}");
+            let subject = format!("[Yifei] daily digest {day}");
+            if crate::notify::enqueue(conn, &email, &subject, &body, Some(&key), now.naive_utc())? {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    })
+}
+
+/// Evaluates the rules and queues the digest every `every`, in the background, so that
+/// alerts and their emails go out even when nobody looks.
+pub fn spawn_evaluator(
+    db: crate::db::Db,
+    clock: crate::clock::SharedClock,
+    tz: chrono::FixedOffset,
+    every: std::time::Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(every);
+            let run = || -> Result<(), ApiError> {
+                let mut conn = db.conn()?;
+                let e = evaluate(&mut conn, clock.now())?;
+                if e.opened + e.resolved > 0 {
+                    tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
+                }
+                daily_digest(&mut conn, clock.now(), tz)?;
+                Ok(())
+            };
+            if let Err(e) = run() {
+                tracing::warn!(error = %e, "alert evaluation failed; retrying at the next tick");
+            }
+        }
+    })
 }
 
 /// Filters of the alert list.
@@ -612,13 +757,13 @@ mod tests {
     #[test]
     fn storage_clock_warns_then_breaches() {
         let sealed = c("sealed", 0, None, None); // sealed 03-01 00:00
-        assert!(rules(&[sealed.clone()], &[], t(2, 11), false).is_empty());
+        assert!(rules(std::slice::from_ref(&sealed), &[], t(2, 11), false).is_empty());
         assert_eq!(
-            rules(&[sealed.clone()], &[], t(2, 12), false),
+            rules(std::slice::from_ref(&sealed), &[], t(2, 12), false),
             ["storage_warning"]
         );
         assert_eq!(
-            rules(&[sealed.clone()], &[], t(3, 0), false),
+            rules(std::slice::from_ref(&sealed), &[], t(3, 0), false),
             ["storage_breach"]
         );
         assert_eq!(
@@ -637,9 +782,9 @@ mod tests {
             ["collected_not_received"]
         );
         let received = c("received", 0, Some(0), Some(1));
-        assert!(rules(&[received.clone()], &[], t(3, 12), false).is_empty());
+        assert!(rules(std::slice::from_ref(&received), &[], t(3, 12), false).is_empty());
         assert_eq!(
-            rules(&[received.clone()], &[], t(2, 13), true),
+            rules(std::slice::from_ref(&received), &[], t(2, 13), true),
             ["received_not_disposed"],
             "epidemic: 12 h"
         );
@@ -665,15 +810,18 @@ mod tests {
             last_sealed: Some(t(1, 0)),
             since: t(1, 0),
         };
-        assert!(rules(&[], &[i.clone()], t(2, 23), false).is_empty());
-        assert_eq!(rules(&[], &[i.clone()], t(3, 0), false), ["not_collected"]);
+        assert!(rules(&[], std::slice::from_ref(&i), t(2, 23), false).is_empty());
         assert_eq!(
-            rules(&[], &[i.clone()], t(2, 0), true),
+            rules(&[], std::slice::from_ref(&i), t(3, 0), false),
+            ["not_collected"]
+        );
+        assert_eq!(
+            rules(&[], std::slice::from_ref(&i), t(2, 0), true),
             ["not_collected"],
             "epidemic: 24 h"
         );
         assert_eq!(
-            rules(&[], &[i.clone()], t(15, 0), false),
+            rules(&[], std::slice::from_ref(&i), t(15, 0), false),
             ["not_collected", "inactive_institution"]
         );
         let keys: Vec<String> = conditions(&[], &[i], &[], &Thresholds::new(false), t(3, 0))
