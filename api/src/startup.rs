@@ -117,6 +117,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         keys,
         clock,
         throttle,
+        last_alert_eval: std::sync::atomic::AtomicI64::new(0),
     })
 }
 

@@ -13,4 +13,7 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub clock: SharedClock,
     pub throttle: LoginThrottle,
+    /// When alerts were last evaluated after a scan upload (unix seconds): uploads trigger an
+    /// evaluation at most every few seconds, off the request path.
+    pub last_alert_eval: std::sync::atomic::AtomicI64,
 }

@@ -226,6 +226,145 @@ pub fn conditions(
     out
 }
 
+/// A container line of a manifest, as the per-manifest rules see it.
+#[derive(Debug, Clone)]
+pub struct LineFacts {
+    pub collected_at: Option<NaiveDateTime>,
+    pub collect_g: Option<i32>,
+    pub receive_g: Option<i32>,
+}
+
+/// Per-manifest rules (40 CFR 264.72 analogue): any difference in container count between
+/// pickup and plant is critical once the missing ones are overdue; the weighed-in total more
+/// than 10 % off the picked-up total is critical.
+pub fn manifest_conditions(
+    manifests: &[(String, String, Vec<LineFacts>)],
+    t: &Thresholds,
+    now: NaiveDateTime,
+) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for (number, institution_id, lines) in manifests {
+        let received: Vec<&LineFacts> = lines.iter().filter(|l| l.receive_g.is_some()).collect();
+        if received.is_empty() {
+            continue; // nothing at the plant yet: the per-container transport rule watches
+        }
+        let missing = lines
+            .iter()
+            .filter(|l| {
+                l.receive_g.is_none()
+                    && l.collected_at
+                        .is_some_and(|c| hours(now - c) >= t.collected_not_received_h)
+            })
+            .count();
+        if missing > 0 {
+            out.push(Condition {
+                key: format!("count_discrepancy:{number}"),
+                rule: "count_discrepancy",
+                severity: "critical",
+                subject_type: "manifest",
+                subject_id: number.clone(),
+                institution_id: Some(institution_id.clone()),
+                detail: format!(
+                    "{} containers picked up, {} weighed in at the plant",
+                    lines.len(),
+                    received.len()
+                ),
+            });
+        }
+        let collected: i64 = received
+            .iter()
+            .map(|l| i64::from(l.collect_g.unwrap_or(0)))
+            .sum();
+        let weighed: i64 = received
+            .iter()
+            .map(|l| i64::from(l.receive_g.unwrap_or(0)))
+            .sum();
+        if collected > 0 && (weighed - collected).abs() * 10 > collected {
+            out.push(Condition {
+                key: format!("manifest_weight:{number}"),
+                rule: "weight_discrepancy",
+                severity: "critical",
+                subject_type: "manifest",
+                subject_id: number.clone(),
+                institution_id: Some(institution_id.clone()),
+                detail: format!(
+                    "{:.3} kg picked up, {:.3} kg weighed in (more than 10 % apart)",
+                    collected as f64 / 1000.0,
+                    weighed as f64 / 1000.0
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// The manifests of the last 30 days with their lines.
+fn manifest_facts(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, String, Vec<LineFacts>)>, ApiError> {
+    use crate::db::schema::{manifests, scan_events};
+    let since = now - Duration::days(30);
+    let numbers: HashMap<(String, String), String> = manifests::table
+        .filter(manifests::created_at.ge(since))
+        .select((
+            manifests::run_id,
+            manifests::institution_id,
+            manifests::number,
+        ))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(r, i, n)| ((r, i), n))
+        .collect();
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    type Line = (
+        Option<String>,
+        String,
+        String,
+        Option<NaiveDateTime>,
+        Option<i32>,
+        Option<i32>,
+    );
+    let lines: Vec<Line> = scan_events::table
+        .inner_join(containers::table)
+        .filter(scan_events::action.eq("collect"))
+        .filter(scan_events::run_id.is_not_null())
+        .filter(scan_events::occurred_at.ge(since))
+        .select((
+            scan_events::run_id,
+            containers::institution_id,
+            containers::id,
+            containers::collected_at,
+            containers::collect_weight_g,
+            containers::receive_weight_g,
+        ))
+        .load(conn)?;
+    let mut grouped: HashMap<String, (String, HashMap<String, LineFacts>)> = HashMap::new();
+    for (run, inst, id, collected_at, collect_g, receive_g) in lines {
+        let Some(number) = run.and_then(|r| numbers.get(&(r, inst.clone()))) else {
+            continue;
+        };
+        grouped
+            .entry(number.clone())
+            .or_insert_with(|| (inst, HashMap::new()))
+            .1
+            .insert(
+                id,
+                LineFacts {
+                    collected_at,
+                    collect_g,
+                    receive_g,
+                },
+            );
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(n, (i, l))| (n, i, l.into_values().collect()))
+        .collect())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = alerts)]
 struct AlertRow {
@@ -372,7 +511,14 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
             .load(conn)?;
         let discrepancies: Vec<(String, String, Option<String>, NaiveDateTime)> = active
             .iter()
-            .filter(|a| a.rule == "weight_discrepancy" || a.rule == "location_mismatch")
+            .filter(|a| {
+                [
+                    "weight_discrepancy",
+                    "count_discrepancy",
+                    "location_mismatch",
+                ]
+                .contains(&a.rule.as_str())
+            })
             .map(|a| {
                 (
                     a.id.clone(),
@@ -382,7 +528,8 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
                 )
             })
             .collect();
-        let current = conditions(&cfacts, &ifacts, &discrepancies, &t, now);
+        let mut current = conditions(&cfacts, &ifacts, &discrepancies, &t, now);
+        current.extend(manifest_conditions(&manifest_facts(conn, now)?, &t, now));
         let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
         let mut ev = Evaluation::default();
         for a in active
@@ -436,11 +583,19 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
                 resolved_by: None,
                 note: None,
             };
-            diesel::insert_into(alerts::table)
+            // Another evaluation (background, another request) may open it at the same moment:
+            // the unique condition key decides, and only the winner sends the emails.
+            let q = diesel::insert_into(alerts::table)
                 .values(&row)
-                .execute(conn)?;
-            notify_opened(conn, &row, now)?;
-            ev.opened += 1;
+                .on_conflict_do_nothing();
+            let inserted = match conn {
+                DbConnection::Sqlite(c) => q.execute(c)?,
+                DbConnection::Postgresql(c) => q.execute(c)?,
+            };
+            if inserted == 1 {
+                notify_opened(conn, &row, now)?;
+                ev.opened += 1;
+            }
         }
         Ok(ev)
     })
@@ -831,6 +986,42 @@ mod tests {
         assert_eq!(
             keys[0],
             format!("not_collected:i1:{}", t(1, 0).and_utc().timestamp())
+        );
+    }
+
+    #[test]
+    fn manifests_reconcile_counts_and_weights() {
+        let th = Thresholds::new(false);
+        let line = |h: u32, c: i32, r: Option<i32>| LineFacts {
+            collected_at: Some(t(2, h)),
+            collect_g: Some(c),
+            receive_g: r,
+        };
+        let m = |lines: Vec<LineFacts>| vec![("YF1".to_string(), "i1".to_string(), lines)];
+        let rules = |ms: &[(String, String, Vec<LineFacts>)], now| -> Vec<(&'static str, String)> {
+            manifest_conditions(ms, &th, now)
+                .into_iter()
+                .map(|c| (c.rule, c.key))
+                .collect()
+        };
+        // Nothing received yet: no manifest alert.
+        assert!(rules(&m(vec![line(0, 1000, None)]), t(3, 0)).is_empty());
+        // One of two received; the other is overdue: count discrepancy.
+        let ms = m(vec![line(0, 1000, Some(1000)), line(0, 500, None)]);
+        assert!(rules(&ms, t(2, 11)).is_empty(), "not overdue yet");
+        assert_eq!(
+            rules(&ms, t(2, 12)),
+            [("count_discrepancy", "count_discrepancy:YF1".to_string())]
+        );
+        // Weighed-in total 15 % light.
+        let ms = m(vec![line(0, 1000, Some(850)), line(0, 1000, Some(850))]);
+        assert_eq!(
+            rules(&ms, t(2, 1)),
+            [("weight_discrepancy", "manifest_weight:YF1".to_string())]
+        );
+        assert!(
+            rules(&m(vec![line(0, 1000, Some(950))]), t(2, 1)).is_empty(),
+            "5 % is within tolerance"
         );
     }
 
