@@ -1,6 +1,6 @@
 //! The `yifei` command line: serve, migrate, demo, and operator commands.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -230,8 +230,12 @@ fn load_demo(config: &Config) -> Result<(), ApiError> {
     let mut conn = db.conn()?;
     match crate::demo::load_if_empty(&mut conn, chrono::Utc::now())? {
         Some(lines) => {
+            // `yifei demo | head` must not panic on the closed pipe.
+            let mut out = std::io::stdout().lock();
             for l in lines {
-                println!("{l}");
+                if writeln!(out, "{l}").is_err() {
+                    break;
+                }
             }
         }
         None => println!("the database already holds data: demo not loaded"),

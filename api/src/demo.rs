@@ -301,5 +301,92 @@ fn seal_waste(
         }
         at += 1;
     }
+    // A few histories for the bureau to find: waste stored past its limit, a pickup heavier
+    // than the seal, a pickup that never reached the plant.
+    let stories: [&[(&str, i64, Option<f64>)]; 3] = [
+        &[("seal", 55, Some(1.4))],
+        &[
+            ("seal", 30, Some(1.2)),
+            ("collect", 20, Some(2.0)),
+            ("receive", 18, Some(2.0)),
+            ("dispose", 10, None),
+        ],
+        &[("seal", 40, Some(0.8)), ("collect", 30, Some(0.8))],
+    ];
+    let mut picked = county
+        .institutions
+        .iter()
+        .filter(|i| i.status == "active" && i.service_mode == "direct");
+    for story in stories {
+        let Some(i) = picked.next() else { break };
+        let inst: InstitutionRow = institutions::table
+            .find(&i.id)
+            .select(InstitutionRow::as_select())
+            .first(conn)?;
+        let p = places(conn, &inst)?;
+        let id = new_id();
+        let first = now_n - chrono::Duration::hours(story[0].1);
+        let mut row = ContainerRow {
+            head_hash: chain::genesis(&id),
+            id,
+            code: codes::generate()?,
+            institution_id: i.id.clone(),
+            category: "infectious".into(),
+            packaging: "bag".into(),
+            note: None,
+            state: "labelled".into(),
+            flags: "[]".into(),
+            parent_id: None,
+            seal_weight_g: None,
+            collect_weight_g: None,
+            receive_weight_g: None,
+            sealed_at: None,
+            collected_at: None,
+            received_at: None,
+            disposed_at: None,
+            event_count: 0,
+            created_by: admin.clone(),
+            created_at: first - chrono::Duration::minutes(30),
+            updated_at: now_n,
+        };
+        diesel::insert_into(crate::db::schema::containers::table)
+            .values(&row)
+            .execute(conn)?;
+        let mut events = Vec::new();
+        for (action, hours_ago, kg) in story {
+            let role = match *action {
+                "seal" => "clinic_staff",
+                "collect" => "driver",
+                _ => "plant_operator",
+            };
+            events.push(chain_next(
+                &mut row,
+                EventRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    container_id: String::new(),
+                    seq: 0,
+                    action: (*action).into(),
+                    occurred_at: now_n - chrono::Duration::hours(*hours_ago),
+                    received_at: now_n,
+                    actor_id: "demo-loader".into(),
+                    actor_role: role.into(),
+                    weight_g: kg.map(crate::custody::grams),
+                    lat: (*action == "collect").then_some(inst.lat),
+                    lng: (*action == "collect").then_some(inst.lng),
+                    run_id: None,
+                    reason: None,
+                    method: (*action == "dispose").then(|| "incineration".to_owned()),
+                    device_id: Some("demo".into()),
+                    via_parent: None,
+                    parent_code: None,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                },
+            ));
+        }
+        insert_events(conn, &events)?;
+        refold(conn, &mut row, p, now_n)?;
+        made += 1;
+    }
     Ok((made, at))
 }
