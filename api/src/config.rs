@@ -38,6 +38,8 @@ pub struct Config {
     pub alert_interval: Option<Duration>,
     /// Start the email delivery worker (off in tests, which drive delivery themselves).
     pub mail_worker: bool,
+    /// `YIFEI_GROUP_COMMIT` (SQLite, default on): concurrent scan uploads share one commit.
+    pub group_commit: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             plan_iterations: None,
             alert_interval: Some(Duration::from_secs(60)),
             mail_worker: true,
+            group_commit: true,
         }
     }
 }
@@ -150,6 +153,9 @@ impl Config {
             c.plan_time_limit = Duration::from_millis(v.clamp(100, 600_000));
         }
         c.plan_iterations = num("YIFEI_PLAN_ITERATIONS")?.map(|v| v.max(1));
+        if let Some(v) = non_empty("YIFEI_GROUP_COMMIT") {
+            c.group_commit = !matches!(v.trim(), "0" | "off" | "false" | "no");
+        }
         if let Some(v) = num("YIFEI_ALERT_INTERVAL_S")? {
             c.alert_interval = (v > 0).then(|| Duration::from_secs(v));
         }

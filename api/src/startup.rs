@@ -110,6 +110,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         }
     };
     let keys = JwtKeys::new(secret.as_bytes())?;
+    let (db_backend, db_for_writer) = (db.backend, db.clone());
     let throttle = LoginThrottle::new(config.login_max_failures, config.login_window);
     Ok(AppState {
         db,
@@ -118,6 +119,8 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         clock,
         throttle,
         last_alert_eval: std::sync::atomic::AtomicI64::new(0),
+        scan_writer: (db_backend == crate::db::Backend::Sqlite)
+            .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),
     })
 }
 

@@ -16,4 +16,6 @@ pub struct AppState {
     /// When alerts were last evaluated after a scan upload (unix seconds): uploads trigger an
     /// evaluation at most every few seconds, off the request path.
     pub last_alert_eval: std::sync::atomic::AtomicI64,
+    /// SQLite only: the group-committing scan writer.
+    pub scan_writer: Option<crate::custody::ingest::GroupCommitter>,
 }

@@ -125,6 +125,117 @@ fn is_retryable(e: &ApiError) -> bool {
     }
 }
 
+/// Refuses empty and oversized batches before any work.
+pub fn check_batch(events: &[ScanEvent]) -> Result<(), ApiError> {
+    if events.is_empty() || events.len() > super::MAX_BATCH {
+        return Err(ApiError::invalid("events", "give 1 to 500 events"));
+    }
+    Ok(())
+}
+
+/// Group commit for SQLite: one writer thread takes the batches that arrived while it was
+/// busy and stores them in one transaction, each in its own savepoint (a failing batch does
+/// not undo the others), so that concurrent uploads share one fsync instead of queueing for
+/// one each. Every client is answered only after the commit: an acknowledged scan is durable.
+pub struct GroupCommitter {
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+struct Job {
+    caller: Caller,
+    events: Vec<ScanEvent>,
+    now: DateTime<Utc>,
+    skew: Duration,
+    tz: chrono::FixedOffset,
+    reply: std::sync::mpsc::SyncSender<Result<Vec<ScanResult>, ApiError>>,
+}
+
+/// Most batches committed together.
+const GROUP_MAX: usize = 16;
+
+impl GroupCommitter {
+    /// Starts the writer thread.
+    pub fn start(db: crate::db::Db) -> GroupCommitter {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("scan-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < GROUP_MAX {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    commit_group(&db, jobs);
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the scan writer"));
+        GroupCommitter {
+            queue: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Ingests a batch with the others waiting; blocks until it is committed.
+    pub fn ingest(
+        &self,
+        caller: Caller,
+        events: Vec<ScanEvent>,
+        now: DateTime<Utc>,
+        skew: Duration,
+        tz: chrono::FixedOffset,
+    ) -> Result<Vec<ScanResult>, ApiError> {
+        check_batch(&events)?;
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let job = Job {
+            caller,
+            events,
+            now,
+            skew,
+            tz,
+            reply,
+        };
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| ApiError::Unavailable("the scan writer stopped".into()))?;
+        answer
+            .recv()
+            .map_err(|_| ApiError::Unavailable("the scan writer stopped".into()))?
+    }
+}
+
+fn commit_group(db: &crate::db::Db, jobs: Vec<Job>) {
+    let stored = db.conn().and_then(|mut conn| {
+        crate::db::write_tx(&mut conn, |conn| {
+            Ok(jobs
+                .iter()
+                .map(|j| {
+                    conn.transaction(|c| ingest_once(c, &j.caller, &j.events, j.now, j.skew, j.tz))
+                })
+                .collect::<Vec<_>>())
+        })
+    });
+    match stored {
+        Ok(results) => {
+            for (job, r) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batches = jobs.len(), "group commit failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(ApiError::Unavailable(
+                    "the scans could not be stored; nothing was kept, send them again".into(),
+                )));
+            }
+        }
+    }
+}
+
 /// Ingests a batch. Retries the whole transaction when concurrent writers collide (a
 /// deadlock on PostgreSQL, a busy database on SQLite); replays make retries harmless.
 pub fn ingest(

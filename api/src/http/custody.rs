@@ -225,10 +225,20 @@ pub async fn scans(
 ) -> Result<web::Json<ScanResults>, ApiError> {
     let events = body.0.events;
     let (now, skew, tz) = (state.clock.now(), state.config.clock_skew, state.config.tz);
-    let results = state
-        .db
-        .run(move |conn| ingest::ingest(conn, &caller, &events, now, skew, tz))
-        .await?;
+    let results = if state.config.group_commit && state.scan_writer.is_some() {
+        let st = state.clone();
+        actix_web::web::block(move || match &st.scan_writer {
+            Some(w) => w.ingest(caller, events, now, skew, tz),
+            None => Err(ApiError::Internal("no scan writer".into())),
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??
+    } else {
+        state
+            .db
+            .run(move |conn| ingest::ingest(conn, &caller, &events, now, skew, tz))
+            .await?
+    };
     if state.config.alert_interval.is_some()
         && results
             .iter()
