@@ -442,6 +442,11 @@ fn apply(
     let mut inherited: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
     let mut new_events: Vec<EventRow> = Vec::new();
     let mut touched: Vec<String> = Vec::new();
+    // Events each touched container had before this batch.
+    let mut prior: HashMap<String, i32> = rows
+        .iter()
+        .map(|(id, (c, _))| (id.clone(), c.event_count))
+        .collect();
     for (cid, idxs) in todo {
         let (row, _) = rows
             .get_mut(cid)
@@ -476,6 +481,7 @@ fn apply(
             .select((ContainerRow::as_select(), InstitutionRow::as_select()))
             .load::<(ContainerRow, InstitutionRow)>(conn)?
         {
+            prior.insert(c.id.clone(), c.event_count);
             rows.insert(c.id.clone(), (c, i));
         }
         for (child, evs) in inherited {
@@ -508,14 +514,29 @@ fn apply(
         }
     }
 
-    // Refold every touched container from its whole history.
+    // Refold every touched container from its whole history: what was stored before this
+    // batch (read back only for containers that had events) and what this batch added.
     let mut history: HashMap<String, Vec<EventRow>> = HashMap::new();
-    for e in scan_events::table
-        .filter(scan_events::container_id.eq_any(&touched))
-        .select(EventRow::as_select())
-        .load::<EventRow>(conn)?
-    {
-        history.entry(e.container_id.clone()).or_default().push(e);
+    let had_events: Vec<&String> = touched
+        .iter()
+        .filter(|c| prior.get(*c).is_some_and(|n| *n > 0))
+        .collect();
+    if !had_events.is_empty() {
+        for e in scan_events::table
+            .filter(scan_events::container_id.eq_any(&had_events))
+            .select(EventRow::as_select())
+            .load::<EventRow>(conn)?
+        {
+            history.entry(e.container_id.clone()).or_default().push(e);
+        }
+    }
+    for e in &new_events {
+        if prior.get(&e.container_id).is_some_and(|n| *n == 0) {
+            history
+                .entry(e.container_id.clone())
+                .or_default()
+                .push(e.clone());
+        }
     }
     let child_weights: HashMap<String, i64> = {
         let mut m = HashMap::new();

@@ -56,19 +56,39 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesM
     Ok(body)
 }
 
-/// Parses JSON text, then maps it onto `T` keeping the path of the offending field.
+/// Parses JSON straight into `T` (one pass), keeping the path of the offending field: syntax
+/// errors are 400, type and value errors 422.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    // serde would map an array onto a struct positionally; every body of this API is an object.
-    if !value.is_object() && !value.is_null() {
-        return Err(ApiError::invalid("body", "must be a JSON object"));
+    // serde would map an array onto a struct positionally; every body of this API is an
+    // object (or `null` where the body is optional).
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if !matches!(first, Some(b'{') | Some(b'n') | None) {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Err(e) => Err(ApiError::BadRequest(format!(
+                "the body is not valid JSON: {e}"
+            ))),
+            Ok(_) => Err(ApiError::invalid("body", "must be a JSON object")),
+        };
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = value.map_err(|e| {
         let path = e.path().to_string();
+        let inner = e.into_inner();
+        if matches!(
+            inner.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        ) {
+            return ApiError::BadRequest(format!("the body is not valid JSON: {inner}"));
+        }
         let field = if path == "." { String::new() } else { path };
-        let message = e.into_inner().to_string();
+        let message = inner.to_string();
         // serde names a missing field in the message, not the path.
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         let field = match (field.is_empty(), message.strip_prefix("missing field `")) {
             (true, Some(rest)) => rest.trim_end_matches('`').to_owned(),
             (false, Some(rest)) => format!("{field}.{}", rest.trim_end_matches('`')),
@@ -76,7 +96,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             (false, None) => field,
         };
         ApiError::Validation(vec![FieldError { field, message }])
-    })
+    })?;
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
