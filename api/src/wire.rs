@@ -52,6 +52,19 @@ impl Cursor {
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 200;
 
+/// Cuts a page fetched with `limit + 1` rows: the extra row only says that more follow, and
+/// the cursor is the id of the page's last row.
+pub fn page<T>(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(|r| Cursor(id(r).to_owned()).encode());
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
 /// Validates a requested page size.
 pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {

@@ -95,8 +95,7 @@ pub fn new_refresh_token() -> Result<String, ApiError> {
 
 /// What the database keeps of a refresh token: a stolen database copy cannot be replayed.
 pub fn hash_refresh_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
 /// Random bytes from the operating system.

@@ -26,15 +26,12 @@ pub struct Chained<'a> {
     pub parent_code: Option<&'a str>,
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The chain's starting point for a container.
 pub fn genesis(container_id: &str) -> String {
-    hex(&Sha256::digest(
-        format!("yifei-custody-v1:{container_id}").as_bytes(),
-    ))
+    format!(
+        "{:x}",
+        Sha256::digest(format!("yifei-custody-v1:{container_id}").as_bytes())
+    )
 }
 
 /// Hash of an event linked to `prev`. Fields are length-prefixed so that no two different
@@ -69,7 +66,7 @@ pub fn hash(prev: &str, e: &Chained<'_>) -> String {
         opt(e.parent_code),
     ]
     .join("|");
-    hex(&Sha256::digest(text.as_bytes()))
+    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

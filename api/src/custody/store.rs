@@ -18,7 +18,7 @@ use crate::db::{DbConnection, new_id};
 use crate::error::ApiError;
 use crate::institutions::Scope;
 use crate::institutions::store::{InstitutionRow, scope_of};
-use crate::wire::{Cursor, enum_str, parse_enum};
+use crate::wire::{Cursor, enum_str, page, parse_enum};
 
 /// A container row: the derived state next to what the label says.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -554,19 +554,8 @@ pub fn list(
         .inner_join(institutions::table)
         .select((ContainerRow::as_select(), InstitutionRow::as_select()))
         .into_boxed();
-    match &scope {
-        Scope::All => {}
-        Scope::Townships(t) => q = q.filter(institutions::township.eq_any(t.clone())),
-        Scope::Served => q = q.filter(institutions::status.eq_any(["active", "suspended"])),
-        Scope::Own(id) => q = q.filter(institutions::id.eq(id.clone())),
-        Scope::Hub(id) => {
-            q = q.filter(
-                institutions::id
-                    .eq(id.clone())
-                    .or(institutions::hub_id.eq(id.clone())),
-            )
-        }
-        Scope::Nothing => q = q.filter(institutions::id.is_null()),
+    if let Some(ids) = crate::institutions::store::visible_ids(conn, &scope)? {
+        q = q.filter(containers::institution_id.eq_any(ids));
     }
     if let Some(s) = f.state {
         q = q.filter(containers::state.eq(enum_str(&s)));
@@ -580,16 +569,11 @@ pub fn list(
     if let Some(c) = f.cursor {
         q = q.filter(containers::id.gt(c.0));
     }
-    let mut rows: Vec<(ContainerRow, InstitutionRow)> = q
+    let rows: Vec<(ContainerRow, InstitutionRow)> = q
         .order(containers::id.asc())
         .limit(f.limit + 1)
         .load(conn)?;
-    let next_cursor = if rows.len() as i64 > f.limit {
-        rows.truncate(usize::try_from(f.limit).unwrap_or(0));
-        rows.last().map(|(c, _)| Cursor(c.id.clone()).encode())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = page(rows, f.limit, |(c, _)| &c.id);
     let items = rows
         .iter()
         .map(|(c, i)| {

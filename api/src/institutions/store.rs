@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::db::schema::{institutions, organisations, users};
 use crate::db::{DbConnection, is_unique_violation, new_id};
 use crate::error::ApiError;
-use crate::wire::{Cursor, enum_str, parse_enum};
+use crate::wire::{Cursor, enum_str, page, parse_enum};
 
 /// An institution row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -231,6 +231,30 @@ pub fn scope_of(conn: &mut DbConnection, caller: &Caller) -> Result<Scope, ApiEr
     Ok(Scope::of(caller.role, caller.tenant.as_deref(), townships))
 }
 
+/// The ids of the institutions a scope admits (`None`: all of them). Lists of anything that
+/// belongs to an institution filter on these, so the scope rules live in one place.
+pub fn visible_ids(
+    conn: &mut DbConnection,
+    scope: &Scope,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let mut q = institutions::table.select(institutions::id).into_boxed();
+    match scope {
+        Scope::All => return Ok(None),
+        Scope::Own(id) => return Ok(Some(vec![id.clone()])),
+        Scope::Nothing => return Ok(Some(Vec::new())),
+        Scope::Townships(t) => q = q.filter(institutions::township.eq_any(t.clone())),
+        Scope::Served => q = q.filter(institutions::status.eq_any(["active", "suspended"])),
+        Scope::Hub(id) => {
+            q = q.filter(
+                institutions::id
+                    .eq(id.clone())
+                    .or(institutions::hub_id.eq(id.clone())),
+            )
+        }
+    }
+    Ok(Some(q.load(conn)?))
+}
+
 /// Loads an institution the caller may see; anything else is 404 (existence is not leaked).
 pub fn get_visible(
     conn: &mut DbConnection,
@@ -269,19 +293,8 @@ pub fn list(
     let mut q = institutions::table
         .select(InstitutionRow::as_select())
         .into_boxed();
-    match &scope {
-        Scope::All => {}
-        Scope::Townships(t) => q = q.filter(institutions::township.eq_any(t.clone())),
-        Scope::Served => q = q.filter(institutions::status.eq_any(["active", "suspended"])),
-        Scope::Own(id) => q = q.filter(institutions::id.eq(id.clone())),
-        Scope::Hub(id) => {
-            q = q.filter(
-                institutions::id
-                    .eq(id.clone())
-                    .or(institutions::hub_id.eq(id.clone())),
-            )
-        }
-        Scope::Nothing => q = q.filter(institutions::id.is_null()),
+    if let Some(ids) = visible_ids(conn, &scope)? {
+        q = q.filter(institutions::id.eq_any(ids));
     }
     if let Some(s) = f.status {
         q = q.filter(institutions::status.eq(super::status_str(s)));
@@ -295,16 +308,11 @@ pub fn list(
     if let Some(c) = f.cursor {
         q = q.filter(institutions::id.gt(c.0));
     }
-    let mut rows: Vec<InstitutionRow> = q
+    let rows: Vec<InstitutionRow> = q
         .order(institutions::id.asc())
         .limit(f.limit + 1)
         .load(conn)?;
-    let next_cursor = if rows.len() as i64 > f.limit {
-        rows.truncate(usize::try_from(f.limit).unwrap_or(0));
-        rows.last().map(|r| Cursor(r.id.clone()).encode())
-    } else {
-        None
-    };
+    let (rows, next_cursor) = page(rows, f.limit, |r| &r.id);
     Ok(InstitutionPage {
         items: rows
             .iter()

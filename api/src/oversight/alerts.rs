@@ -15,7 +15,7 @@ use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::Scope;
 use crate::institutions::store::scope_of;
-use crate::wire::Cursor;
+use crate::wire::{Cursor, page};
 
 /// Thresholds of the rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -794,13 +794,8 @@ pub fn list(
     if let Some(c) = f.cursor {
         q = q.filter(alerts::id.lt(c.0));
     }
-    let mut rows: Vec<AlertRow> = q.order(alerts::id.desc()).limit(f.limit + 1).load(conn)?;
-    let next_cursor = if rows.len() as i64 > f.limit {
-        rows.truncate(usize::try_from(f.limit).unwrap_or(0));
-        rows.last().map(|r| Cursor(r.id.clone()).encode())
-    } else {
-        None
-    };
+    let rows: Vec<AlertRow> = q.order(alerts::id.desc()).limit(f.limit + 1).load(conn)?;
+    let (rows, next_cursor) = page(rows, f.limit, |r| &r.id);
     Ok(AlertPage {
         items: rows.iter().map(AlertRow::to_wire).collect(),
         next_cursor,
