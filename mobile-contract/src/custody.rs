@@ -301,6 +301,15 @@ pub struct ScanEvent {
 /// `POST /api/v1/scans`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"events": [
+    {"event_id": "0195a4c2-1111-7000-8000-000000000001", "code": "7K3M-9Q2X-C4TB", "action": "collect",
+     "occurred_at": "2026-03-02T09:41:07+08:00", "weight_kg": 2.35,
+     "location": {"lat": 36.3121, "lng": 117.431}, "run_id": "0195a4c2-2222-7000-8000-000000000009",
+     "device_id": "phone-17"},
+    {"event_id": "0195a4c2-1111-7000-8000-000000000002", "code": "7K3M-9Q2X-C4TZ", "action": "collect",
+     "occurred_at": "2026-03-02T09:41:30+08:00", "weight_kg": 0.8,
+     "location": {"lat": 36.3121, "lng": 117.431}, "device_id": "phone-17"}
+]}))]
 pub struct ScanBatch {
     /// 1 to 500 events, in any order.
     pub events: Vec<ScanEvent>,
@@ -337,6 +346,10 @@ pub struct ScanResult {
 
 /// `POST /api/v1/scans` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"results": [
+    {"event_id": "0195a4c2-1111-7000-8000-000000000001", "status": "accepted", "state": "collected"},
+    {"event_id": "0195a4c2-1111-7000-8000-000000000002", "status": "rejected", "reason": "mistyped_code"}
+]}))]
 pub struct ScanResults {
     /// One result per uploaded event, same order.
     pub results: Vec<ScanResult>,
