@@ -126,7 +126,10 @@ fn through_api(url: &str, load: &Load) -> (f64, Vec<Duration>) {
             (0..load.batches)
                 .map(|b| {
                     let from = (w * load.batches + b) * load.batch;
-                    let events: Vec<Value> = codes[from..from + load.batch].iter().map(|c| event(c)).collect();
+                    let events: Vec<Value> = codes[from..from + load.batch]
+                        .iter()
+                        .map(|c| event(c))
+                        .collect();
                     json!({"events": events}).to_string()
                 })
                 .collect()
@@ -153,7 +156,11 @@ fn through_api(url: &str, load: &Load) -> (f64, Vec<Duration>) {
                         .expect("post");
                     let text = res.body_mut().read_to_string().expect("body");
                     lat.push(t.elapsed());
-                    assert_eq!(text.matches(r#""status":"accepted""#).count(), batch, "{text}");
+                    assert_eq!(
+                        text.matches(r#""status":"accepted""#).count(),
+                        batch,
+                        "{text}"
+                    );
                 }
                 lat
             })
