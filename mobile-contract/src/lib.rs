@@ -41,3 +41,8 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
 }
+
+/// An empty JSON object, for actions that take no input (the body may also be left out).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}

@@ -96,14 +96,14 @@ pub async fn list(
 /// Acknowledge an alert (admin, bureau staff, dispatcher): someone is on it.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "oversight",
     params(("id" = String, Path, description = "Alert id")),
-    request_body(content = Option<ResolveRequest>, description = "Nothing needed"),
+    request_body(content = Option<yifei_contract::Empty>, description = "Nothing needed"),
     security(("bearer" = [])),
     responses((status = 200, description = "Acknowledged", body = Alert)))]
 pub async fn ack(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    _b: OptionalJson<Option<serde_json::Value>>,
+    _b: OptionalJson<Option<yifei_contract::Empty>>,
 ) -> Result<web::Json<Alert>, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
     Ok(web::Json(
@@ -284,7 +284,10 @@ pub async fn cells(
 
 /// Record a spot check (bureau staff): an institution of the jurisdiction, or the company.
 #[utoipa::path(post, path = "/api/v1/inspections", tag = "oversight", request_body = NewInspection, security(("bearer" = [])),
-    responses((status = 201, description = "Recorded", body = Inspection)))]
+    responses(
+        (status = 201, description = "Recorded", body = Inspection),
+        (status = 404, description = "No such institution or organisation in the caller's jurisdiction", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn record(
     state: web::Data<AppState>,
     caller: Caller,
