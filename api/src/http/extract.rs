@@ -144,6 +144,31 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     }
 }
 
+/// Whether a report or manifest is wanted as CSV: `?format=csv`, or `Accept: text/csv` when
+/// no format is given.
+pub fn wants_csv(req: &HttpRequest, format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        Some("csv") => Ok(true),
+        Some("json") | None => Ok(req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"))),
+        Some(_) => Err(ApiError::invalid("format", "must be json or csv")),
+    }
+}
+
+/// A CSV download named `name.csv`.
+pub fn csv_attachment(name: &str, body: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(body)
+}
+
 /// Query-string and path errors of actix's own extractors, as problems.
 pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     let msg = err.to_string();

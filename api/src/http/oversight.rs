@@ -1,6 +1,6 @@
 //! Alerts, epidemic mode, coverage reports and inspections.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,7 +9,7 @@ use yifei_contract::{
     ResolveRequest, Role,
 };
 
-use super::extract::{ApiJson, OptionalJson};
+use super::extract::{ApiJson, OptionalJson, csv_attachment, wants_csv};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::oversight::{self, alerts, inspections, reports};
@@ -229,28 +229,14 @@ pub async fn coverage(
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params(&state, &q)?;
-    let csv = match q.format.as_deref() {
-        Some("csv") => true,
-        Some("json") | None => req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv")),
-        Some(_) => return Err(ApiError::invalid("format", "must be json or csv")),
-    };
+    let csv = wants_csv(&req, q.format.as_deref())?;
     let (now, tz) = (state.clock.now(), state.config.tz);
     let r = state
         .db
         .run(move |conn| reports::coverage(conn, &caller, &p, now, tz))
         .await?;
     Ok(if csv {
-        HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"coverage-{}-{}.csv\"", r.from, r.to),
-            ))
-            .body(reports::csv(&r))
+        csv_attachment(&format!("coverage-{}-{}", r.from, r.to), reports::csv(&r))
     } else {
         HttpResponse::Ok().json(r)
     })

@@ -1,6 +1,6 @@
 //! Fleet, pickup requests, due pickups, plans, runs and manifests.
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -10,7 +10,7 @@ use yifei_contract::{
     VehicleList, VehicleUpdate,
 };
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, csv_attachment, wants_csv};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::runs::{fleet, store};
@@ -285,29 +285,6 @@ pub struct FormatQuery {
     pub format: Option<String>,
 }
 
-fn wants_csv(req: &HttpRequest, q: &FormatQuery) -> Result<bool, ApiError> {
-    match q.format.as_deref() {
-        Some("csv") => return Ok(true),
-        Some("json") | None => {}
-        Some(_) => return Err(ApiError::invalid("format", "must be json or csv")),
-    }
-    Ok(req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv")))
-}
-
-fn csv_response(list: &[Manifest], name: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.csv\""),
-        ))
-        .body(manifests::csv(list))
-}
-
 /// The transfer manifests of a run (JSON, or CSV).
 #[utoipa::path(get, path = "/api/v1/runs/{id}/manifests", tag = "runs",
     params(("id" = String, Path, description = "Run id"), FormatQuery), security(("bearer" = [])),
@@ -319,7 +296,7 @@ pub async fn run_manifests(
     id: web::Path<String>,
     q: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = wants_csv(&req, &q)?;
+    let csv = wants_csv(&req, q.format.as_deref())?;
     let id = id.into_inner();
     let name = format!("manifests-{id}");
     let items = state
@@ -327,7 +304,7 @@ pub async fn run_manifests(
         .run(move |conn| manifests::of_run(conn, &caller, &id))
         .await?;
     Ok(if csv {
-        csv_response(&items, &name)
+        csv_attachment(&name, manifests::csv(&items))
     } else {
         HttpResponse::Ok().json(ManifestList { items })
     })
@@ -344,7 +321,7 @@ pub async fn manifest(
     number: web::Path<String>,
     q: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = wants_csv(&req, &q)?;
+    let csv = wants_csv(&req, q.format.as_deref())?;
     let number = number.into_inner();
     let m = state
         .db
@@ -352,7 +329,7 @@ pub async fn manifest(
         .await?;
     Ok(if csv {
         let name = m.number.clone();
-        csv_response(std::slice::from_ref(&m), &name)
+        csv_attachment(&name, manifests::csv(std::slice::from_ref(&m)))
     } else {
         HttpResponse::Ok().json(m)
     })

@@ -257,13 +257,7 @@ pub fn of_run(
 
 /// CSV of manifests: one row per container line, the header fields repeated.
 pub fn csv(list: &[Manifest]) -> String {
-    let esc = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
+    let esc = crate::wire::csv_field;
     let num = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     let mut out = String::from(
         "number,status,run_id,shipper,carrier,plate,receiver,code,category,hw_code,packaging,seal_kg,collect_kg,receive_kg,state,collected_at,received_at\n",

@@ -392,13 +392,7 @@ pub fn coverage(
 /// CSV: one line per group (total, townships, kinds).
 pub fn csv(r: &CoverageReport) -> String {
     let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
-    let esc = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    };
+    let esc = crate::wire::csv_field;
     let mut out = String::from(
         "dimension,group,registered,collected_within_interval,entry_rate_institutions,kg_sealed,kg_received,entry_rate_weight,kg_disposed,harmless_disposal_rate,containers_collected,collected_on_time,on_time_rate,overdue_storage_hours,open_discrepancies,inactive_institutions,inspections,inspections_passed,inspection_pass_rate\n",
     );
