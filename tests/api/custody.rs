@@ -606,6 +606,33 @@ fn hubs_nest_small_boxes_into_big_ones(app: &TestApp) {
 
     // The big box is sealed at the hub: 3.0 kg = its contents. Then the driver takes it.
     scan(app, &hub, &[ev(&big, "seal", -100, Some(3.0))]);
+    // One level only: a box holding boxes does not go into another box.
+    let big2 = new_container(app, &hub, "infectious", "box");
+    app.post(
+        &format!("/api/v1/containers/{big2}/children"),
+        Some(&hub),
+        &json!({"codes": [big]}),
+    )
+    .invalid_field("codes[0]");
+    // A big box sealed at 4.0 kg around 1.0 kg of contents is flagged.
+    let third = new_container(app, &c.clinic_a, "infectious", "bag");
+    scan(app, &c.clinic_a, &[ev(&third, "seal", -120, Some(1.0))]);
+    scan(app, &hub, &[ev(&third, "hub_in", -110, None)]);
+    let r = app.post(
+        &format!("/api/v1/containers/{big2}/children"),
+        Some(&hub),
+        &json!({"codes": [third]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = scan(app, &hub, &[ev(&big2, "seal", -100, Some(4.0))]);
+    assert_eq!(statuses(&r), ["accepted"]);
+    let got = app.get(&format!("/api/v1/containers/{big2}"), Some(&c.admin));
+    assert_eq!(
+        got.body["flags"],
+        json!(["weight_discrepancy"]),
+        "{}",
+        got.text
+    );
     let mut pickup = ev(&big, "collect", -50, Some(3.1));
     pickup["location"] = json!({"lat": 36.25, "lng": 117.35});
     scan(app, &c.driver, &[pickup]);

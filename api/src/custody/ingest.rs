@@ -14,7 +14,6 @@ use crate::auth::Caller;
 use crate::db::DbConnection;
 use crate::db::schema::{containers, institutions, scan_events};
 use crate::error::ApiError;
-use crate::institutions::store::InstitutionRow;
 use crate::wire::{enum_str, parse_enum};
 
 /// Device clocks may run this far ahead of the server's before a scan is refused.
@@ -94,9 +93,89 @@ fn precheck(
     Ok(code)
 }
 
+/// What ingest needs of a container's institution: who may scan its containers and where
+/// they may be collected. Read once per institution, not once per container: a batch holds
+/// up to 500 containers of a few institutions.
+#[derive(Debug, Clone)]
+struct Site {
+    id: String,
+    hub_id: Option<String>,
+    places: Places,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = institutions)]
+struct SiteRow {
+    id: String,
+    hub_id: Option<String>,
+    lat: f64,
+    lng: f64,
+}
+
+/// Pairs containers with their institutions' sites: one query for the distinct institutions
+/// and one for their hubs, whatever the number of institutions in the batch.
+fn with_sites(
+    conn: &mut DbConnection,
+    rows: Vec<ContainerRow>,
+) -> Result<Vec<(ContainerRow, Site)>, ApiError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<&str> = rows.iter().map(|c| c.institution_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: Vec<SiteRow> = institutions::table
+        .filter(institutions::id.eq_any(&ids))
+        .select(SiteRow::as_select())
+        .load(conn)?;
+    let mut at: HashMap<String, (f64, f64)> = found
+        .iter()
+        .map(|s| (s.id.clone(), (s.lat, s.lng)))
+        .collect();
+    let mut hubs: Vec<&str> = found
+        .iter()
+        .filter_map(|s| s.hub_id.as_deref())
+        .filter(|h| !at.contains_key(*h))
+        .collect();
+    hubs.sort_unstable();
+    hubs.dedup();
+    if !hubs.is_empty() {
+        for (id, lat, lng) in institutions::table
+            .filter(institutions::id.eq_any(&hubs))
+            .select((institutions::id, institutions::lat, institutions::lng))
+            .load::<(String, f64, f64)>(conn)?
+        {
+            at.insert(id, (lat, lng));
+        }
+    }
+    let sites: HashMap<String, Site> = found
+        .into_iter()
+        .map(|s| {
+            let places = Places {
+                institution: (s.lat, s.lng),
+                hub: s.hub_id.as_ref().and_then(|h| at.get(h).copied()),
+            };
+            let site = Site {
+                id: s.id.clone(),
+                hub_id: s.hub_id,
+                places,
+            };
+            (s.id, site)
+        })
+        .collect();
+    rows.into_iter()
+        .map(|c| {
+            let site = sites.get(&c.institution_id).cloned().ok_or_else(|| {
+                ApiError::Internal(format!("container {} has no institution", c.id))
+            })?;
+            Ok((c, site))
+        })
+        .collect()
+}
+
 /// Whether the caller's tenant may scan this institution's container for this action.
 /// Another tenant's container answers like an unknown code (existence is not leaked).
-fn tenant_may(caller: &Caller, action: ScanAction, inst: &InstitutionRow) -> bool {
+fn tenant_may(caller: &Caller, action: ScanAction, inst: &Site) -> bool {
     let tenant = caller.tenant.as_deref();
     match (caller.role, action) {
         (Role::ClinicStaff | Role::HubKeeper, ScanAction::Seal) => tenant == Some(inst.id.as_str()),
@@ -282,19 +361,15 @@ fn ingest_once(
         }
     }
     let wanted: Vec<String> = codes_of.iter().flatten().cloned().collect();
-    // Lock the containers in id order (PostgreSQL row locks; SQLite holds the write lock
-    // already), then read them: concurrent batches append to one chain one after the other.
-    lock_codes(conn, &wanted)?;
-    let found: Vec<(ContainerRow, InstitutionRow)> = if wanted.is_empty() {
+    // Read the containers under their locks, so that concurrent batches append to one chain
+    // one after the other.
+    let found: Vec<(ContainerRow, Site)> = if wanted.is_empty() {
         Vec::new()
     } else {
-        containers::table
-            .inner_join(institutions::table)
-            .filter(containers::code.eq_any(&wanted))
-            .select((ContainerRow::as_select(), InstitutionRow::as_select()))
-            .load(conn)?
+        let rows = locked(conn, Keys::Codes(&wanted))?;
+        with_sites(conn, rows)?
     };
-    let by_code: HashMap<String, (ContainerRow, InstitutionRow)> = found
+    let by_code: HashMap<String, (ContainerRow, Site)> = found
         .into_iter()
         .map(|(c, i)| (c.code.clone(), (c, i)))
         .collect();
@@ -336,7 +411,7 @@ fn ingest_once(
         .map(|(c, _)| (c.id.clone(), c.state.clone()))
         .collect();
     if !todo.is_empty() {
-        let rows: HashMap<String, (ContainerRow, InstitutionRow)> = by_code
+        let rows: HashMap<String, (ContainerRow, Site)> = by_code
             .into_values()
             .filter(|(c, _)| todo.contains_key(&c.id))
             .map(|(c, i)| (c.id.clone(), (c, i)))
@@ -383,33 +458,33 @@ fn outcome(event_id: &str, status: ScanStatus) -> ScanResult {
     }
 }
 
-/// Row locks on PostgreSQL, in id order so that concurrent batches cannot deadlock on them.
-fn lock_codes(conn: &mut DbConnection, codes: &[String]) -> Result<(), ApiError> {
-    if let DbConnection::Postgresql(pg) = conn
-        && !codes.is_empty()
-    {
-        containers::table
-            .filter(containers::code.eq_any(codes))
-            .order(containers::id.asc())
-            .select(containers::id)
-            .for_update()
-            .load::<String>(pg)?;
-    }
-    Ok(())
+/// Which containers to read under lock.
+enum Keys<'a> {
+    Codes(&'a [String]),
+    Ids(&'a [String]),
 }
 
-fn lock_ids(conn: &mut DbConnection, ids: &[String]) -> Result<(), ApiError> {
-    if let DbConnection::Postgresql(pg) = conn
-        && !ids.is_empty()
-    {
-        containers::table
-            .filter(containers::id.eq_any(ids))
-            .order(containers::id.asc())
-            .select(containers::id)
-            .for_update()
-            .load::<String>(pg)?;
+/// Reads containers under their locks: on PostgreSQL the same statement takes their row locks
+/// in id order (so that concurrent batches cannot deadlock on them); SQLite's writer holds
+/// the database's write lock already.
+fn locked(conn: &mut DbConnection, keys: Keys<'_>) -> Result<Vec<ContainerRow>, ApiError> {
+    macro_rules! read {
+        ($filter:expr) => {{
+            let q = containers::table
+                .filter($filter)
+                .order(containers::id.asc());
+            match conn {
+                DbConnection::Postgresql(pg) => {
+                    q.select(ContainerRow::as_select()).for_update().load(pg)?
+                }
+                DbConnection::Sqlite(lite) => q.select(ContainerRow::as_select()).load(lite)?,
+            }
+        }};
     }
-    Ok(())
+    Ok(match keys {
+        Keys::Codes(c) => read!(containers::code.eq_any(c)),
+        Keys::Ids(i) => read!(containers::id.eq_any(i)),
+    })
 }
 
 /// Appends the accepted events (and what big boxes pass on to their children) to the chains
@@ -421,22 +496,28 @@ fn apply(
     events: &[ScanEvent],
     ids: &[String],
     todo: &BTreeMap<String, Vec<usize>>,
-    mut rows: HashMap<String, (ContainerRow, InstitutionRow)>,
+    mut rows: HashMap<String, (ContainerRow, Site)>,
     received: chrono::NaiveDateTime,
     tz: chrono::FixedOffset,
     states: &mut HashMap<String, String>,
 ) -> Result<(), ApiError> {
     let parents: Vec<String> = todo.keys().cloned().collect();
     // Children of big boxes among the touched containers.
-    let children: Vec<(ContainerRow, InstitutionRow)> = containers::table
-        .inner_join(institutions::table)
+    let children: Vec<(Option<String>, String, Option<i32>)> = containers::table
         .filter(containers::parent_id.eq_any(&parents))
-        .select((ContainerRow::as_select(), InstitutionRow::as_select()))
+        .select((
+            containers::parent_id,
+            containers::id,
+            containers::seal_weight_g,
+        ))
         .load(conn)?;
     let mut children_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (c, _) in &children {
-        if let Some(p) = &c.parent_id {
-            children_of.entry(p.clone()).or_default().push(c.id.clone());
+    // What the boxes hold by their stored seal weights, to check a big box's own weight.
+    let mut child_weights: HashMap<String, i64> = HashMap::new();
+    for (parent, id, seal_g) in children {
+        if let Some(p) = parent {
+            *child_weights.entry(p.clone()).or_insert(0) += i64::from(seal_g.unwrap_or(0));
+            children_of.entry(p).or_default().push(id);
         }
     }
     let mut inherited: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
@@ -474,13 +555,8 @@ fn apply(
     }
     if !inherited.is_empty() {
         let child_ids: Vec<String> = inherited.keys().cloned().collect();
-        lock_ids(conn, &child_ids)?;
-        for (c, i) in containers::table
-            .inner_join(institutions::table)
-            .filter(containers::id.eq_any(&child_ids))
-            .select((ContainerRow::as_select(), InstitutionRow::as_select()))
-            .load::<(ContainerRow, InstitutionRow)>(conn)?
-        {
+        let loaded = locked(conn, Keys::Ids(&child_ids))?;
+        for (c, i) in with_sites(conn, loaded)? {
             prior.insert(c.id.clone(), c.event_count);
             rows.insert(c.id.clone(), (c, i));
         }
@@ -538,20 +614,6 @@ fn apply(
                 .push(e.clone());
         }
     }
-    let child_weights: HashMap<String, i64> = {
-        let mut m = HashMap::new();
-        for (p, w) in containers::table
-            .filter(containers::parent_id.eq_any(&touched))
-            .select((containers::parent_id, containers::seal_weight_g))
-            .load::<(Option<String>, Option<i32>)>(conn)?
-        {
-            if let Some(p) = p {
-                *m.entry(p).or_insert(0) += i64::from(w.unwrap_or(0));
-            }
-        }
-        m
-    };
-    let mut places_cache: HashMap<String, Places> = HashMap::new();
     // Children first, so that a parent's check sees their weights as stored.
     touched.reverse();
     let mut derived: Vec<String> = Vec::new();
@@ -559,14 +621,7 @@ fn apply(
         let (row, inst) = rows
             .get_mut(&cid)
             .ok_or_else(|| ApiError::Internal("container vanished".into()))?;
-        let places = match places_cache.get(&inst.id) {
-            Some(p) => *p,
-            None => {
-                let p = store::places(conn, inst)?;
-                places_cache.insert(inst.id.clone(), p);
-                p
-            }
-        };
+        let places = inst.places;
         let evs = history.remove(&cid).unwrap_or_default();
         let d = store::derive(
             row,

@@ -703,6 +703,18 @@ pub fn nest(
                     field,
                     message: "already in another box".into(),
                 });
+            } else if containers::table
+                .filter(containers::parent_id.eq(&child.id))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0
+            {
+                // One level of nesting: a big box's custody reaches the boxes inside it, not
+                // boxes inside those.
+                errors.push(yifei_contract::FieldError {
+                    field,
+                    message: "holds other boxes; a big box cannot go into another".into(),
+                });
             } else if !matches!(state, ContainerState::Sealed | ContainerState::AtHub) {
                 errors.push(yifei_contract::FieldError {
                     field,
