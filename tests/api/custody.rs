@@ -17,6 +17,7 @@ both!(
     weights_and_locations_are_reconciled,
     tampering_is_detected_by_the_audit,
     hubs_nest_small_boxes_into_big_ones,
+    a_failing_batch_does_not_undo_the_others,
 );
 
 /// Two approved institutions with clinic staff, a driver and a plant operator.
@@ -664,4 +665,84 @@ fn hubs_nest_small_boxes_into_big_ones(app: &TestApp) {
         .body["valid"],
         true
     );
+}
+
+/// SQLite stores concurrent uploads in one transaction, each batch in its own savepoint: a
+/// batch that fails inside the database must not take the others of its group down with it.
+/// A trigger makes storing one container's state fail; the writer is held while the batches
+/// queue up so that they are committed together.
+fn a_failing_batch_does_not_undo_the_others(app: &TestApp) {
+    let c = county(app);
+    let boxes: Vec<String> = (0..3)
+        .map(|_| new_container(app, &c.clinic_a, "infectious", "bag"))
+        .collect();
+    // The failure comes late in the batch, when its events are already written: storing the
+    // container's new state.
+    app.with_conn(|conn| {
+        use diesel::connection::SimpleConnection;
+        let sql = match conn {
+            yifei_api::db::DbConnection::Sqlite(_) => format!(
+                "CREATE TRIGGER boom BEFORE UPDATE ON containers WHEN NEW.code = '{}' \
+                 AND NEW.event_count > 0 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+                boxes[1]
+            ),
+            yifei_api::db::DbConnection::Postgresql(_) => format!(
+                "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.code = '{}' AND NEW.event_count > 0 THEN RAISE EXCEPTION 'boom'; \
+                 END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER boom BEFORE UPDATE ON containers FOR EACH ROW \
+                 EXECUTE FUNCTION boom();",
+                boxes[1]
+            ),
+        };
+        conn.batch_execute(&sql).expect("trigger");
+    });
+    let seal = |code: &str, device: &str| {
+        let mut e = ev(code, "seal", -60, Some(1.5));
+        e["device_id"] = json!(device);
+        json!({"events": [e]})
+    };
+    let answers = std::thread::scope(|s| {
+        let post = |code: &str, device: &str| {
+            let body = seal(code, device);
+            let token = c.clinic_a.clone();
+            s.spawn(move || app.post("/api/v1/scans", Some(&token), &body))
+        };
+        // Holding a write transaction keeps the scan writer waiting (SQLite) with the first
+        // batch taken; the next two queue up meanwhile and are committed as one group.
+        let handles = app.with_conn(|conn| {
+            yifei_api::db::write_tx(conn, |_| {
+                let first = post(&boxes[0], "phone-1");
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let failing = post(&boxes[1], "phone-2");
+                let third = post(&boxes[2], "phone-3");
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                Ok([first, failing, third])
+            })
+            .expect("held transaction")
+        });
+        handles.map(|h| h.join().expect("upload"))
+    });
+    let [first, failing, third] = answers;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(third.status, 200, "{}", third.text);
+    assert_eq!(first.body["results"][0]["status"], "accepted");
+    assert_eq!(third.body["results"][0]["status"], "accepted");
+    assert!(failing.status >= 500, "{} {}", failing.status, failing.text);
+    for (code, state, events) in [
+        (&boxes[0], "sealed", 1),
+        (&boxes[1], "labelled", 0),
+        (&boxes[2], "sealed", 1),
+    ] {
+        let got = app.get(&format!("/api/v1/containers/{code}"), Some(&c.clinic_a));
+        assert_eq!(got.body["state"], state, "{}", got.text);
+        assert_eq!(
+            got.body["events"].as_array().map(Vec::len),
+            Some(events),
+            "{}",
+            got.text
+        );
+        let audit = app.get(&format!("/api/v1/containers/{code}/audit"), Some(&c.admin));
+        assert_eq!(audit.body["valid"], true, "{}", audit.text);
+    }
 }
