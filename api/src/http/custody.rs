@@ -185,6 +185,8 @@ pub async fn audit(
 }
 
 /// Nest sealed small boxes into this big box at the hub (hub keeper).
+///
+/// One level deep: a box that holds boxes cannot go into another (422).
 #[utoipa::path(post, path = "/api/v1/containers/{code}/children", tag = "custody",
     params(("code" = String, Path, description = "The big box's code")),
     request_body = NestRequest,
