@@ -199,8 +199,7 @@ fn seal_waste(
     use crate::custody::store::{
         ContainerRow, EventRow, chain_next, insert_events, places, refold,
     };
-    use crate::custody::{chain, codes, micros};
-    use crate::db::new_id;
+    use crate::custody::{codes, micros};
     let admin: String = users::table
         .filter(users::role.eq("admin"))
         .select(users::id)
@@ -236,38 +235,17 @@ fn seal_waste(
             };
             let kg = (i.waste_kg_per_day / n as f64).max(0.1)
                 * (0.7 + pick(&format!("{}:{k}:w", i.id), 60) as f64 / 100.0);
-            let id = new_id();
-            let mut row = ContainerRow {
-                head_hash: chain::genesis(&id),
-                id,
-                code: codes::generate()?,
-                institution_id: i.id.clone(),
-                category: if k == 1 && i.kind != "village_health_room" {
-                    "sharps".into()
-                } else {
-                    "infectious".into()
-                },
-                packaging: if k == 1 && i.kind != "village_health_room" {
-                    "sharps_box".into()
-                } else {
-                    "bag".into()
-                },
-                note: None,
-                state: "labelled".into(),
-                flags: "[]".into(),
-                parent_id: None,
-                seal_weight_g: None,
-                collect_weight_g: None,
-                receive_weight_g: None,
-                sealed_at: None,
-                collected_at: None,
-                received_at: None,
-                disposed_at: None,
-                event_count: 0,
-                created_by: admin.clone(),
-                created_at: sealed - chrono::Duration::minutes(30),
-                updated_at: now_n,
-            };
+            let sharps = k == 1 && i.kind != "village_health_room";
+            let mut row = ContainerRow::labelled(
+                codes::generate()?,
+                i.id.clone(),
+                if sharps { "sharps" } else { "infectious" }.into(),
+                if sharps { "sharps_box" } else { "bag" }.into(),
+                None,
+                admin.clone(),
+                sealed - chrono::Duration::minutes(30),
+                now_n,
+            );
             diesel::insert_into(crate::db::schema::containers::table)
                 .values(&row)
                 .execute(conn)?;
@@ -324,31 +302,17 @@ fn seal_waste(
             .select(InstitutionRow::as_select())
             .first(conn)?;
         let p = places(conn, &inst)?;
-        let id = new_id();
         let first = now_n - chrono::Duration::hours(story[0].1);
-        let mut row = ContainerRow {
-            head_hash: chain::genesis(&id),
-            id,
-            code: codes::generate()?,
-            institution_id: i.id.clone(),
-            category: "infectious".into(),
-            packaging: "bag".into(),
-            note: None,
-            state: "labelled".into(),
-            flags: "[]".into(),
-            parent_id: None,
-            seal_weight_g: None,
-            collect_weight_g: None,
-            receive_weight_g: None,
-            sealed_at: None,
-            collected_at: None,
-            received_at: None,
-            disposed_at: None,
-            event_count: 0,
-            created_by: admin.clone(),
-            created_at: first - chrono::Duration::minutes(30),
-            updated_at: now_n,
-        };
+        let mut row = ContainerRow::labelled(
+            codes::generate()?,
+            i.id.clone(),
+            "infectious".into(),
+            "bag".into(),
+            None,
+            admin.clone(),
+            first - chrono::Duration::minutes(30),
+            now_n,
+        );
         diesel::insert_into(crate::db::schema::containers::table)
             .values(&row)
             .execute(conn)?;

@@ -325,9 +325,7 @@ pub fn ingest(
     skew: Duration,
     tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
-    if events.is_empty() || events.len() > super::MAX_BATCH {
-        return Err(ApiError::invalid("events", "give 1 to 500 events"));
-    }
+    check_batch(events)?;
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -47,6 +47,46 @@ pub struct ContainerRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl ContainerRow {
+    /// A freshly labelled container: no events yet, its chain at the genesis of its new id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn labelled(
+        code: String,
+        institution_id: String,
+        category: String,
+        packaging: String,
+        note: Option<String>,
+        created_by: String,
+        created_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> ContainerRow {
+        let id = new_id();
+        ContainerRow {
+            head_hash: chain::genesis(&id),
+            id,
+            code,
+            institution_id,
+            category,
+            packaging,
+            note,
+            state: enum_str(&ContainerState::Labelled),
+            flags: "[]".into(),
+            parent_id: None,
+            seal_weight_g: None,
+            collect_weight_g: None,
+            receive_weight_g: None,
+            sealed_at: None,
+            collected_at: None,
+            received_at: None,
+            disposed_at: None,
+            event_count: 0,
+            created_by,
+            created_at,
+            updated_at: now,
+        }
+    }
+}
+
 /// A stored scan event. `None` is inserted as NULL (not DEFAULT) so that SQLite can take a
 /// whole batch in one statement.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -397,30 +437,16 @@ pub fn create(
             {
                 code = codes::generate()?;
             }
-            let id = new_id();
-            let row = ContainerRow {
-                head_hash: chain::genesis(&id),
-                id,
+            let row = ContainerRow::labelled(
                 code,
-                institution_id: inst.id.clone(),
-                category: enum_str(&category),
-                packaging: enum_str(&packaging),
-                note: note.clone(),
-                state: enum_str(&ContainerState::Labelled),
-                flags: "[]".into(),
-                parent_id: None,
-                seal_weight_g: None,
-                collect_weight_g: None,
-                receive_weight_g: None,
-                sealed_at: None,
-                collected_at: None,
-                received_at: None,
-                disposed_at: None,
-                event_count: 0,
-                created_by: caller.user_id.clone(),
-                created_at: now,
-                updated_at: now,
-            };
+                inst.id.clone(),
+                enum_str(&category),
+                enum_str(&packaging),
+                note.clone(),
+                caller.user_id.clone(),
+                now,
+                now,
+            );
             diesel::insert_into(containers::table)
                 .values(&row)
                 .execute(conn)?;
