@@ -270,6 +270,27 @@ where
 mod tests {
     use super::*;
 
+    /// `.cargo/config.toml` builds the bundled SQLite in multi-thread mode without memory
+    /// counters; a build that lost those flags would still work, only slower: say so here.
+    #[test]
+    fn bundled_sqlite_has_the_workspace_build_flags() {
+        #[derive(diesel::QueryableByName)]
+        struct Opt {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut c = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        let opts: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<Opt>(&mut c)
+            .expect("compile options")
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for want in ["THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+            assert!(opts.iter().any(|o| o == want), "{want} not in {opts:?}");
+        }
+    }
+
     #[test]
     fn urls_choose_the_backend_by_scheme() {
         let u = DbUrl::parse("postgres://postgres@127.0.0.1/x").expect("pg");
