@@ -669,33 +669,31 @@ fn hubs_nest_small_boxes_into_big_ones(app: &TestApp) {
 
 /// SQLite stores concurrent uploads in one transaction, each batch in its own savepoint: a
 /// batch that fails inside the database must not take the others of its group down with it.
-/// A trigger makes storing one container's state fail; the writer is held while the batches
+/// A trigger makes storing one batch's events fail; the writer is held while the batches
 /// queue up so that they are committed together.
 fn a_failing_batch_does_not_undo_the_others(app: &TestApp) {
     let c = county(app);
     let boxes: Vec<String> = (0..3)
         .map(|_| new_container(app, &c.clinic_a, "infectious", "bag"))
         .collect();
-    // The failure comes late in the batch, when its events are already written: storing the
-    // container's new state.
+    // The failure comes late in the batch, when the container's new state is already written:
+    // storing the events (of the batch sent from "phone-2").
     app.with_conn(|conn| {
         use diesel::connection::SimpleConnection;
         let sql = match conn {
-            yifei_api::db::DbConnection::Sqlite(_) => format!(
-                "CREATE TRIGGER boom BEFORE UPDATE ON containers WHEN NEW.code = '{}' \
-                 AND NEW.event_count > 0 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
-                boxes[1]
-            ),
-            yifei_api::db::DbConnection::Postgresql(_) => format!(
+            yifei_api::db::DbConnection::Sqlite(_) => {
+                "CREATE TRIGGER boom BEFORE INSERT ON scan_events WHEN NEW.device_id = 'phone-2' \
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+            }
+            yifei_api::db::DbConnection::Postgresql(_) => {
                 "CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN \
-                 IF NEW.code = '{}' AND NEW.event_count > 0 THEN RAISE EXCEPTION 'boom'; \
+                 IF NEW.device_id = 'phone-2' THEN RAISE EXCEPTION 'boom'; \
                  END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
-                 CREATE TRIGGER boom BEFORE UPDATE ON containers FOR EACH ROW \
-                 EXECUTE FUNCTION boom();",
-                boxes[1]
-            ),
+                 CREATE TRIGGER boom BEFORE INSERT ON scan_events FOR EACH ROW \
+                 EXECUTE FUNCTION boom();"
+            }
         };
-        conn.batch_execute(&sql).expect("trigger");
+        conn.batch_execute(sql).expect("trigger");
     });
     let seal = |code: &str, device: &str| {
         let mut e = ev(code, "seal", -60, Some(1.5));

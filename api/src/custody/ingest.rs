@@ -12,6 +12,7 @@ use super::store::{self, ContainerRow, EventRow, NEST_NAMESPACE};
 use super::{MAX_WEIGHT_KG, codes, grams, micros, role_may};
 use crate::auth::Caller;
 use crate::db::DbConnection;
+use crate::db::batch::JsonBatch;
 use crate::db::schema::{containers, institutions, scan_events};
 use crate::error::ApiError;
 use crate::wire::{enum_str, parse_enum};
@@ -103,7 +104,7 @@ struct Site {
     places: Places,
 }
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = institutions)]
 struct SiteRow {
     id: String,
@@ -124,10 +125,18 @@ fn with_sites(
     let mut ids: Vec<&str> = rows.iter().map(|c| c.institution_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let found: Vec<SiteRow> = institutions::table
-        .filter(institutions::id.eq_any(&ids))
-        .select(SiteRow::as_select())
-        .load(conn)?;
+    let found: Vec<SiteRow> = match conn {
+        DbConnection::Sqlite(lite) => JsonBatch::keys(
+            "SELECT id, hub_id, lat, lng FROM institutions \
+             WHERE id IN (SELECT value FROM json_each(?))",
+            &ids,
+        )
+        .load(lite)?,
+        DbConnection::Postgresql(_) => institutions::table
+            .filter(institutions::id.eq_any(&ids))
+            .select(SiteRow::as_select())
+            .load(conn)?,
+    };
     let mut at: HashMap<String, (f64, f64)> = found
         .iter()
         .map(|s| (s.id.clone(), (s.lat, s.lng)))
@@ -216,7 +225,12 @@ pub fn check_batch(events: &[ScanEvent]) -> Result<(), ApiError> {
 /// busy and stores them in one transaction, each in its own savepoint (a failing batch does
 /// not undo the others), so that concurrent uploads share one fsync instead of queueing for
 /// one each. Every client is answered only after the commit: an acknowledged scan is durable.
+///
+/// The writer is the one thing SQLite cannot run in parallel, so each batch is worked out
+/// first on a reader in the request's own thread (`plan`), and the writer only stores it
+/// (`write`), or works it out again under the lock if it went stale meanwhile.
 pub struct GroupCommitter {
+    db: crate::db::Db,
     queue: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
 }
 
@@ -226,6 +240,8 @@ struct Job {
     now: DateTime<Utc>,
     skew: Duration,
     tz: chrono::FixedOffset,
+    /// Worked out before the writer's turn; `None` to work it out in the writer.
+    plan: Option<Plan>,
     reply: std::sync::mpsc::SyncSender<Result<Vec<ScanResult>, ApiError>>,
 }
 
@@ -236,6 +252,7 @@ impl GroupCommitter {
     /// Starts the writer thread.
     pub fn start(db: crate::db::Db) -> GroupCommitter {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let reader = db.clone();
         std::thread::Builder::new()
             .name("scan-writer".into())
             .spawn(move || {
@@ -253,6 +270,7 @@ impl GroupCommitter {
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the scan writer"));
         GroupCommitter {
+            db: reader,
             queue: std::sync::Mutex::new(tx),
         }
     }
@@ -267,6 +285,13 @@ impl GroupCommitter {
         tz: chrono::FixedOffset,
     ) -> Result<Vec<ScanResult>, ApiError> {
         check_batch(&events)?;
+        // A plan that cannot be made here (no free connection, say) is made by the writer.
+        let plan = self
+            .db
+            .conn()
+            .and_then(|mut c| plan(&mut c, &caller, &events, now, skew, tz, Lock::None))
+            .map_err(|e| tracing::debug!(error = %e, "scan batch planned by the writer"))
+            .ok();
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let job = Job {
             caller,
@@ -274,6 +299,7 @@ impl GroupCommitter {
             now,
             skew,
             tz,
+            plan,
             reply,
         };
         self.queue
@@ -287,12 +313,20 @@ impl GroupCommitter {
     }
 }
 
-fn commit_group(db: &crate::db::Db, jobs: Vec<Job>) {
+fn commit_group(db: &crate::db::Db, mut jobs: Vec<Job>) {
     let stored = db.conn().and_then(|mut conn| {
         crate::db::write_tx(&mut conn, |conn| {
             Ok(jobs
-                .iter()
+                .iter_mut()
                 .map(|j| {
+                    let planned = j.plan.take().map(|p| conn.transaction(|c| write(c, p)));
+                    match planned {
+                        Some(Err(e)) if is_retryable(&e) => {
+                            tracing::debug!(error = %e, "scan batch went stale; redone under lock");
+                        }
+                        Some(done) => return done,
+                        None => {}
+                    }
                     conn.transaction(|c| ingest_once(c, &j.caller, &j.events, j.now, j.skew, j.tz))
                 })
                 .collect::<Vec<_>>())
@@ -326,6 +360,16 @@ pub fn ingest(
     tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
     check_batch(events)?;
+    // First worked out without locks and stored only if nothing changed meanwhile: the
+    // containers' locks are then held for the writes alone.
+    match plan(conn, caller, events, now, skew, tz, Lock::None)
+        .and_then(|p| crate::db::write_tx(conn, |conn| write(conn, p)))
+    {
+        Err(e) if is_retryable(&e) => {
+            tracing::debug!(error = %e, "scan batch went stale; redone under lock");
+        }
+        done => return done,
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -341,6 +385,7 @@ pub fn ingest(
     }
 }
 
+/// Works a batch out and stores it, under the containers' locks.
 fn ingest_once(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -349,6 +394,48 @@ fn ingest_once(
     skew: Duration,
     tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
+    let p = plan(conn, caller, events, now, skew, tz, Lock::Rows)?;
+    write(conn, p)
+}
+
+/// What a batch stores, worked out from what was read: the answers, the chained events, the
+/// containers' new derived state (each still carrying the version it was read at), and what
+/// else the work depended on.
+struct Plan {
+    results: Vec<ScanResult>,
+    events: Vec<EventRow>,
+    derived: Vec<ContainerRow>,
+    /// Boxes weighed inside a big box without being rewritten, with the versions weighed.
+    weighed: Vec<(String, i32)>,
+    /// Pickups on a run: (run, institution, its hub, when), one per run and institution.
+    collects: Vec<(String, String, Option<String>, chrono::NaiveDateTime)>,
+    received: chrono::NaiveDateTime,
+    tz: chrono::FixedOffset,
+}
+
+/// Whether the reads of a plan take the containers' locks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// PostgreSQL row locks (SQLite's writer holds the database's lock already): the plan
+    /// cannot go stale before it is written.
+    Rows,
+    /// Plain reads, outside the writer: `write` finds out if the plan went stale.
+    None,
+}
+
+/// Works a batch out without writing anything: validation, tenancy, duplicates, chains and
+/// folds. Kept apart from `write` so that on SQLite this runs on a reader, in parallel with
+/// the single writer, which then only stores the result.
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    events: &[ScanEvent],
+    now: DateTime<Utc>,
+    skew: Duration,
+    tz: chrono::FixedOffset,
+    lock: Lock,
+) -> Result<Plan, ApiError> {
     let received = micros(now);
     let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
     let mut codes_of: Vec<Option<String>> = vec![None; events.len()];
@@ -364,7 +451,7 @@ fn ingest_once(
     let found: Vec<(ContainerRow, Site)> = if wanted.is_empty() {
         Vec::new()
     } else {
-        let rows = locked(conn, Keys::Codes(&wanted))?;
+        let rows = read(conn, Keys::Codes(&wanted), lock)?;
         with_sites(conn, rows)?
     };
     let by_code: HashMap<String, (ContainerRow, Site)> = found
@@ -372,12 +459,22 @@ fn ingest_once(
         .map(|(c, i)| (c.code.clone(), (c, i)))
         .collect();
     let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
-    let stored: HashMap<String, String> = scan_events::table
-        .filter(scan_events::id.eq_any(&ids))
-        .select((scan_events::id, scan_events::container_id))
-        .load::<(String, String)>(conn)?
+    let stored: HashMap<String, String> = match conn {
+        DbConnection::Sqlite(lite) => JsonBatch::keys(
+            "SELECT id, container_id FROM scan_events WHERE id IN (SELECT value FROM json_each(?))",
+            &ids,
+        )
+        .load::<StoredId>(lite)?
         .into_iter()
-        .collect();
+        .map(|s| (s.id, s.container_id))
+        .collect(),
+        DbConnection::Postgresql(_) => scan_events::table
+            .filter(scan_events::id.eq_any(&ids))
+            .select((scan_events::id, scan_events::container_id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect(),
+    };
 
     // container id -> indexes of the events to append, in batch order
     let mut todo: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -408,22 +505,31 @@ fn ingest_once(
         .values()
         .map(|(c, _)| (c.id.clone(), c.state.clone()))
         .collect();
+    let mut p = Plan {
+        results: Vec::new(),
+        events: Vec::new(),
+        derived: Vec::new(),
+        weighed: Vec::new(),
+        collects: Vec::new(),
+        received,
+        tz,
+    };
     if !todo.is_empty() {
         let rows: HashMap<String, (ContainerRow, Site)> = by_code
             .into_values()
             .filter(|(c, _)| todo.contains_key(&c.id))
             .map(|(c, i)| (c.id.clone(), (c, i)))
             .collect();
-        apply(
+        append_all(
             conn,
             caller,
             events,
             &ids,
             &todo,
             rows,
-            received,
-            tz,
+            lock,
             &mut states,
+            &mut p,
         )?;
         for idxs in todo.values() {
             for &i in idxs {
@@ -432,7 +538,7 @@ fn ingest_once(
         }
     }
 
-    results
+    p.results = results
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
@@ -444,7 +550,33 @@ fn ingest_once(
             }
             Ok(r)
         })
-        .collect()
+        .collect::<Result<_, ApiError>>()?;
+    Ok(p)
+}
+
+/// Stores a plan. The containers are written first, each only if it is still at the version
+/// the plan read (which also takes their row locks on PostgreSQL); an unlocked plan that went
+/// stale fails with `store::stale()` before anything else is written.
+fn write(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> {
+    store::save_derived(conn, &p.derived)?;
+    if !p.weighed.is_empty() {
+        let ids: Vec<&String> = p.weighed.iter().map(|(id, _)| id).collect();
+        let now: HashMap<String, i32> = containers::table
+            .filter(containers::id.eq_any(&ids))
+            .select((containers::id, containers::version))
+            .load::<(String, i32)>(conn)?
+            .into_iter()
+            .collect();
+        if p.weighed.iter().any(|(id, v)| now.get(id) != Some(v)) {
+            return Err(store::stale());
+        }
+    }
+    store::insert_events(conn, &p.events)?;
+    // Pickups on a run complete its stops and open the institutions' manifests.
+    for (run, inst, hub, at) in &p.collects {
+        crate::runs::store::on_collect(conn, run, inst, hub.as_deref(), *at, p.received, p.tz)?;
+    }
+    Ok(p.results)
 }
 
 fn outcome(event_id: &str, status: ScanStatus) -> ScanResult {
@@ -456,26 +588,66 @@ fn outcome(event_id: &str, status: ScanStatus) -> ScanResult {
     }
 }
 
-/// Which containers to read under lock.
+/// An event id already stored, and its container.
+#[derive(QueryableByName)]
+#[diesel(table_name = scan_events)]
+struct StoredId {
+    id: String,
+    container_id: String,
+}
+
+/// A box inside one of the batch's containers.
+#[derive(QueryableByName)]
+#[diesel(table_name = containers)]
+struct Child {
+    parent_id: Option<String>,
+    id: String,
+    seal_weight_g: Option<i32>,
+    version: i32,
+}
+
+/// Which containers to read.
 enum Keys<'a> {
     Codes(&'a [String]),
     Ids(&'a [String]),
 }
 
-/// Reads containers under their locks: on PostgreSQL the same statement takes their row locks
-/// in id order (so that concurrent batches cannot deadlock on them); SQLite's writer holds
-/// the database's write lock already.
-fn locked(conn: &mut DbConnection, keys: Keys<'_>) -> Result<Vec<ContainerRow>, ApiError> {
+/// Reads containers, under their locks if asked: on PostgreSQL the same statement takes their
+/// row locks in id order (so that concurrent batches cannot deadlock on them); SQLite's writer
+/// holds the database's write lock already.
+fn read(
+    conn: &mut DbConnection,
+    keys: Keys<'_>,
+    lock: Lock,
+) -> Result<Vec<ContainerRow>, ApiError> {
+    let pg = match conn {
+        DbConnection::Postgresql(pg) => pg,
+        DbConnection::Sqlite(lite) => {
+            let q = match keys {
+                Keys::Codes(c) => JsonBatch::keys(
+                    "SELECT * FROM containers WHERE code IN (SELECT value FROM json_each(?)) \
+                     ORDER BY id",
+                    c,
+                ),
+                Keys::Ids(i) => JsonBatch::keys(
+                    "SELECT * FROM containers WHERE id IN (SELECT value FROM json_each(?)) \
+                     ORDER BY id",
+                    i,
+                ),
+            };
+            return Ok(q.load(lite)?);
+        }
+    };
     macro_rules! read {
         ($filter:expr) => {{
             let q = containers::table
                 .filter($filter)
-                .order(containers::id.asc());
-            match conn {
-                DbConnection::Postgresql(pg) => {
-                    q.select(ContainerRow::as_select()).for_update().load(pg)?
-                }
-                DbConnection::Sqlite(lite) => q.select(ContainerRow::as_select()).load(lite)?,
+                .order(containers::id.asc())
+                .select(ContainerRow::as_select());
+            if lock == Lock::Rows {
+                q.for_update().load(pg)?
+            } else {
+                q.load(pg)?
             }
         }};
     }
@@ -485,37 +657,52 @@ fn locked(conn: &mut DbConnection, keys: Keys<'_>) -> Result<Vec<ContainerRow>, 
     })
 }
 
-/// Appends the accepted events (and what big boxes pass on to their children) to the chains
-/// with one insert, then refolds each touched container.
+/// Chains the accepted events (and what big boxes pass on to their children) onto their
+/// containers and refolds each touched container, into the plan.
 #[allow(clippy::too_many_arguments)]
-fn apply(
+fn append_all(
     conn: &mut DbConnection,
     caller: &Caller,
     events: &[ScanEvent],
     ids: &[String],
     todo: &BTreeMap<String, Vec<usize>>,
     mut rows: HashMap<String, (ContainerRow, Site)>,
-    received: chrono::NaiveDateTime,
-    tz: chrono::FixedOffset,
+    lock: Lock,
     states: &mut HashMap<String, String>,
+    p: &mut Plan,
 ) -> Result<(), ApiError> {
+    let received = p.received;
     let parents: Vec<String> = todo.keys().cloned().collect();
     // Children of big boxes among the touched containers.
-    let children: Vec<(Option<String>, String, Option<i32>)> = containers::table
-        .filter(containers::parent_id.eq_any(&parents))
-        .select((
-            containers::parent_id,
-            containers::id,
-            containers::seal_weight_g,
-        ))
-        .load(conn)?;
+    let children: Vec<(Option<String>, String, Option<i32>, i32)> = match conn {
+        DbConnection::Sqlite(lite) => JsonBatch::keys(
+            "SELECT parent_id, id, seal_weight_g, version FROM containers \
+             WHERE parent_id IN (SELECT value FROM json_each(?))",
+            &parents,
+        )
+        .load::<Child>(lite)?
+        .into_iter()
+        .map(|c| (c.parent_id, c.id, c.seal_weight_g, c.version))
+        .collect(),
+        DbConnection::Postgresql(_) => containers::table
+            .filter(containers::parent_id.eq_any(&parents))
+            .select((
+                containers::parent_id,
+                containers::id,
+                containers::seal_weight_g,
+                containers::version,
+            ))
+            .load(conn)?,
+    };
     let mut children_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // What the boxes hold by their stored seal weights, to check a big box's own weight.
     let mut child_weights: HashMap<String, i64> = HashMap::new();
-    for (parent, id, seal_g) in children {
+    let mut weighed: Vec<(String, i32)> = Vec::new();
+    for (parent, id, seal_g, version) in children {
         if let Some(p) = parent {
             *child_weights.entry(p.clone()).or_insert(0) += i64::from(seal_g.unwrap_or(0));
-            children_of.entry(p).or_default().push(id);
+            children_of.entry(p).or_default().push(id.clone());
+            weighed.push((id, version));
         }
     }
     let mut inherited: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
@@ -553,7 +740,7 @@ fn apply(
     }
     if !inherited.is_empty() {
         let child_ids: Vec<String> = inherited.keys().cloned().collect();
-        let loaded = locked(conn, Keys::Ids(&child_ids))?;
+        let loaded = read(conn, Keys::Ids(&child_ids), lock)?;
         for (c, i) in with_sites(conn, loaded)? {
             prior.insert(c.id.clone(), c.event_count);
             rows.insert(c.id.clone(), (c, i));
@@ -568,74 +755,71 @@ fn apply(
             touched.push(child);
         }
     }
-    store::insert_events(conn, &new_events)?;
-    // Pickups on a run complete its stops and open the institutions' manifests.
     let mut seen = std::collections::HashSet::new();
     for e in new_events.iter().filter(|e| e.action == "collect") {
         let (Some(run), Some((_, inst))) = (&e.run_id, rows.get(&e.container_id)) else {
             continue;
         };
         if seen.insert((run.clone(), inst.id.clone())) {
-            crate::runs::store::on_collect(
-                conn,
-                run,
-                &inst.id,
-                inst.hub_id.as_deref(),
+            p.collects.push((
+                run.clone(),
+                inst.id.clone(),
+                inst.hub_id.clone(),
                 e.occurred_at,
-                received,
-                tz,
-            )?;
+            ));
         }
     }
 
     // Refold every touched container from its whole history: what was stored before this
-    // batch (read back only for containers that had events) and what this batch added.
+    // batch (read only for containers that had events) and what this batch adds.
     let mut history: HashMap<String, Vec<EventRow>> = HashMap::new();
     let had_events: Vec<&String> = touched
         .iter()
         .filter(|c| prior.get(*c).is_some_and(|n| *n > 0))
         .collect();
     if !had_events.is_empty() {
-        for e in scan_events::table
-            .filter(scan_events::container_id.eq_any(&had_events))
-            .select(EventRow::as_select())
-            .load::<EventRow>(conn)?
-        {
+        let stored: Vec<EventRow> = match conn {
+            DbConnection::Sqlite(lite) => JsonBatch::keys(
+                "SELECT * FROM scan_events \
+                 WHERE container_id IN (SELECT value FROM json_each(?))",
+                &had_events,
+            )
+            .load(lite)?,
+            DbConnection::Postgresql(_) => scan_events::table
+                .filter(scan_events::container_id.eq_any(&had_events))
+                .select(EventRow::as_select())
+                .load(conn)?,
+        };
+        for e in stored {
             history.entry(e.container_id.clone()).or_default().push(e);
         }
     }
     for e in &new_events {
-        if prior.get(&e.container_id).is_some_and(|n| *n == 0) {
-            history
-                .entry(e.container_id.clone())
-                .or_default()
-                .push(e.clone());
-        }
+        history
+            .entry(e.container_id.clone())
+            .or_default()
+            .push(e.clone());
     }
     // Children first, so that a parent's check sees their weights as stored.
     touched.reverse();
-    let mut derived: Vec<String> = Vec::new();
-    for cid in touched {
+    for cid in &touched {
         let (row, inst) = rows
-            .get_mut(&cid)
+            .get_mut(cid)
             .ok_or_else(|| ApiError::Internal("container vanished".into()))?;
         let places = inst.places;
-        let evs = history.remove(&cid).unwrap_or_default();
-        let d = store::derive(
-            row,
-            &evs,
-            places,
-            child_weights.get(&cid).copied(),
-            received,
-        )?;
+        let evs = history.remove(cid).unwrap_or_default();
+        let d = store::derive(row, &evs, places, child_weights.get(cid).copied(), received)?;
         states.insert(cid.clone(), enum_str(&d.state));
-        derived.push(cid);
     }
-    let changed: Vec<ContainerRow> = derived
+    p.derived = touched
         .iter()
-        .filter_map(|id| rows.get(id).map(|(c, _)| c.clone()))
+        .filter_map(|id| rows.remove(id).map(|(c, _)| c))
         .collect();
-    store::save_derived(conn, &changed)?;
+    p.weighed = weighed
+        .into_iter()
+        .filter(|(id, _)| !touched.contains(id))
+        .collect();
+    p.events = new_events;
     Ok(())
 }
 
@@ -672,5 +856,118 @@ fn event_row(
         parent_code: None,
         prev_hash: String::new(),
         hash: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+    use crate::db::schema::users;
+    use yifei_contract::{Category, LatLng, NewContainer, Packaging};
+
+    fn caller(conn: &mut DbConnection, role: &str) -> Caller {
+        let (user_id, org, inst): (String, Option<String>, Option<String>) = users::table
+            .filter(users::role.eq(role))
+            .order(users::login.asc())
+            .select((users::id, users::org_id, users::institution_id))
+            .first(conn)
+            .expect("demo user");
+        Caller {
+            user_id,
+            role: parse_enum(role).expect("role"),
+            tenant: inst.or(org),
+        }
+    }
+
+    fn scan(code: &str, action: ScanAction, minutes_ago: i64, now: DateTime<Utc>) -> ScanEvent {
+        ScanEvent {
+            event_id: uuid::Uuid::now_v7(),
+            code: code.to_owned(),
+            action,
+            occurred_at: now - Duration::minutes(minutes_ago),
+            weight_kg: Some(3.0),
+            location: None::<LatLng>,
+            run_id: None,
+            reason: None,
+            method: None,
+            device_id: None,
+        }
+    }
+
+    /// A batch worked out without locks must not be stored over a change it did not see: here
+    /// a box is nested into the big box between the plan of a pickup and its write. The write
+    /// is refused as stale, and the batch worked out again passes the pickup on to the box.
+    #[test]
+    fn a_plan_gone_stale_is_refused_and_redone() {
+        let dir = std::env::temp_dir().join(format!("yifei-stale-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = Db::open(&dir.join("t.db").display().to_string()).expect("db");
+        let mut conn = db.conn().expect("conn");
+        let now = Utc::now();
+        let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
+        crate::demo::load_if_empty(&mut conn, now).expect("demo");
+        let (keeper, driver) = (caller(&mut conn, "hub_keeper"), caller(&mut conn, "driver"));
+        let label = |conn: &mut DbConnection, packaging| {
+            let spec = NewContainer {
+                category: Category::Infectious,
+                packaging,
+                note: None,
+            };
+            store::create(conn, &keeper, 1, &spec, now, tz).expect("label")[0]
+                .code
+                .clone()
+        };
+        let (big, small) = (
+            label(&mut conn, Packaging::Box),
+            label(&mut conn, Packaging::Bag),
+        );
+        let seals = [
+            scan(&big, ScanAction::Seal, 30, now),
+            scan(&small, ScanAction::Seal, 30, now),
+        ];
+        ingest(&mut conn, &keeper, &seals, now, DEFAULT_CLOCK_SKEW, tz).expect("seal");
+
+        let pickup = [scan(&big, ScanAction::Collect, 5, now)];
+        let p = plan(
+            &mut conn,
+            &driver,
+            &pickup,
+            now,
+            DEFAULT_CLOCK_SKEW,
+            tz,
+            Lock::None,
+        )
+        .expect("plan");
+        store::nest(
+            &mut conn,
+            &keeper,
+            &big,
+            std::slice::from_ref(&small),
+            now - Duration::minutes(10),
+            now,
+            tz,
+        )
+        .expect("nest");
+        let stale = crate::db::write_tx(&mut conn, |c| write(c, p));
+        assert!(
+            matches!(&stale, Err(e) if is_retryable(e)),
+            "a stale plan was written: {:?}",
+            stale.map(|r| r.len())
+        );
+
+        let results =
+            ingest(&mut conn, &driver, &pickup, now, DEFAULT_CLOCK_SKEW, tz).expect("pickup");
+        assert_eq!(results[0].status, ScanStatus::Accepted);
+        let inherited: i64 = scan_events::table
+            .inner_join(containers::table)
+            .filter(containers::code.eq(&small))
+            .filter(scan_events::action.eq("collect"))
+            .count()
+            .get_result(&mut conn)
+            .expect("count");
+        assert_eq!(inherited, 1, "the box inside did not follow the pickup");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

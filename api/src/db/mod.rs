@@ -3,6 +3,7 @@
 //! The backend is chosen by the URL scheme, never by trial connection: SQLite accepts any
 //! string, so "try PostgreSQL, then SQLite" would silently create files named like URLs.
 
+pub mod batch;
 pub mod schema;
 
 use std::path::Path;
