@@ -156,6 +156,7 @@ fn fill(db: &Db, n_inst: usize, per_day: usize) -> (Caller, usize) {
                         created_by: "admin".into(),
                         created_at: sealed,
                         updated_at: disposed,
+                        version: 1,
                     });
                     rows += 1;
                     if batch.len() == 1000 {
