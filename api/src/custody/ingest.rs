@@ -404,7 +404,7 @@ fn ingest_once(
 struct Plan {
     results: Vec<ScanResult>,
     events: Vec<EventRow>,
-    derived: Vec<ContainerRow>,
+    derived: store::DerivedBatch,
     /// Boxes weighed inside a big box without being rewritten, with the versions weighed.
     weighed: Vec<(String, i32)>,
     /// Pickups on a run: (run, institution, its hub, when), one per run and institution.
@@ -508,7 +508,7 @@ fn plan(
     let mut p = Plan {
         results: Vec::new(),
         events: Vec::new(),
-        derived: Vec::new(),
+        derived: store::DerivedBatch::new(conn, Vec::new()),
         weighed: Vec::new(),
         collects: Vec::new(),
         received,
@@ -558,7 +558,7 @@ fn plan(
 /// the plan read (which also takes their row locks on PostgreSQL); an unlocked plan that went
 /// stale fails with `store::stale()` before anything else is written.
 fn write(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> {
-    store::save_derived(conn, &p.derived)?;
+    p.derived.save(conn)?;
     if !p.weighed.is_empty() {
         let ids: Vec<&String> = p.weighed.iter().map(|(id, _)| id).collect();
         let now: HashMap<String, i32> = containers::table
@@ -811,10 +811,11 @@ fn append_all(
         let d = store::derive(row, &evs, places, child_weights.get(cid).copied(), received)?;
         states.insert(cid.clone(), enum_str(&d.state));
     }
-    p.derived = touched
+    let derived: Vec<ContainerRow> = touched
         .iter()
         .filter_map(|id| rows.remove(id).map(|(c, _)| c))
         .collect();
+    p.derived = store::DerivedBatch::new(conn, derived);
     p.weighed = weighed
         .into_iter()
         .filter(|(id, _)| !touched.contains(id))

@@ -7,6 +7,7 @@
 //! is fixed, diesel keeps the statement prepared, and nothing is parsed per batch but the
 //! JSON. (PostgreSQL binds whole arrays already; this is for SQLite only.)
 
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel::{QueryResult, RunQueryDsl};
@@ -31,6 +32,36 @@ impl JsonBatch {
         // Serialising a list of strings cannot fail.
         JsonBatch::new(sql, serde_json::to_string(&keys).unwrap_or_default())
     }
+}
+
+/// diesel's text form of a SQLite timestamp (`%F %T%.f`: no fraction, or 3, 6 or 9 digits),
+/// written out directly: chrono interprets its format string anew on every call, and a scan
+/// batch formats a thousand timestamps.
+pub fn timestamp_text(t: NaiveDateTime) -> String {
+    use std::fmt::Write;
+    let (d, c) = (t.date(), t.time());
+    let mut s = String::with_capacity(26);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.year(),
+        d.month(),
+        d.day(),
+        c.hour(),
+        c.minute(),
+        c.second()
+    );
+    let ns = c.nanosecond() % 1_000_000_000;
+    let _ = if ns == 0 {
+        Ok(())
+    } else if ns % 1_000_000 == 0 {
+        write!(s, ".{:03}", ns / 1_000_000)
+    } else if ns % 1_000 == 0 {
+        write!(s, ".{:06}", ns / 1_000)
+    } else {
+        write!(s, ".{ns:09}")
+    };
+    s
 }
 
 impl QueryId for JsonBatch {
@@ -66,6 +97,40 @@ mod tests {
         k: String,
         #[diesel(sql_type = diesel::sql_types::Integer)]
         v: i32,
+    }
+
+    /// The timestamp text is byte for byte what diesel stores for the same value.
+    #[test]
+    fn timestamps_are_written_as_diesel_writes_them() {
+        #[derive(diesel::QueryableByName)]
+        struct T {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut c = SqliteConnection::establish(":memory:").expect("sqlite");
+        let base = chrono::DateTime::from_timestamp(1_764_000_000, 0)
+            .expect("time")
+            .naive_utc();
+        for nanos in [
+            0,
+            1,
+            999,
+            1_000,
+            120_000,
+            500_000_000,
+            123_456_000,
+            999_999_999,
+        ] {
+            for secs in [0, 59, 86_399, 40_000_000] {
+                let t =
+                    base + chrono::Duration::seconds(secs) + chrono::Duration::nanoseconds(nanos);
+                let stored: T = diesel::sql_query("SELECT CAST(? AS TEXT) AS t")
+                    .bind::<diesel::sql_types::Timestamp, _>(t)
+                    .get_result(&mut c)
+                    .expect("select");
+                assert_eq!(timestamp_text(t), stored.t, "{t:?}");
+            }
+        }
     }
 
     /// Reads and writes a batch through one bound JSON text, including keys that need
