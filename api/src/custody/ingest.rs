@@ -249,13 +249,15 @@ struct Job {
 const GROUP_MAX: usize = 16;
 
 impl GroupCommitter {
-    /// Starts the writer thread.
+    /// Starts the writer thread (and, for a database file, the thread that makes its
+    /// commits durable).
     pub fn start(db: crate::db::Db) -> GroupCommitter {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let reader = db.clone();
         std::thread::Builder::new()
             .name("scan-writer".into())
             .spawn(move || {
+                let mut writer = Writer::open(&db);
                 while let Ok(first) = rx.recv() {
                     let mut jobs = vec![first];
                     while jobs.len() < GROUP_MAX {
@@ -264,7 +266,7 @@ impl GroupCommitter {
                             Err(_) => break,
                         }
                     }
-                    commit_group(&db, jobs);
+                    writer.commit_group(&db, jobs);
                 }
             })
             .map(|_| ())
@@ -313,39 +315,145 @@ impl GroupCommitter {
     }
 }
 
-fn commit_group(db: &crate::db::Db, mut jobs: Vec<Job>) {
-    let stored = db.conn().and_then(|mut conn| {
-        crate::db::write_tx(&mut conn, |conn| {
-            Ok(jobs
-                .iter_mut()
-                .map(|j| {
-                    let planned = j.plan.take().map(|p| conn.transaction(|c| write(c, p)));
-                    match planned {
-                        Some(Err(e)) if is_retryable(&e) => {
-                            tracing::debug!(error = %e, "scan batch went stale; redone under lock");
+type Reply = (
+    std::sync::mpsc::SyncSender<Result<Vec<ScanResult>, ApiError>>,
+    Result<Vec<ScanResult>, ApiError>,
+);
+
+/// The scan writer's connection and how its commits are made durable.
+///
+/// With `synchronous = FULL` every commit waits for the log's `fsync` before the writer can
+/// start the next group. Instead, the writer's own connection commits with
+/// `synchronous = NORMAL` (the log is written, not yet synced) and hands the answers to a
+/// syncer thread, which syncs the log file and only then answers: an acknowledged scan is on
+/// disk all the same, and the writer stores the next group meanwhile. (In WAL mode SQLite
+/// syncs the log before every checkpoint, so a commit the syncer has not reached yet is never
+/// copied into the database unsynced; a power cut loses only unacknowledged commits, which
+/// the phones send again.)
+struct Writer {
+    /// `None`: a pooled connection per group, with `synchronous = FULL` (an in-memory
+    /// database, or the dedicated connection could not be opened).
+    conn: Option<DbConnection>,
+    syncer: Option<std::sync::mpsc::Sender<Vec<Reply>>>,
+}
+
+impl Writer {
+    fn open(db: &crate::db::Db) -> Writer {
+        use diesel::connection::SimpleConnection;
+        let Some(wal) = db.wal_path() else {
+            return Writer {
+                conn: None,
+                syncer: None,
+            };
+        };
+        let conn = db.dedicated().and_then(|mut c| {
+            c.batch_execute("PRAGMA synchronous = NORMAL;")?;
+            Ok(c)
+        });
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
+        let started = std::thread::Builder::new()
+            .name("scan-syncer".into())
+            .spawn(move || sync_loop(&wal, &rx));
+        match (conn, started) {
+            (Ok(conn), Ok(_)) => Writer {
+                conn: Some(conn),
+                syncer: Some(tx),
+            },
+            (conn, started) => {
+                tracing::warn!(
+                    connection = conn.is_ok(),
+                    syncer = started.is_ok(),
+                    "scan writer commits with synchronous = FULL"
+                );
+                Writer {
+                    conn: None,
+                    syncer: None,
+                }
+            }
+        }
+    }
+
+    fn commit_group(&mut self, db: &crate::db::Db, mut jobs: Vec<Job>) {
+        let mut pooled = None;
+        let conn = match &mut self.conn {
+            Some(c) => Ok(c),
+            None => db.conn().map(|c| &mut **pooled.insert(c)),
+        };
+        let stored = conn.and_then(|conn| {
+            crate::db::write_tx(conn, |conn| {
+                Ok(jobs
+                    .iter_mut()
+                    .map(|j| {
+                        let planned = j.plan.take().map(|p| conn.transaction(|c| write(c, p)));
+                        match planned {
+                            Some(Err(e)) if is_retryable(&e) => {
+                                tracing::debug!(error = %e, "scan batch went stale; redone under lock");
+                            }
+                            Some(done) => return done,
+                            None => {}
                         }
-                        Some(done) => return done,
-                        None => {}
-                    }
-                    conn.transaction(|c| ingest_once(c, &j.caller, &j.events, j.now, j.skew, j.tz))
-                })
-                .collect::<Vec<_>>())
-        })
-    });
-    match stored {
-        Ok(results) => {
-            for (job, r) in jobs.into_iter().zip(results) {
-                let _ = job.reply.send(r);
+                        conn.transaction(|c| {
+                            ingest_once(c, &j.caller, &j.events, j.now, j.skew, j.tz)
+                        })
+                    })
+                    .collect::<Vec<_>>())
+            })
+        });
+        let replies: Vec<Reply> = match stored {
+            Ok(results) => jobs.into_iter().map(|j| j.reply).zip(results).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, batches = jobs.len(), "group commit failed");
+                // Nothing was committed: no need to wait for a sync.
+                for job in jobs {
+                    let _ = job.reply.send(Err(ApiError::Unavailable(
+                        "the scans could not be stored; nothing was kept, send them again".into(),
+                    )));
+                }
+                return;
+            }
+        };
+        match &self.syncer {
+            Some(s) => {
+                if let Err(unsent) = s.send(replies) {
+                    answer_unsynced(unsent.0);
+                }
+            }
+            None => {
+                for (reply, r) in replies {
+                    let _ = reply.send(r);
+                }
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, batches = jobs.len(), "group commit failed");
-            for job in jobs {
-                let _ = job.reply.send(Err(ApiError::Unavailable(
-                    "the scans could not be stored; nothing was kept, send them again".into(),
-                )));
+    }
+}
+
+/// Syncs the write-ahead log for every group committed since the last sync, then answers.
+fn sync_loop(wal: &std::path::Path, rx: &std::sync::mpsc::Receiver<Vec<Reply>>) {
+    while let Ok(mut replies) = rx.recv() {
+        while let Ok(more) = rx.try_recv() {
+            replies.extend(more);
+        }
+        // Opened anew each time: the file is the log SQLite writes now, whatever happened.
+        match std::fs::File::open(wal).and_then(|f| f.sync_data()) {
+            Ok(()) => {
+                for (reply, r) in replies {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, wal = %wal.display(), "cannot sync the scan log");
+                answer_unsynced(replies);
             }
         }
+    }
+}
+
+/// Committed but not known to be on disk: the phones send again (replays change nothing).
+fn answer_unsynced(replies: Vec<Reply>) {
+    for (reply, _) in replies {
+        let _ = reply.send(Err(ApiError::Unavailable(
+            "the scans could not be made durable; send them again".into(),
+        )));
     }
 }
 

@@ -135,6 +135,7 @@ impl ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
+    url: DbUrl,
     pub backend: Backend,
     /// Held by every clone; the SQLite checkpointer stops when the last one is dropped.
     _alive: std::sync::Arc<()>,
@@ -214,8 +215,24 @@ impl Db {
         Ok(Db {
             pool,
             backend: url.backend,
+            url,
             _alive: alive,
         })
+    }
+
+    /// A connection of its own, outside the pool, for a thread that keeps it (the scan
+    /// writer) and may change its settings.
+    pub fn dedicated(&self) -> Result<DbConnection, ApiError> {
+        self.url
+            .connect()
+            .map_err(|e| ApiError::Unavailable(format!("cannot open the database: {e}")))
+    }
+
+    /// The SQLite write-ahead log's file, when the database is a file.
+    pub fn wal_path(&self) -> Option<std::path::PathBuf> {
+        let t = self.url.target.as_str();
+        (self.backend == Backend::Sqlite && !t.starts_with(':') && !t.starts_with("file:"))
+            .then(|| std::path::PathBuf::from(format!("{t}-wal")))
     }
 
     /// A connection for synchronous work (CLI, tests of the db layer).
