@@ -5,7 +5,7 @@
 //! `YIFEI_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, skipped when
 //! unreachable). `INGEST_BATCHES` (per client, default 60), `INGEST_CLIENTS` (default 8) and
 //! `INGEST_BATCH` (events per batch, default 100) change the load; `INGEST_DB=sqlite` or
-//! `INGEST_DB=postgres` runs one database only; `INGEST_ROUNDS` (default 3) repeats each
+//! `INGEST_DB=postgres` runs one database only; `INGEST_ROUNDS` (default 5) repeats each
 //! measurement on fresh databases and prints the median.
 
 use std::sync::Arc;
@@ -332,7 +332,7 @@ fn main() {
         batches: env_usize("INGEST_BATCHES", 60),
         batch: env_usize("INGEST_BATCH", 100),
     };
-    let rounds = env_usize("INGEST_ROUNDS", 3).max(1);
+    let rounds = env_usize("INGEST_ROUNDS", 5).max(1);
     let dir = std::env::temp_dir().join(format!("yifei-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     println!(
