@@ -125,18 +125,18 @@ fn with_sites(
     let mut ids: Vec<&str> = rows.iter().map(|c| c.institution_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let found: Vec<SiteRow> = match conn {
-        DbConnection::Sqlite(lite) => JsonBatch::keys(
-            "SELECT id, hub_id, lat, lng FROM institutions \
-             WHERE id IN (SELECT value FROM json_each(?))",
-            &ids,
-        )
-        .load(lite)?,
-        DbConnection::Postgresql(_) => institutions::table
-            .filter(institutions::id.eq_any(&ids))
-            .select(SiteRow::as_select())
-            .load(conn)?,
-    };
+    let found: Vec<SiteRow> = by_keys(
+        conn,
+        "SELECT id, hub_id, lat, lng FROM institutions \
+         WHERE id IN (SELECT value FROM json_each(?))",
+        &ids,
+        |pg| {
+            institutions::table
+                .filter(institutions::id.eq_any(&ids))
+                .select(SiteRow::as_select())
+                .load(pg)
+        },
+    )?;
     let mut at: HashMap<String, (f64, f64)> = found
         .iter()
         .map(|s| (s.id.clone(), (s.lat, s.lng)))
@@ -567,22 +567,20 @@ fn plan(
         .map(|(c, i)| (c.code.clone(), (c, i)))
         .collect();
     let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
-    let stored: HashMap<String, String> = match conn {
-        DbConnection::Sqlite(lite) => JsonBatch::keys(
-            "SELECT id, container_id FROM scan_events WHERE id IN (SELECT value FROM json_each(?))",
-            &ids,
-        )
-        .load::<StoredId>(lite)?
-        .into_iter()
-        .map(|s| (s.id, s.container_id))
-        .collect(),
-        DbConnection::Postgresql(_) => scan_events::table
-            .filter(scan_events::id.eq_any(&ids))
-            .select((scan_events::id, scan_events::container_id))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect(),
-    };
+    let stored: HashMap<String, String> = by_keys(
+        conn,
+        "SELECT id, container_id FROM scan_events WHERE id IN (SELECT value FROM json_each(?))",
+        &ids,
+        |pg| {
+            scan_events::table
+                .filter(scan_events::id.eq_any(&ids))
+                .select(StoredId::as_select())
+                .load(pg)
+        },
+    )?
+    .into_iter()
+    .map(|s: StoredId| (s.id, s.container_id))
+    .collect();
 
     // container id -> indexes of the events to append, in batch order
     let mut todo: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -696,8 +694,26 @@ fn outcome(event_id: &str, status: ScanStatus) -> ScanResult {
     }
 }
 
+/// Rows selected by a batch's keys: on SQLite by `sqlite` (one `?`, bound to the keys as a
+/// JSON array: a statement diesel keeps prepared), on PostgreSQL by `pg` (`= ANY`, an array).
+fn by_keys<T, K>(
+    conn: &mut DbConnection,
+    sqlite: &'static str,
+    keys: &[K],
+    pg: impl FnOnce(&mut diesel::PgConnection) -> QueryResult<Vec<T>>,
+) -> Result<Vec<T>, ApiError>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + 'static,
+    K: AsRef<str>,
+{
+    Ok(match conn {
+        DbConnection::Sqlite(lite) => JsonBatch::keys(sqlite, keys).load(lite)?,
+        DbConnection::Postgresql(c) => pg(c)?,
+    })
+}
+
 /// An event id already stored, and its container.
-#[derive(QueryableByName)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = scan_events)]
 struct StoredId {
     id: String,
@@ -705,7 +721,7 @@ struct StoredId {
 }
 
 /// A box inside one of the batch's containers.
-#[derive(QueryableByName)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = containers)]
 struct Child {
     parent_id: Option<String>,
@@ -782,32 +798,30 @@ fn append_all(
     let received = p.received;
     let parents: Vec<String> = todo.keys().cloned().collect();
     // Children of big boxes among the touched containers.
-    let children: Vec<(Option<String>, String, Option<i32>, i32)> = match conn {
-        DbConnection::Sqlite(lite) => JsonBatch::keys(
-            "SELECT parent_id, id, seal_weight_g, version FROM containers \
-             WHERE parent_id IN (SELECT value FROM json_each(?))",
-            &parents,
-        )
-        .load::<Child>(lite)?
-        .into_iter()
-        .map(|c| (c.parent_id, c.id, c.seal_weight_g, c.version))
-        .collect(),
-        DbConnection::Postgresql(_) => containers::table
-            .filter(containers::parent_id.eq_any(&parents))
-            .select((
-                containers::parent_id,
-                containers::id,
-                containers::seal_weight_g,
-                containers::version,
-            ))
-            .load(conn)?,
-    };
+    let children: Vec<Child> = by_keys(
+        conn,
+        "SELECT parent_id, id, seal_weight_g, version FROM containers \
+         WHERE parent_id IN (SELECT value FROM json_each(?))",
+        &parents,
+        |pg| {
+            containers::table
+                .filter(containers::parent_id.eq_any(&parents))
+                .select(Child::as_select())
+                .load(pg)
+        },
+    )?;
     let mut children_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // What the boxes hold by their stored seal weights, to check a big box's own weight.
     let mut child_weights: HashMap<String, i64> = HashMap::new();
     let mut weighed: Vec<(String, i32)> = Vec::new();
-    for (parent, id, seal_g, version) in children {
-        if let Some(p) = parent {
+    for Child {
+        parent_id,
+        id,
+        seal_weight_g: seal_g,
+        version,
+    } in children
+    {
+        if let Some(p) = parent_id {
             *child_weights.entry(p.clone()).or_insert(0) += i64::from(seal_g.unwrap_or(0));
             children_of.entry(p).or_default().push(id.clone());
             weighed.push((id, version));
@@ -886,18 +900,17 @@ fn append_all(
         .filter(|c| prior.get(*c).is_some_and(|n| *n > 0))
         .collect();
     if !had_events.is_empty() {
-        let stored: Vec<EventRow> = match conn {
-            DbConnection::Sqlite(lite) => JsonBatch::keys(
-                "SELECT * FROM scan_events \
-                 WHERE container_id IN (SELECT value FROM json_each(?))",
-                &had_events,
-            )
-            .load(lite)?,
-            DbConnection::Postgresql(_) => scan_events::table
-                .filter(scan_events::container_id.eq_any(&had_events))
-                .select(EventRow::as_select())
-                .load(conn)?,
-        };
+        let stored: Vec<EventRow> = by_keys(
+            conn,
+            "SELECT * FROM scan_events WHERE container_id IN (SELECT value FROM json_each(?))",
+            &had_events,
+            |pg| {
+                scan_events::table
+                    .filter(scan_events::container_id.eq_any(&had_events))
+                    .select(EventRow::as_select())
+                    .load(pg)
+            },
+        )?;
         for e in stored {
             history.entry(e.container_id.clone()).or_default().push(e);
         }
