@@ -191,9 +191,9 @@ pub fn stale() -> ApiError {
 }
 
 /// Stores chained events in as few statements as the backend allows. Every id must be new:
-/// the caller checked under the containers' locks; an id that appeared meanwhile (the same
-/// event id sent for another container by a concurrent batch) rolls the batch back to be
-/// retried, because the chains computed in memory would no longer hold.
+/// the caller checked when it worked the batch out; an id that appeared meanwhile (the same
+/// event id sent for another container by a concurrent batch) fails as `stale()`, to be
+/// worked out again, because the chains computed in memory would no longer hold.
 pub fn insert_events(conn: &mut DbConnection, events: &[EventRow]) -> Result<(), ApiError> {
     for chunk in events.chunks(500) {
         let q = diesel::insert_into(scan_events::table)
