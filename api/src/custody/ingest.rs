@@ -744,41 +744,35 @@ fn read(
     keys: Keys<'_>,
     lock: Lock,
 ) -> Result<Vec<ContainerRow>, ApiError> {
-    let pg = match conn {
-        DbConnection::Postgresql(pg) => pg,
-        DbConnection::Sqlite(lite) => {
-            let q = match keys {
-                Keys::Codes(c) => JsonBatch::keys(
-                    "SELECT * FROM containers WHERE code IN (SELECT value FROM json_each(?)) \
-                     ORDER BY id",
-                    c,
-                ),
-                Keys::Ids(i) => JsonBatch::keys(
-                    "SELECT * FROM containers WHERE id IN (SELECT value FROM json_each(?)) \
-                     ORDER BY id",
-                    i,
-                ),
-            };
-            return Ok(q.load(lite)?);
-        }
-    };
     macro_rules! read {
-        ($filter:expr) => {{
-            let q = containers::table
-                .filter($filter)
-                .order(containers::id.asc())
-                .select(ContainerRow::as_select());
-            if lock == Lock::Rows {
-                q.for_update().load(pg)?
-            } else {
-                q.load(pg)?
+        ($filter:expr) => {
+            |pg: &mut diesel::PgConnection| {
+                let q = containers::table
+                    .filter($filter)
+                    .order(containers::id.asc())
+                    .select(ContainerRow::as_select());
+                if lock == Lock::Rows {
+                    q.for_update().load(pg)
+                } else {
+                    q.load(pg)
+                }
             }
-        }};
+        };
     }
-    Ok(match keys {
-        Keys::Codes(c) => read!(containers::code.eq_any(c)),
-        Keys::Ids(i) => read!(containers::id.eq_any(i)),
-    })
+    match keys {
+        Keys::Codes(c) => by_keys(
+            conn,
+            "SELECT * FROM containers WHERE code IN (SELECT value FROM json_each(?)) ORDER BY id",
+            c,
+            read!(containers::code.eq_any(c)),
+        ),
+        Keys::Ids(i) => by_keys(
+            conn,
+            "SELECT * FROM containers WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            i,
+            read!(containers::id.eq_any(i)),
+        ),
+    }
 }
 
 /// Chains the accepted events (and what big boxes pass on to their children) onto their
