@@ -446,45 +446,109 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SqliteSave
 impl diesel::RunQueryDsl<diesel::SqliteConnection> for SqliteSave<'_> {}
 
 /// PostgreSQL: the same update with the values bound as one array per column (`unnest`), so
-/// the statement text stays short and fixed whatever the batch size; a `VALUES` list of
-/// literals made the server parse and plan some 1 300 constants per batch.
+/// the statement text stays short and fixed whatever the batch size (a `VALUES` list of
+/// literals made the server parse and plan some 1 300 constants per batch), and diesel keeps
+/// it prepared (its `sql_query` would be parsed and planned again on every batch).
 fn save_derived_pg(conn: &mut diesel::PgConnection, rows: &[ContainerRow]) -> Result<(), ApiError> {
-    use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp};
     if rows.is_empty() {
         return Ok(());
     }
-    let col = |f: fn(&ContainerRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    let int = |f: fn(&ContainerRow) -> Option<i32>| rows.iter().map(f).collect::<Vec<_>>();
-    let ts = |f: fn(&ContainerRow) -> Option<NaiveDateTime>| rows.iter().map(f).collect::<Vec<_>>();
-    let n = diesel::sql_query(
-        "UPDATE containers SET state = v.state, flags = v.flags, seal_weight_g = v.sw, \
-         collect_weight_g = v.cw, receive_weight_g = v.rw, sealed_at = v.sa, collected_at = v.ca, \
-         received_at = v.ra, disposed_at = v.da, event_count = v.ec, head_hash = v.hh, updated_at = v.ua, \
-         version = containers.version + 1 \
-         FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-         AS v (id, state, flags, sw, cw, rw, sa, ca, ra, da, ec, hh, ua, ver) \
-         WHERE containers.id = v.id AND containers.version = v.ver",
-    )
-    .bind::<Array<Text>, _>(col(|c| c.id.clone()))
-    .bind::<Array<Text>, _>(col(|c| c.state.clone()))
-    .bind::<Array<Text>, _>(col(|c| c.flags.clone()))
-    .bind::<Array<Nullable<Integer>>, _>(int(|c| c.seal_weight_g))
-    .bind::<Array<Nullable<Integer>>, _>(int(|c| c.collect_weight_g))
-    .bind::<Array<Nullable<Integer>>, _>(int(|c| c.receive_weight_g))
-    .bind::<Array<Nullable<Timestamp>>, _>(ts(|c| c.sealed_at))
-    .bind::<Array<Nullable<Timestamp>>, _>(ts(|c| c.collected_at))
-    .bind::<Array<Nullable<Timestamp>>, _>(ts(|c| c.received_at))
-    .bind::<Array<Nullable<Timestamp>>, _>(ts(|c| c.disposed_at))
-    .bind::<Array<Integer>, _>(rows.iter().map(|c| c.event_count).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(col(|c| c.head_hash.clone()))
-    .bind::<Array<Timestamp>, _>(rows.iter().map(|c| c.updated_at).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(rows.iter().map(|c| c.version).collect::<Vec<_>>())
-    .execute(conn)?;
-    if n != rows.len() {
+    if PgSave::of(rows).execute(conn)? != rows.len() {
         return Err(stale());
     }
     Ok(())
 }
+
+/// The columns of a batch of derived rows, one array each.
+struct PgSave {
+    ids: Vec<String>,
+    states: Vec<String>,
+    flags: Vec<String>,
+    weights: [Vec<Option<i32>>; 3],
+    times: [Vec<Option<NaiveDateTime>>; 4],
+    event_counts: Vec<i32>,
+    head_hashes: Vec<String>,
+    updated_at: Vec<NaiveDateTime>,
+    versions: Vec<i32>,
+}
+
+impl PgSave {
+    fn of(rows: &[ContainerRow]) -> PgSave {
+        let text = |f: fn(&ContainerRow) -> &String| rows.iter().map(|c| f(c).clone()).collect();
+        let int = |f: fn(&ContainerRow) -> Option<i32>| rows.iter().map(f).collect();
+        let ts = |f: fn(&ContainerRow) -> Option<NaiveDateTime>| rows.iter().map(f).collect();
+        PgSave {
+            ids: text(|c| &c.id),
+            states: text(|c| &c.state),
+            flags: text(|c| &c.flags),
+            weights: [
+                int(|c| c.seal_weight_g),
+                int(|c| c.collect_weight_g),
+                int(|c| c.receive_weight_g),
+            ],
+            times: [
+                ts(|c| c.sealed_at),
+                ts(|c| c.collected_at),
+                ts(|c| c.received_at),
+                ts(|c| c.disposed_at),
+            ],
+            event_counts: rows.iter().map(|c| c.event_count).collect(),
+            head_hashes: text(|c| &c.head_hash),
+            updated_at: rows.iter().map(|c| c.updated_at).collect(),
+            versions: rows.iter().map(|c| c.version).collect(),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for PgSave {
+    type QueryId = ();
+    // Not static: diesel then caches the prepared statement by its SQL text, which is fixed.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgSave {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp};
+        out.push_sql(
+            "UPDATE containers SET state = v.state, flags = v.flags, seal_weight_g = v.sw, \
+             collect_weight_g = v.cw, receive_weight_g = v.rw, sealed_at = v.sa, \
+             collected_at = v.ca, received_at = v.ra, disposed_at = v.da, event_count = v.ec, \
+             head_hash = v.hh, updated_at = v.ua, version = containers.version + 1 \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.states)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.flags)?;
+        for w in &self.weights {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Integer>>, _>(w)?;
+        }
+        for t in &self.times {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Timestamp>>, _>(t)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Integer>, _>(&self.event_counts)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.head_hashes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Timestamp>, _>(&self.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Integer>, _>(&self.versions)?;
+        out.push_sql(
+            ") AS v (id, state, flags, sw, cw, rw, sa, ca, ra, da, ec, hh, ua, ver) \
+             WHERE containers.id = v.id AND containers.version = v.ver",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::RunQueryDsl<diesel::PgConnection> for PgSave {}
 
 /// Labels `count` new containers for the caller's institution.
 pub fn create(
