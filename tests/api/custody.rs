@@ -665,6 +665,38 @@ fn hubs_nest_small_boxes_into_big_ones(app: &TestApp) {
         .body["valid"],
         true
     );
+
+    // A village's boxes may be picked up at its hub as well as at the village: the hub
+    // moves 20 km away; a pickup there is fine, one elsewhere is flagged.
+    app.with_conn(|conn| {
+        use yifei_api::db::schema::institutions;
+        diesel::update(institutions::table.find(&c.inst_b))
+            .set((institutions::lat.eq(36.43), institutions::lng.eq(117.50)))
+            .execute(conn)
+            .expect("move the hub")
+    });
+    let at_hub = new_container(app, &c.clinic_a, "infectious", "bag");
+    let elsewhere = new_container(app, &c.clinic_a, "infectious", "bag");
+    scan(
+        app,
+        &c.clinic_a,
+        &[
+            ev(&at_hub, "seal", -40, Some(1.0)),
+            ev(&elsewhere, "seal", -40, Some(1.0)),
+        ],
+    );
+    let mut there = ev(&at_hub, "collect", -20, Some(1.0));
+    there["location"] = json!({"lat": 36.4301, "lng": 117.5001});
+    let mut away = ev(&elsewhere, "collect", -20, Some(1.0));
+    away["location"] = json!({"lat": 36.60, "lng": 117.70});
+    scan(app, &c.driver, &[there, away]);
+    let flags = |code: &str| {
+        app.get(&format!("/api/v1/containers/{code}"), Some(&c.admin))
+            .body["flags"]
+            .clone()
+    };
+    assert_eq!(flags(&at_hub), json!([]));
+    assert_eq!(flags(&elsewhere), json!(["location_mismatch"]));
 }
 
 /// SQLite stores concurrent uploads in one transaction, each batch in its own savepoint: a

@@ -104,17 +104,25 @@ struct Site {
     places: Places,
 }
 
-#[derive(Queryable, QueryableByName, Selectable)]
-#[diesel(table_name = institutions)]
+/// An institution and where its hub is, read in one query.
+#[derive(Queryable, QueryableByName)]
 struct SiteRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
     id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     hub_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Double)]
     lat: f64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
     lng: f64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    hub_lat: Option<f64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    hub_lng: Option<f64>,
 }
 
 /// Pairs containers with their institutions' sites: one query for the distinct institutions
-/// and one for their hubs, whatever the number of institutions in the batch.
+/// and their hubs, whatever the number of institutions in the batch.
 fn with_sites(
     conn: &mut DbConnection,
     rows: Vec<ContainerRow>,
@@ -127,42 +135,34 @@ fn with_sites(
     ids.dedup();
     let found: Vec<SiteRow> = by_keys(
         conn,
-        "SELECT id, hub_id, lat, lng FROM institutions \
-         WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT i.id, i.hub_id, i.lat, i.lng, h.lat AS hub_lat, h.lng AS hub_lng \
+         FROM institutions i LEFT JOIN institutions h ON h.id = i.hub_id \
+         WHERE i.id IN (SELECT value FROM json_each(?))",
         &ids,
         |pg| {
+            let hubs = diesel::alias!(institutions as hubs);
             institutions::table
+                .left_join(
+                    hubs.on(institutions::hub_id.eq(hubs.field(institutions::id).nullable())),
+                )
                 .filter(institutions::id.eq_any(&ids))
-                .select(SiteRow::as_select())
+                .select((
+                    institutions::id,
+                    institutions::hub_id,
+                    institutions::lat,
+                    institutions::lng,
+                    hubs.field(institutions::lat).nullable(),
+                    hubs.field(institutions::lng).nullable(),
+                ))
                 .load(pg)
         },
     )?;
-    let mut at: HashMap<String, (f64, f64)> = found
-        .iter()
-        .map(|s| (s.id.clone(), (s.lat, s.lng)))
-        .collect();
-    let mut hubs: Vec<&str> = found
-        .iter()
-        .filter_map(|s| s.hub_id.as_deref())
-        .filter(|h| !at.contains_key(*h))
-        .collect();
-    hubs.sort_unstable();
-    hubs.dedup();
-    if !hubs.is_empty() {
-        for (id, lat, lng) in institutions::table
-            .filter(institutions::id.eq_any(&hubs))
-            .select((institutions::id, institutions::lat, institutions::lng))
-            .load::<(String, f64, f64)>(conn)?
-        {
-            at.insert(id, (lat, lng));
-        }
-    }
     let sites: HashMap<String, Site> = found
         .into_iter()
         .map(|s| {
             let places = Places {
                 institution: (s.lat, s.lng),
-                hub: s.hub_id.as_ref().and_then(|h| at.get(h).copied()),
+                hub: s.hub_lat.zip(s.hub_lng),
             };
             let site = Site {
                 id: s.id.clone(),
