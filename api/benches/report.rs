@@ -157,6 +157,7 @@ fn fill(db: &Db, n_inst: usize, per_day: usize) -> (Caller, usize) {
                         created_at: sealed,
                         updated_at: disposed,
                         version: 1,
+                        holds: 0,
                     });
                     rows += 1;
                     if batch.len() == 1000 {

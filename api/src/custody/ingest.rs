@@ -790,20 +790,28 @@ fn append_all(
     p: &mut Plan,
 ) -> Result<(), ApiError> {
     let received = p.received;
-    let parents: Vec<String> = todo.keys().cloned().collect();
-    // Children of big boxes among the touched containers.
-    let children: Vec<Child> = by_keys(
-        conn,
-        "SELECT parent_id, id, seal_weight_g, version FROM containers \
+    // Children of the big boxes among the touched containers (most batches have none: their
+    // contents are not read then).
+    let parents: Vec<&String> = todo
+        .keys()
+        .filter(|id| rows.get(*id).is_some_and(|(c, _)| c.holds > 0))
+        .collect();
+    let children: Vec<Child> = if parents.is_empty() {
+        Vec::new()
+    } else {
+        by_keys(
+            conn,
+            "SELECT parent_id, id, seal_weight_g, version FROM containers \
          WHERE parent_id IN (SELECT value FROM json_each(?))",
-        &parents,
-        |pg| {
-            containers::table
-                .filter(containers::parent_id.eq_any(&parents))
-                .select(Child::as_select())
-                .load(pg)
-        },
-    )?;
+            &parents,
+            |pg| {
+                containers::table
+                    .filter(containers::parent_id.eq_any(&parents))
+                    .select(Child::as_select())
+                    .load(pg)
+            },
+        )?
+    };
     let mut children_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // What the boxes hold by their stored seal weights, to check a big box's own weight.
     let mut child_weights: HashMap<String, i64> = HashMap::new();

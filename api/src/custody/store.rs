@@ -47,6 +47,8 @@ pub struct ContainerRow {
     pub updated_at: NaiveDateTime,
     /// Bumped by every write of the row: see `save_derived`.
     pub version: i32,
+    /// How many boxes this big box holds; set when boxes are nested into it.
+    pub holds: i32,
 }
 
 impl ContainerRow {
@@ -86,6 +88,7 @@ impl ContainerRow {
             created_at,
             updated_at: now,
             version: 0,
+            holds: 0,
         }
     }
 }
@@ -919,12 +922,7 @@ pub fn nest(
                     field,
                     message: "already in another box".into(),
                 });
-            } else if containers::table
-                .filter(containers::parent_id.eq(&child.id))
-                .count()
-                .get_result::<i64>(conn)?
-                > 0
-            {
+            } else if child.holds > 0 {
                 // One level of nesting: a big box's custody reaches the boxes inside it, not
                 // boxes inside those.
                 errors.push(yifei_contract::FieldError {
@@ -986,6 +984,13 @@ pub fn nest(
             let p = places(conn, &inst)?;
             refold(conn, &mut row, p, now_n)?;
         }
+        let holds = containers::table
+            .filter(containers::parent_id.eq(&parent.id))
+            .count()
+            .get_result::<i64>(conn)?;
+        diesel::update(containers::table.find(&parent.id))
+            .set(containers::holds.eq(i32::try_from(holds).unwrap_or(i32::MAX)))
+            .execute(conn)?;
         let mut parent_row = lock(conn, &parent.id, now_n)?;
         let p = places(conn, &parent_inst)?;
         refold(conn, &mut parent_row, p, now_n)?;
