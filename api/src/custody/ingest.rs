@@ -182,6 +182,83 @@ fn with_sites(
         .collect()
 }
 
+/// A container with where its institution and that institution's hub are.
+#[derive(Queryable, QueryableByName)]
+struct SitedRow {
+    #[diesel(embed)]
+    container: ContainerRow,
+    #[diesel(embed)]
+    site: SiteOf,
+}
+
+/// The site columns of a `SitedRow`, named apart from the container's own.
+#[derive(Queryable, QueryableByName)]
+struct SiteOf {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    site_hub_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    site_lat: f64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    site_lng: f64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    hub_lat: Option<f64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    hub_lng: Option<f64>,
+}
+
+/// The batch's containers with their sites, in one query: what `read` and `with_sites` do in
+/// two (and three), for the unlocked read that most batches take. Locking reads stay apart:
+/// PostgreSQL does not lock rows on the outer side of a join.
+fn read_sited(
+    conn: &mut DbConnection,
+    codes: &[String],
+) -> Result<Vec<(ContainerRow, Site)>, ApiError> {
+    let rows: Vec<SitedRow> = by_keys(
+        conn,
+        "SELECT c.*, i.hub_id AS site_hub_id, i.lat AS site_lat, i.lng AS site_lng, \
+         h.lat AS hub_lat, h.lng AS hub_lng \
+         FROM containers c JOIN institutions i ON i.id = c.institution_id \
+         LEFT JOIN institutions h ON h.id = i.hub_id \
+         WHERE c.code IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+        codes,
+        |pg| {
+            let hubs = diesel::alias!(institutions as hubs);
+            containers::table
+                .inner_join(institutions::table)
+                .left_join(
+                    hubs.on(institutions::hub_id.eq(hubs.field(institutions::id).nullable())),
+                )
+                .filter(containers::code.eq_any(codes))
+                .order(containers::id.asc())
+                .select((
+                    ContainerRow::as_select(),
+                    (
+                        institutions::hub_id,
+                        institutions::lat,
+                        institutions::lng,
+                        hubs.field(institutions::lat).nullable(),
+                        hubs.field(institutions::lng).nullable(),
+                    ),
+                ))
+                .load(pg)
+        },
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|SitedRow { container, site }| {
+            let s = Site {
+                id: container.institution_id.clone(),
+                hub_id: site.site_hub_id,
+                places: Places {
+                    institution: (site.site_lat, site.site_lng),
+                    hub: site.hub_lat.zip(site.hub_lng),
+                },
+            };
+            (container, s)
+        })
+        .collect())
+}
+
 /// Whether the caller's tenant may scan this institution's container for this action.
 /// Another tenant's container answers like an unknown code (existence is not leaked).
 fn tenant_may(caller: &Caller, action: ScanAction, inst: &Site) -> bool {
@@ -559,8 +636,13 @@ fn plan(
     let found: Vec<(ContainerRow, Site)> = if wanted.is_empty() {
         Vec::new()
     } else {
-        let rows = read(conn, Keys::Codes(&wanted), lock)?;
-        with_sites(conn, rows)?
+        match lock {
+            Lock::None => read_sited(conn, &wanted)?,
+            Lock::Rows => {
+                let rows = read(conn, Keys::Codes(&wanted), lock)?;
+                with_sites(conn, rows)?
+            }
+        }
     };
     let by_code: HashMap<String, (ContainerRow, Site)> = found
         .into_iter()
