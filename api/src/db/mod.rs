@@ -119,15 +119,17 @@ impl ManageConnection for Manager {
         self.url.connect().map_err(r2d2::Error::ConnectionError)
     }
 
+    /// Checked at every checkout: diesel's `SELECT 1`, a statement it keeps prepared (a
+    /// `sql_query` would be parsed and planned again on every request).
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map(|_| ())
-            .map_err(r2d2::Error::QueryError)
+        use diesel::r2d2::R2D2Connection;
+        conn.ping().map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction state diesel could not restore is not reused.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
     }
 }
 
