@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use yifei_contract::{ContainerState, Role, ScanAction, ScanEvent, ScanResult, ScanStatus};
 
-use super::fold::Places;
+use super::fold::{FoldEvent, Places};
 use super::store::{self, ContainerRow, EventRow, NEST_NAMESPACE};
 use super::{MAX_WEIGHT_KG, codes, grams, micros, role_may};
 use crate::auth::Caller;
@@ -978,7 +978,7 @@ fn append_all(
 
     // Refold every touched container from its whole history: what was stored before this
     // batch (read only for containers that had events) and what this batch adds.
-    let mut history: HashMap<String, Vec<EventRow>> = HashMap::new();
+    let mut history: HashMap<String, Vec<FoldEvent>> = HashMap::new();
     let had_events: Vec<&String> = touched
         .iter()
         .filter(|c| prior.get(*c).is_some_and(|n| *n > 0))
@@ -996,14 +996,13 @@ fn append_all(
             },
         )?;
         for e in stored {
-            history.entry(e.container_id.clone()).or_default().push(e);
+            let f = e.fold_event()?;
+            history.entry(e.container_id).or_default().push(f);
         }
     }
     for e in &new_events {
-        history
-            .entry(e.container_id.clone())
-            .or_default()
-            .push(e.clone());
+        let f = e.fold_event()?;
+        history.entry(e.container_id.clone()).or_default().push(f);
     }
     // Children first, so that a parent's check sees their weights as stored.
     touched.reverse();
@@ -1013,7 +1012,7 @@ fn append_all(
             .ok_or_else(|| ApiError::Internal("container vanished".into()))?;
         let places = inst.places;
         let evs = history.remove(cid).unwrap_or_default();
-        let d = store::derive(row, &evs, places, child_weights.get(cid).copied(), received)?;
+        let d = store::derive_folded(row, &evs, places, child_weights.get(cid).copied(), received);
         states.insert(cid.clone(), enum_str(&d.state));
     }
     let derived: Vec<ContainerRow> = touched

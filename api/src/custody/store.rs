@@ -142,7 +142,8 @@ impl EventRow {
         }
     }
 
-    fn fold_event(&self) -> Result<FoldEvent, ApiError> {
+    /// What the fold needs of the event.
+    pub fn fold_event(&self) -> Result<FoldEvent, ApiError> {
         Ok(FoldEvent {
             id: self.id.clone(),
             seq: self.seq,
@@ -300,7 +301,19 @@ pub fn derive(
         .iter()
         .map(EventRow::fold_event)
         .collect::<Result<_, _>>()?;
-    let d = fold::fold(&folded, places, children_g);
+    Ok(derive_folded(c, &folded, places, children_g, now))
+}
+
+/// `derive` from events already in the fold's form: ingest keeps a batch's history so, not
+/// as whole stored rows.
+pub fn derive_folded(
+    c: &mut ContainerRow,
+    folded: &[FoldEvent],
+    places: Places,
+    children_g: Option<i64>,
+    now: NaiveDateTime,
+) -> Derived {
+    let d = fold::fold(folded, places, children_g);
     c.state = enum_str(&d.state);
     c.flags = serde_json::to_string(&d.flags).unwrap_or_else(|_| "[]".into());
     c.seal_weight_g = d.seal_weight_g;
@@ -311,7 +324,7 @@ pub fn derive(
     c.received_at = d.received_at;
     c.disposed_at = d.disposed_at;
     c.updated_at = now;
-    Ok(d)
+    d
 }
 
 /// Stores the derived fields of many containers: a scan batch touches up to
