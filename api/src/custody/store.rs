@@ -476,21 +476,21 @@ fn save_derived_pg(conn: &mut diesel::PgConnection, rows: &[ContainerRow]) -> Re
 }
 
 /// The columns of a batch of derived rows, one array each.
-struct PgSave {
-    ids: Vec<String>,
-    states: Vec<String>,
-    flags: Vec<String>,
+struct PgSave<'a> {
+    ids: Vec<&'a str>,
+    states: Vec<&'a str>,
+    flags: Vec<&'a str>,
     weights: [Vec<Option<i32>>; 3],
     times: [Vec<Option<NaiveDateTime>>; 4],
     event_counts: Vec<i32>,
-    head_hashes: Vec<String>,
+    head_hashes: Vec<&'a str>,
     updated_at: Vec<NaiveDateTime>,
     versions: Vec<i32>,
 }
 
-impl PgSave {
-    fn of(rows: &[ContainerRow]) -> PgSave {
-        let text = |f: fn(&ContainerRow) -> &String| rows.iter().map(|c| f(c).clone()).collect();
+impl<'a> PgSave<'a> {
+    fn of(rows: &'a [ContainerRow]) -> PgSave<'a> {
+        let text = |f: fn(&ContainerRow) -> &str| rows.iter().map(f).collect();
         let int = |f: fn(&ContainerRow) -> Option<i32>| rows.iter().map(f).collect();
         let ts = |f: fn(&ContainerRow) -> Option<NaiveDateTime>| rows.iter().map(f).collect();
         PgSave {
@@ -516,13 +516,13 @@ impl PgSave {
     }
 }
 
-impl diesel::query_builder::QueryId for PgSave {
+impl diesel::query_builder::QueryId for PgSave<'_> {
     type QueryId = ();
     // Not static: diesel then caches the prepared statement by its SQL text, which is fixed.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgSave {
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgSave<'_> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
@@ -564,7 +564,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgSave {
     }
 }
 
-impl diesel::RunQueryDsl<diesel::PgConnection> for PgSave {}
+impl diesel::RunQueryDsl<diesel::PgConnection> for PgSave<'_> {}
 
 /// Labels `count` new containers for the caller's institution.
 pub fn create(
