@@ -207,8 +207,8 @@ struct SiteOf {
 }
 
 /// The batch's containers with their sites, in one query: what `read` and `with_sites` do in
-/// two (and three), for the unlocked read that most batches take. Locking reads stay apart:
-/// PostgreSQL does not lock rows on the outer side of a join.
+/// two, for the unlocked read that most batches take (unordered, as it takes no locks).
+/// Locking reads stay apart: PostgreSQL does not lock rows on the outer side of a join.
 fn read_sited(
     conn: &mut DbConnection,
     codes: &[String],
@@ -219,7 +219,7 @@ fn read_sited(
          h.lat AS hub_lat, h.lng AS hub_lng \
          FROM containers c JOIN institutions i ON i.id = c.institution_id \
          LEFT JOIN institutions h ON h.id = i.hub_id \
-         WHERE c.code IN (SELECT value FROM json_each(?)) ORDER BY c.id",
+         WHERE c.code IN (SELECT value FROM json_each(?))",
         codes,
         |pg| {
             let hubs = diesel::alias!(institutions as hubs);
@@ -229,7 +229,6 @@ fn read_sited(
                     hubs.on(institutions::hub_id.eq(hubs.field(institutions::id).nullable())),
                 )
                 .filter(containers::code.eq_any(codes))
-                .order(containers::id.asc())
                 .select((
                     ContainerRow::as_select(),
                     (
