@@ -12,7 +12,7 @@ use super::store::{self, ContainerRow, EventRow, NEST_NAMESPACE};
 use super::{MAX_WEIGHT_KG, codes, grams, micros, role_may};
 use crate::auth::Caller;
 use crate::db::DbConnection;
-use crate::db::batch::JsonBatch;
+use crate::db::batch::{JsonBatch, PgArrays};
 use crate::db::schema::{containers, institutions, scan_events};
 use crate::error::ApiError;
 use crate::wire::{enum_str, parse_enum};
@@ -182,17 +182,8 @@ fn with_sites(
         .collect()
 }
 
-/// A container with where its institution and that institution's hub are.
-#[derive(Queryable, QueryableByName)]
-struct SitedRow {
-    #[diesel(embed)]
-    container: ContainerRow,
-    #[diesel(embed)]
-    site: SiteOf,
-}
-
-/// The site columns of a `SitedRow`, named apart from the container's own.
-#[derive(Queryable, QueryableByName)]
+/// The site columns of a `BatchRow`, named apart from the container's own.
+#[derive(QueryableByName)]
 struct SiteOf {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     site_hub_id: Option<String>,
@@ -206,45 +197,93 @@ struct SiteOf {
     hub_lng: Option<f64>,
 }
 
-/// The batch's containers with their sites, in one query: what `read` and `with_sites` do in
-/// two, for the unlocked read that most batches take (unordered, as it takes no locks).
-/// Locking reads stay apart: PostgreSQL does not lock rows on the outer side of a join.
-fn read_sited(
+/// The containers a batch names, with their sites, and its event ids already stored (with the
+/// container each is stored under).
+type BatchRead = (Vec<(ContainerRow, Site)>, HashMap<String, String>);
+
+/// One event of a batch with its container, where the container's institution and hub are,
+/// and which container the event id is already stored under, if any.
+#[derive(QueryableByName)]
+struct BatchRow {
+    #[diesel(embed)]
+    container: ContainerRow,
+    #[diesel(embed)]
+    site: SiteOf,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    batch_event: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    stored_under: Option<String>,
+}
+
+/// What a batch is worked out from, read in one statement: its containers with their sites,
+/// and the event ids already stored (for duplicates), where the locked path takes three. One
+/// row per event that names a container (an event whose code matches none is rejected
+/// whatever its id). Unordered and unlocked: the write checks the containers' versions.
+fn read_batch(
     conn: &mut DbConnection,
-    codes: &[String],
-) -> Result<Vec<(ContainerRow, Site)>, ApiError> {
-    let rows: Vec<SitedRow> = by_keys(
-        conn,
-        "SELECT c.*, i.hub_id AS site_hub_id, i.lat AS site_lat, i.lng AS site_lng, \
-         h.lat AS hub_lat, h.lng AS hub_lng \
-         FROM containers c JOIN institutions i ON i.id = c.institution_id \
-         LEFT JOIN institutions h ON h.id = i.hub_id \
-         WHERE c.code IN (SELECT value FROM json_each(?))",
-        codes,
-        |pg| {
-            let hubs = diesel::alias!(institutions as hubs);
-            containers::table
-                .inner_join(institutions::table)
-                .left_join(
-                    hubs.on(institutions::hub_id.eq(hubs.field(institutions::id).nullable())),
-                )
-                .filter(containers::code.eq_any(codes))
-                .select((
-                    ContainerRow::as_select(),
-                    (
-                        institutions::hub_id,
-                        institutions::lat,
-                        institutions::lng,
-                        hubs.field(institutions::lat).nullable(),
-                        hubs.field(institutions::lng).nullable(),
-                    ),
-                ))
-                .load(pg)
-        },
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(|SitedRow { container, site }| {
+    codes_of: &[Option<String>],
+    ids: &[String],
+) -> Result<BatchRead, ApiError> {
+    let pairs: Vec<(&str, &str)> = codes_of
+        .iter()
+        .zip(ids)
+        .filter_map(|(c, id)| c.as_deref().map(|c| (c, id.as_str())))
+        .collect();
+    if pairs.is_empty() {
+        return Ok((Vec::new(), HashMap::new()));
+    }
+    // The columns of a `BatchRow` but its last two, for both statements.
+    macro_rules! sited {
+        () => {
+            "SELECT c.*, i.hub_id AS site_hub_id, i.lat AS site_lat, i.lng AS site_lng, \
+             h.lat AS hub_lat, h.lng AS hub_lng, "
+        };
+    }
+    let rows: Vec<BatchRow> = match conn {
+        DbConnection::Sqlite(lite) => JsonBatch::new(
+            concat!(
+                sited!(),
+                "b.value ->> 1 AS batch_event, e.container_id AS stored_under \
+                 FROM json_each(?) b JOIN containers c ON c.code = b.value ->> 0 \
+                 JOIN institutions i ON i.id = c.institution_id \
+                 LEFT JOIN institutions h ON h.id = i.hub_id \
+                 LEFT JOIN scan_events e ON e.id = b.value ->> 1"
+            ),
+            serde_json::to_string(&pairs).unwrap_or_default(),
+        )
+        .load(lite)?,
+        DbConnection::Postgresql(pg) => {
+            let (codes, evs): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+            PgArrays::new(
+                concat!(
+                    sited!(),
+                    "b.event_id AS batch_event, e.container_id AS stored_under \
+                     FROM unnest(?, ?) AS b (code, event_id) \
+                     JOIN containers c ON c.code = b.code \
+                     JOIN institutions i ON i.id = c.institution_id \
+                     LEFT JOIN institutions h ON h.id = i.hub_id \
+                     LEFT JOIN scan_events e ON e.id = b.event_id"
+                ),
+                codes,
+                evs,
+            )
+            .load(pg)?
+        }
+    };
+    let mut stored = HashMap::new();
+    let mut found: Vec<(ContainerRow, Site)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for BatchRow {
+        container,
+        site,
+        batch_event,
+        stored_under,
+    } in rows
+    {
+        if let Some(under) = stored_under {
+            stored.insert(batch_event, under);
+        }
+        if seen.insert(container.id.clone()) {
             let s = Site {
                 id: container.institution_id.clone(),
                 hub_id: site.site_hub_id,
@@ -253,9 +292,31 @@ fn read_sited(
                     hub: site.hub_lat.zip(site.hub_lng),
                 },
             };
-            (container, s)
-        })
-        .collect())
+            found.push((container, s));
+        }
+    }
+    Ok((found, stored))
+}
+
+/// The batch's event ids already stored, and their containers.
+fn stored_ids(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<HashMap<String, String>, ApiError> {
+    Ok(by_keys(
+        conn,
+        "SELECT id, container_id FROM scan_events WHERE id IN (SELECT value FROM json_each(?))",
+        ids,
+        |pg| {
+            scan_events::table
+                .filter(scan_events::id.eq_any(ids))
+                .select(StoredId::as_select())
+                .load(pg)
+        },
+    )?
+    .into_iter()
+    .map(|s: StoredId| (s.id, s.container_id))
+    .collect())
 }
 
 /// Whether the caller's tenant may scan this institution's container for this action.
@@ -629,39 +690,27 @@ fn plan(
             Err(reason) => results[i] = Some(reject(&e.event_id.to_string(), reason)),
         }
     }
-    let wanted: Vec<String> = codes_of.iter().flatten().cloned().collect();
-    // Read the containers under their locks, so that concurrent batches append to one chain
-    // one after the other.
-    let found: Vec<(ContainerRow, Site)> = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        match lock {
-            Lock::None => read_sited(conn, &wanted)?,
-            Lock::Rows => {
+    let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    let (found, stored) = match lock {
+        // Most batches: containers, sites and already-stored event ids in one query.
+        Lock::None => read_batch(conn, &codes_of, &ids)?,
+        // Read the containers under their locks, so that concurrent batches append to one
+        // chain one after the other.
+        Lock::Rows => {
+            let wanted: Vec<String> = codes_of.iter().flatten().cloned().collect();
+            let found = if wanted.is_empty() {
+                Vec::new()
+            } else {
                 let rows = read(conn, Keys::Codes(&wanted), lock)?;
                 with_sites(conn, rows)?
-            }
+            };
+            (found, stored_ids(conn, &ids)?)
         }
     };
     let by_code: HashMap<String, (ContainerRow, Site)> = found
         .into_iter()
         .map(|(c, i)| (c.code.clone(), (c, i)))
         .collect();
-    let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
-    let stored: HashMap<String, String> = by_keys(
-        conn,
-        "SELECT id, container_id FROM scan_events WHERE id IN (SELECT value FROM json_each(?))",
-        &ids,
-        |pg| {
-            scan_events::table
-                .filter(scan_events::id.eq_any(&ids))
-                .select(StoredId::as_select())
-                .load(pg)
-        },
-    )?
-    .into_iter()
-    .map(|s: StoredId| (s.id, s.container_id))
-    .collect();
 
     // container id -> indexes of the events to append, in batch order
     let mut todo: BTreeMap<String, Vec<usize>> = BTreeMap::new();

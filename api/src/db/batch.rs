@@ -1,11 +1,11 @@
-//! SQLite statements over a whole batch of keys or rows at once.
+//! Statements over a whole batch of keys or rows at once.
 //!
 //! A scan batch reads and writes up to 500 containers. Written with diesel's DSL or
 //! `sql_query`, such statements change text with every batch (`IN (?, ?, ...)`, `VALUES`
 //! lists), so diesel cannot keep them prepared and SQLite parses them anew each time. Here the
 //! batch travels as one bound JSON text that the statement reads with `json_each(?)`: the text
 //! is fixed, diesel keeps the statement prepared, and nothing is parsed per batch but the
-//! JSON. (PostgreSQL binds whole arrays already; this is for SQLite only.)
+//! JSON. PostgreSQL binds whole arrays (`PgArrays`), in a statement it also keeps prepared.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -84,6 +84,50 @@ impl Query for JsonBatch {
 }
 
 impl RunQueryDsl<SqliteConnection> for JsonBatch {}
+
+/// PostgreSQL: a statement over two bound text arrays (`unnest($1, $2)`), with a fixed text
+/// that diesel keeps prepared (`sql_query` is parsed and planned on every call).
+pub struct PgArrays<'a> {
+    parts: [&'static str; 3],
+    a: Vec<&'a str>,
+    b: Vec<&'a str>,
+}
+
+impl<'a> PgArrays<'a> {
+    /// `sql` holds exactly two `?`: where `a` and then `b` are bound as `text[]`.
+    pub fn new(sql: &'static str, a: Vec<&'a str>, b: Vec<&'a str>) -> PgArrays<'a> {
+        let (head, rest) = sql.split_once('?').unwrap_or((sql, ""));
+        let (mid, tail) = rest.split_once('?').unwrap_or((rest, ""));
+        PgArrays {
+            parts: [head, mid, tail],
+            a,
+            b,
+        }
+    }
+}
+
+impl QueryId for PgArrays<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<diesel::pg::Pg> for PgArrays<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Text};
+        out.push_sql(self.parts[0]);
+        out.push_bind_param::<Array<Text>, _>(&self.a)?;
+        out.push_sql(self.parts[1]);
+        out.push_bind_param::<Array<Text>, _>(&self.b)?;
+        out.push_sql(self.parts[2]);
+        Ok(())
+    }
+}
+
+impl Query for PgArrays<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for PgArrays<'_> {}
 
 #[cfg(test)]
 mod tests {
