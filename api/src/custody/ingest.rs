@@ -104,21 +104,13 @@ struct Site {
     places: Places,
 }
 
-/// An institution and where its hub is, read in one query.
+/// An institution and where it and its hub are, read in one query.
 #[derive(Queryable, QueryableByName)]
 struct SiteRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
     id: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    hub_id: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Double)]
-    lat: f64,
-    #[diesel(sql_type = diesel::sql_types::Double)]
-    lng: f64,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
-    hub_lat: Option<f64>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
-    hub_lng: Option<f64>,
+    #[diesel(embed)]
+    site: SiteOf,
 }
 
 /// Pairs containers with their institutions' sites: one query for the distinct institutions
@@ -135,8 +127,8 @@ fn with_sites(
     ids.dedup();
     let found: Vec<SiteRow> = by_keys(
         conn,
-        "SELECT i.id, i.hub_id, i.lat, i.lng, h.lat AS hub_lat, h.lng AS hub_lng \
-         FROM institutions i LEFT JOIN institutions h ON h.id = i.hub_id \
+        "SELECT i.id, i.hub_id AS site_hub_id, i.lat AS site_lat, i.lng AS site_lng, \
+         h.lat AS hub_lat, h.lng AS hub_lng FROM institutions i LEFT JOIN institutions h ON h.id = i.hub_id \
          WHERE i.id IN (SELECT value FROM json_each(?))",
         &ids,
         |pg| {
@@ -148,29 +140,20 @@ fn with_sites(
                 .filter(institutions::id.eq_any(&ids))
                 .select((
                     institutions::id,
-                    institutions::hub_id,
-                    institutions::lat,
-                    institutions::lng,
-                    hubs.field(institutions::lat).nullable(),
-                    hubs.field(institutions::lng).nullable(),
+                    (
+                        institutions::hub_id,
+                        institutions::lat,
+                        institutions::lng,
+                        hubs.field(institutions::lat).nullable(),
+                        hubs.field(institutions::lng).nullable(),
+                    ),
                 ))
                 .load(pg)
         },
     )?;
     let sites: HashMap<String, Site> = found
         .into_iter()
-        .map(|s| {
-            let places = Places {
-                institution: (s.lat, s.lng),
-                hub: s.hub_lat.zip(s.hub_lng),
-            };
-            let site = Site {
-                id: s.id.clone(),
-                hub_id: s.hub_id,
-                places,
-            };
-            (s.id, site)
-        })
+        .map(|SiteRow { id, site }| (id.clone(), site.into_site(id)))
         .collect();
     rows.into_iter()
         .map(|c| {
@@ -182,8 +165,9 @@ fn with_sites(
         .collect()
 }
 
-/// The site columns of a `BatchRow`, named apart from the container's own.
-#[derive(QueryableByName)]
+/// Where an institution and its hub are: columns named apart from a container's own, for
+/// the reads that join them to containers.
+#[derive(Queryable, QueryableByName)]
 struct SiteOf {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     site_hub_id: Option<String>,
@@ -195,6 +179,19 @@ struct SiteOf {
     hub_lat: Option<f64>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
     hub_lng: Option<f64>,
+}
+
+impl SiteOf {
+    fn into_site(self, id: String) -> Site {
+        Site {
+            id,
+            hub_id: self.site_hub_id,
+            places: Places {
+                institution: (self.site_lat, self.site_lng),
+                hub: self.hub_lat.zip(self.hub_lng),
+            },
+        }
+    }
 }
 
 /// The containers a batch names, with their sites, and its event ids already stored (with the
@@ -284,15 +281,8 @@ fn read_batch(
             stored.insert(batch_event, under);
         }
         if seen.insert(container.id.clone()) {
-            let s = Site {
-                id: container.institution_id.clone(),
-                hub_id: site.site_hub_id,
-                places: Places {
-                    institution: (site.site_lat, site.site_lng),
-                    hub: site.hub_lat.zip(site.hub_lng),
-                },
-            };
-            found.push((container, s));
+            let site = site.into_site(container.institution_id.clone());
+            found.push((container, site));
         }
     }
     Ok((found, stored))
