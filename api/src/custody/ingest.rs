@@ -1213,4 +1213,56 @@ mod tests {
         drop(conn);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// The same event id sent for two containers by two phones at once: the batch worked out
+    /// second finds the id taken when it stores its events. The write is refused as stale (not
+    /// a server error), and worked out again the event is refused as a reused id.
+    #[test]
+    fn an_event_id_taken_meanwhile_makes_the_plan_stale() {
+        let dir = std::env::temp_dir().join(format!("yifei-reuse-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = Db::open(&dir.join("t.db").display().to_string()).expect("db");
+        let mut conn = db.conn().expect("conn");
+        let now = Utc::now();
+        let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
+        crate::demo::load_if_empty(&mut conn, now).expect("demo");
+        let keeper = caller(&mut conn, "hub_keeper");
+        let spec = NewContainer {
+            category: Category::Infectious,
+            packaging: Packaging::Bag,
+            note: None,
+        };
+        let codes: Vec<String> = store::create(&mut conn, &keeper, 2, &spec, now, tz)
+            .expect("label")
+            .into_iter()
+            .map(|c| c.code)
+            .collect();
+        let first = scan(&codes[0], ScanAction::Seal, 5, now);
+        let second = ScanEvent {
+            code: codes[1].clone(),
+            ..first.clone()
+        };
+        let p = plan(
+            &mut conn,
+            &keeper,
+            std::slice::from_ref(&second),
+            now,
+            DEFAULT_CLOCK_SKEW,
+            tz,
+            Lock::None,
+        )
+        .expect("plan");
+        let r = ingest(&mut conn, &keeper, &[first], now, DEFAULT_CLOCK_SKEW, tz).expect("first");
+        assert_eq!(r[0].status, ScanStatus::Accepted);
+        let stale = crate::db::write_tx(&mut conn, |c| write(c, p));
+        assert!(
+            matches!(&stale, Err(e) if is_retryable(e)),
+            "a stale plan was not refused as stale: {:?}",
+            stale.map(|r| r.len())
+        );
+        let r = ingest(&mut conn, &keeper, &[second], now, DEFAULT_CLOCK_SKEW, tz).expect("again");
+        assert_eq!(r[0].reason.as_deref(), Some("event_id_reused"));
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
