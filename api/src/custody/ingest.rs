@@ -1123,6 +1123,16 @@ mod tests {
         }
     }
 
+    /// A demo county in a fresh SQLite file (removed by the caller), loaded at `now`.
+    fn demo_db(tag: &str) -> (std::path::PathBuf, Db, DateTime<Utc>) {
+        let dir = std::env::temp_dir().join(format!("yifei-{tag}-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = Db::open(&dir.join("t.db").display().to_string()).expect("db");
+        let now = Utc::now();
+        crate::demo::load_if_empty(&mut db.conn().expect("conn"), now).expect("demo");
+        (dir, db, now)
+    }
+
     fn scan(code: &str, action: ScanAction, minutes_ago: i64, now: DateTime<Utc>) -> ScanEvent {
         ScanEvent {
             event_id: uuid::Uuid::now_v7(),
@@ -1143,13 +1153,9 @@ mod tests {
     /// is refused as stale, and the batch worked out again passes the pickup on to the box.
     #[test]
     fn a_plan_gone_stale_is_refused_and_redone() {
-        let dir = std::env::temp_dir().join(format!("yifei-stale-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let db = Db::open(&dir.join("t.db").display().to_string()).expect("db");
+        let (dir, db, now) = demo_db("stale");
         let mut conn = db.conn().expect("conn");
-        let now = Utc::now();
         let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
-        crate::demo::load_if_empty(&mut conn, now).expect("demo");
         let (keeper, driver) = (caller(&mut conn, "hub_keeper"), caller(&mut conn, "driver"));
         let label = |conn: &mut DbConnection, packaging| {
             let spec = NewContainer {
@@ -1219,13 +1225,9 @@ mod tests {
     /// a server error), and worked out again the event is refused as a reused id.
     #[test]
     fn an_event_id_taken_meanwhile_makes_the_plan_stale() {
-        let dir = std::env::temp_dir().join(format!("yifei-reuse-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let db = Db::open(&dir.join("t.db").display().to_string()).expect("db");
+        let (dir, db, now) = demo_db("reuse");
         let mut conn = db.conn().expect("conn");
-        let now = Utc::now();
         let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
-        crate::demo::load_if_empty(&mut conn, now).expect("demo");
         let keeper = caller(&mut conn, "hub_keeper");
         let spec = NewContainer {
             category: Category::Infectious,
