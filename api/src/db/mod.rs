@@ -353,6 +353,57 @@ mod tests {
         }
     }
 
+    /// A database that already holds nested boxes when the `holds` migration runs: each big
+    /// box is counted with what it holds (ingest reads the contents only of boxes with any).
+    #[test]
+    fn the_holds_migration_counts_boxes_already_nested() {
+        use diesel::connection::SimpleConnection;
+        let mut c = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        c.batch_execute("PRAGMA foreign_keys = OFF;")
+            .expect("pragma");
+        loop {
+            let pending = c.pending_migrations(SQLITE_MIGRATIONS).expect("pending");
+            let next = pending.first().expect("the holds migration exists");
+            if next.name().to_string().ends_with("_container_holds") {
+                break;
+            }
+            c.run_next_migration(SQLITE_MIGRATIONS).expect("migration");
+        }
+        let row = |id: &str, parent: &str| {
+            format!(
+                "INSERT INTO containers (id, code, institution_id, category, packaging, state, \
+                 flags, parent_id, event_count, head_hash, created_by, created_at, updated_at) \
+                 VALUES ('{id}', 'C{id}', 'i', 'infectious', 'bag', 'sealed', '[]', {parent}, 0, \
+                 '', 'u', '2026-01-01 00:00:00', '2026-01-01 00:00:00');"
+            )
+        };
+        let sql = [
+            row("big", "NULL"),
+            row("a", "'big'"),
+            row("b", "'big'"),
+            row("lone", "NULL"),
+        ]
+        .concat();
+        c.batch_execute(&sql).expect("containers");
+        c.run_pending_migrations(SQLITE_MIGRATIONS).expect("holds");
+        #[derive(diesel::QueryableByName)]
+        struct Holds {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            holds: i32,
+        }
+        let got: Vec<(String, i32)> =
+            diesel::sql_query("SELECT id, holds FROM containers ORDER BY id")
+                .load::<Holds>(&mut c)
+                .expect("holds")
+                .into_iter()
+                .map(|h| (h.id, h.holds))
+                .collect();
+        let want = [("a", 0), ("b", 0), ("big", 2), ("lone", 0)].map(|(i, h)| (i.to_owned(), h));
+        assert_eq!(got, want);
+    }
+
     /// Committed pages reach the database file without any connection crossing the
     /// automatic checkpoint's size: the checkpointer thread copies them.
     #[test]
