@@ -922,7 +922,7 @@ fn append_all(
         by_keys(
             conn,
             "SELECT parent_id, id, seal_weight_g, version FROM containers \
-         WHERE parent_id IN (SELECT value FROM json_each(?))",
+             WHERE parent_id IN (SELECT value FROM json_each(?))",
             &parents,
             |pg| {
                 containers::table
