@@ -5,8 +5,6 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
 use serde_json::{Value, json};
 use yifei_api::accounts::{self, NewAccount, NewOrg};
 use yifei_api::clock::ManualClock;
@@ -14,12 +12,9 @@ use yifei_api::config::Config;
 use yifei_api::startup::Application;
 use yifei_contract::Role;
 
-/// Which database a scenario runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use yifei_api::db::Backend;
+/// A database made for one test and dropped after it.
+pub use yifei_api::db::scratch::Scratch as TestDb;
 
 /// Runs `scenario` on the backend, or explains loudly why PostgreSQL was skipped.
 pub fn run_on(backend: Backend, scenario: fn(&TestApp)) {
@@ -54,101 +49,6 @@ pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 0, 30, 0)
         .single()
         .expect("t0")
-}
-
-/// A database made for one test and dropped after it.
-pub struct TestDb {
-    pub url: String,
-    pub backend: Backend,
-    /// PostgreSQL admin URL and database name, to drop it afterwards.
-    cleanup: Option<(String, String)>,
-    /// Whether dropping this value removes the database.
-    owned: bool,
-}
-
-impl TestDb {
-    pub fn create(backend: Backend) -> Option<TestDb> {
-        let name = format!("yifei_t_{}", uuid::Uuid::new_v4().simple());
-        match backend {
-            Backend::Sqlite => {
-                let dir = std::env::temp_dir().join("yifei-tests");
-                std::fs::create_dir_all(&dir).expect("temp dir");
-                let path = dir.join(format!("{name}.db"));
-                Some(TestDb {
-                    url: path.display().to_string(),
-                    backend,
-                    cleanup: None,
-                    owned: true,
-                })
-            }
-            Backend::Postgres => {
-                let admin = std::env::var("YIFEI_TEST_PG_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-                let mut conn = match PgConnection::establish(&admin) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        if std::env::var("YIFEI_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                            panic!(
-                                "PostgreSQL at {admin} is required (YIFEI_REQUIRE_PG=1) but unreachable: {e}"
-                            );
-                        }
-                        eprintln!(
-                            "\n*** SKIPPED PostgreSQL test: {admin} unreachable ({e}); set YIFEI_TEST_PG_URL \
-                             or start PostgreSQL; YIFEI_REQUIRE_PG=1 turns this into a failure ***\n"
-                        );
-                        return None;
-                    }
-                };
-                conn.batch_execute(&format!("CREATE DATABASE {name}"))
-                    .expect("create test database");
-                let base = admin.split('?').next().unwrap_or(&admin);
-                let url = match base.rfind('/') {
-                    Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
-                    _ => format!("{base}/{name}"),
-                };
-                Some(TestDb {
-                    url,
-                    backend,
-                    cleanup: Some((admin, name)),
-                    owned: true,
-                })
-            }
-        }
-    }
-}
-
-impl TestDb {
-    /// The same database without ownership of its cleanup (for a second server on it).
-    pub fn reuse(other: &TestDb) -> TestDb {
-        TestDb {
-            url: other.url.clone(),
-            backend: other.backend,
-            cleanup: None,
-            owned: false,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if !self.owned {
-            return;
-        }
-        match (&self.cleanup, self.backend) {
-            (Some((admin, name)), _) => {
-                if let Ok(mut c) = PgConnection::establish(admin) {
-                    let _ =
-                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                }
-            }
-            (None, Backend::Sqlite) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", self.url));
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// A running server.

@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod schema;
+pub mod scratch;
 
 use std::path::Path;
 use std::time::Duration;
