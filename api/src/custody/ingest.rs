@@ -598,7 +598,7 @@ pub fn ingest(
     // First worked out without locks and stored only if nothing changed meanwhile: the
     // containers' locks are then held for the writes alone.
     match plan(conn, caller, events, now, skew, tz, Lock::None)
-        .and_then(|p| crate::db::write_tx(conn, |conn| write(conn, p)))
+        .and_then(|p| write_unlocked(conn, p))
     {
         Err(e) if is_retryable(&e) => {
             tracing::debug!(error = %e, "scan batch went stale; redone under lock");
@@ -778,6 +778,22 @@ fn plan(
         })
         .collect::<Result<_, ApiError>>()?;
     Ok(p)
+}
+
+/// Stores a plan made without locks (PostgreSQL). A batch that only appends events, the
+/// common case, is one statement (`DerivedBatch::save_with_events_pg`); pickups completing
+/// run stops and boxes weighed inside a big box take `write`'s transaction; a batch of
+/// replays and refusals writes nothing.
+fn write_unlocked(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> {
+    let appends_only = p.weighed.is_empty() && p.collects.is_empty();
+    match conn {
+        _ if appends_only && p.events.is_empty() && p.derived.is_empty() => Ok(p.results),
+        DbConnection::Postgresql(pg) if appends_only => {
+            p.derived.save_with_events_pg(pg, &p.events)?;
+            Ok(p.results)
+        }
+        _ => crate::db::write_tx(conn, |conn| write(conn, p)),
+    }
 }
 
 /// Stores a plan. The containers are written first, each only if it is still at the version
@@ -1105,8 +1121,9 @@ fn event_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Db;
     use crate::db::schema::users;
+    use crate::db::scratch::Scratch;
+    use crate::db::{Backend, Db};
     use yifei_contract::{Category, LatLng, NewContainer, Packaging};
 
     fn caller(conn: &mut DbConnection, role: &str) -> Caller {
@@ -1123,14 +1140,31 @@ mod tests {
         }
     }
 
-    /// A demo county in a fresh SQLite file (removed by the caller), loaded at `now`.
-    fn demo_db(tag: &str) -> (std::path::PathBuf, Db, DateTime<Utc>) {
-        let dir = std::env::temp_dir().join(format!("yifei-{tag}-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let db = Db::open(&dir.join("t.db").display().to_string()).expect("db");
+    /// A demo county in a fresh database of `backend`, loaded at `now`; `None` when
+    /// PostgreSQL is unreachable and not required (see `Scratch::create`).
+    fn demo_db(backend: Backend) -> Option<(Scratch, Db, DateTime<Utc>)> {
+        let scratch = Scratch::create(backend)?;
+        let db = Db::open(&scratch.url).expect("db");
         let now = Utc::now();
         crate::demo::load_if_empty(&mut db.conn().expect("conn"), now).expect("demo");
-        (dir, db, now)
+        Some((scratch, db, now))
+    }
+
+    /// Runs a scenario on SQLite and on PostgreSQL: they store unlocked plans differently
+    /// (one transaction through `write`; one statement).
+    macro_rules! both {
+        ($($name:ident),+) => {
+            $(mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(crate::db::Backend::Sqlite);
+                }
+                #[test]
+                fn postgres() {
+                    super::$name(crate::db::Backend::Postgres);
+                }
+            })+
+        };
     }
 
     fn scan(code: &str, action: ScanAction, minutes_ago: i64, now: DateTime<Utc>) -> ScanEvent {
@@ -1151,9 +1185,10 @@ mod tests {
     /// A batch worked out without locks must not be stored over a change it did not see: here
     /// a box is nested into the big box between the plan of a pickup and its write. The write
     /// is refused as stale, and the batch worked out again passes the pickup on to the box.
-    #[test]
-    fn a_plan_gone_stale_is_refused_and_redone() {
-        let (dir, db, now) = demo_db("stale");
+    fn a_plan_gone_stale_is_refused_and_redone(backend: Backend) {
+        let Some((_scratch, db, now)) = demo_db(backend) else {
+            return;
+        };
         let mut conn = db.conn().expect("conn");
         let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
         let (keeper, driver) = (caller(&mut conn, "hub_keeper"), caller(&mut conn, "driver"));
@@ -1198,34 +1233,44 @@ mod tests {
             tz,
         )
         .expect("nest");
-        let stale = crate::db::write_tx(&mut conn, |c| write(c, p));
+        let stale = write_unlocked(&mut conn, p);
         assert!(
             matches!(&stale, Err(e) if is_retryable(e)),
             "a stale plan was written: {:?}",
             stale.map(|r| r.len())
         );
+        let collects = |conn: &mut DbConnection, code: &str| -> i64 {
+            scan_events::table
+                .inner_join(containers::table)
+                .filter(containers::code.eq(code))
+                .filter(scan_events::action.eq("collect"))
+                .count()
+                .get_result(conn)
+                .expect("count")
+        };
+        assert_eq!(
+            collects(&mut conn, &big),
+            0,
+            "the refused plan left its event behind"
+        );
 
         let results =
             ingest(&mut conn, &driver, &pickup, now, DEFAULT_CLOCK_SKEW, tz).expect("pickup");
         assert_eq!(results[0].status, ScanStatus::Accepted);
-        let inherited: i64 = scan_events::table
-            .inner_join(containers::table)
-            .filter(containers::code.eq(&small))
-            .filter(scan_events::action.eq("collect"))
-            .count()
-            .get_result(&mut conn)
-            .expect("count");
-        assert_eq!(inherited, 1, "the box inside did not follow the pickup");
-        drop(conn);
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            collects(&mut conn, &small),
+            1,
+            "the box inside did not follow the pickup"
+        );
     }
 
     /// The same event id sent for two containers by two phones at once: the batch worked out
     /// second finds the id taken when it stores its events. The write is refused as stale (not
     /// a server error), and worked out again the event is refused as a reused id.
-    #[test]
-    fn an_event_id_taken_meanwhile_makes_the_plan_stale() {
-        let (dir, db, now) = demo_db("reuse");
+    fn an_event_id_taken_meanwhile_makes_the_plan_stale(backend: Backend) {
+        let Some((_scratch, db, now)) = demo_db(backend) else {
+            return;
+        };
         let mut conn = db.conn().expect("conn");
         let tz = chrono::FixedOffset::east_opt(8 * 3600).expect("tz");
         let keeper = caller(&mut conn, "hub_keeper");
@@ -1256,15 +1301,24 @@ mod tests {
         .expect("plan");
         let r = ingest(&mut conn, &keeper, &[first], now, DEFAULT_CLOCK_SKEW, tz).expect("first");
         assert_eq!(r[0].status, ScanStatus::Accepted);
-        let stale = crate::db::write_tx(&mut conn, |c| write(c, p));
+        let stale = write_unlocked(&mut conn, p);
         assert!(
             matches!(&stale, Err(e) if is_retryable(e)),
             "a stale plan was not refused as stale: {:?}",
             stale.map(|r| r.len())
         );
+        let untouched: String = containers::table
+            .filter(containers::code.eq(&codes[1]))
+            .select(containers::state)
+            .first(&mut conn)
+            .expect("state");
+        assert_eq!(untouched, "labelled", "the refused plan sealed the box");
         let r = ingest(&mut conn, &keeper, &[second], now, DEFAULT_CLOCK_SKEW, tz).expect("again");
         assert_eq!(r[0].reason.as_deref(), Some("event_id_reused"));
-        drop(conn);
-        let _ = std::fs::remove_dir_all(&dir);
     }
+
+    both!(
+        a_plan_gone_stale_is_refused_and_redone,
+        an_event_id_taken_meanwhile_makes_the_plan_stale
+    );
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION yifei_require_rows(BIGINT, BIGINT);

@@ -1,0 +1,1 @@
+-- PostgreSQL only (the one-statement ingest); SQLite stores scan batches through its single writer.
