@@ -6,7 +6,10 @@
 //! unreachable). `INGEST_BATCHES` (per client, default 60), `INGEST_CLIENTS` (default 8) and
 //! `INGEST_BATCH` (events per batch, default 100) change the load; `INGEST_DB=sqlite` or
 //! `INGEST_DB=postgres` runs one database only; `INGEST_ROUNDS` (default 5) repeats each
-//! measurement on fresh databases and prints the median.
+//! measurement on fresh databases and prints the median. `INGEST_FLOOR=app` makes the floor
+//! insert with the server's own statement (`store::insert_events`, on PostgreSQL a prepared
+//! `unnest` insert, each its own transaction) instead of diesel's many-row insert in a
+//! transaction: a harder floor, the insert alone at its cheapest.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -201,6 +204,7 @@ fn direct(url: &str, load: &Load) -> f64 {
         codes.iter().map(|c| map[c].clone()).collect()
     };
     let ids = Arc::new(ids);
+    let app_floor = std::env::var("INGEST_FLOOR").is_ok_and(|f| f == "app");
     let started = Instant::now();
     let workers: Vec<_> = (0..load.clients)
         .map(|w| {
@@ -239,6 +243,10 @@ fn direct(url: &str, load: &Load) -> f64 {
                             e
                         })
                         .collect();
+                    if app_floor {
+                        store::insert_events(&mut conn, &rows).expect("insert");
+                        continue;
+                    }
                     yifei_api::db::write_tx(&mut conn, |c| {
                         match c {
                             DbConnection::Sqlite(c) => diesel::insert_into(scan_events::table)
