@@ -49,7 +49,7 @@ fn prepare(url: &str, n: usize) -> (Db, Caller, Vec<String>) {
     let (id, inst): (String, Option<String>) = users::table
         .filter(users::login.eq("clinic"))
         .select((users::id, users::institution_id))
-        .first(&mut *conn)
+        .first(&mut **conn)
         .expect("clinic user");
     let caller = Caller {
         user_id: id,
@@ -196,7 +196,7 @@ fn direct(url: &str, load: &Load) -> f64 {
         let mut map = std::collections::HashMap::new();
         for (code, id) in containers::table
             .select((containers::code, containers::id))
-            .load::<(String, String)>(&mut *conn)
+            .load::<(String, String)>(&mut **conn)
             .expect("ids")
         {
             map.insert(code, id);

@@ -46,7 +46,7 @@ fn fill(db: &Db, n_inst: usize, per_day: usize) -> (Caller, usize) {
     };
     diesel::insert_into(users::table)
         .values(&admin)
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .expect("admin");
     let townships = [
         "石门镇",
@@ -220,7 +220,7 @@ fn measure(name: &str, url: &str, n_inst: usize, per_day: usize) {
                 containers::seal_weight_g,
                 containers::collected_at,
             ))
-            .load(&mut *conn)
+            .load(&mut **conn)
             .expect("scan");
         assert_eq!(loaded.len(), rows);
         floor.push(t.elapsed().as_secs_f64());

@@ -258,7 +258,7 @@ fn plan(
             let ids: Vec<String> = organisations::table
                 .filter(organisations::kind.eq("disposal_company"))
                 .select(organisations::id)
-                .load(&mut *conn)?;
+                .load(&mut **conn)?;
             match ids.as_slice() {
                 [one] => one.clone(),
                 [] => {
@@ -278,7 +278,7 @@ fn plan(
         .filter(users::org_id.eq(&org))
         .filter(users::role.eq(Role::Dispatcher.as_str()))
         .select(users::id)
-        .first(&mut *conn)
+        .first(&mut **conn)
         .optional()?
         .ok_or_else(|| {
             ApiError::Config(

@@ -174,7 +174,7 @@ fn kill_during_ingest(backend: Backend) {
         let mut conn = dbh.conn().expect("conn");
         scan_events::table
             .select(scan_events::id)
-            .load::<String>(&mut *conn)
+            .load::<String>(&mut **conn)
             .expect("ids")
             .into_iter()
             .collect()

@@ -240,7 +240,7 @@ fn rows(db: &Db) -> Vec<OutboxRow> {
     outbox::table
         .order(outbox::id)
         .select(OutboxRow::as_select())
-        .load(&mut *conn)
+        .load(&mut **conn)
         .expect("outbox rows")
 }
 
@@ -528,7 +528,7 @@ fn two_workers_never_send_the_same_row(db: &Db) {
                 outbox::lease_token.eq(Some("another-pass")),
                 outbox::lease_until.eq(Some(at(600))),
             ))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .expect("lease");
     }
 

@@ -504,7 +504,7 @@ impl Writer {
         let mut pooled = None;
         let conn = match &mut self.conn {
             Some(c) => Ok(c),
-            None => db.conn().map(|c| &mut **pooled.insert(c)),
+            None => db.conn().map(|c| &mut ***pooled.insert(c)),
         };
         let stored = conn.and_then(|conn| {
             crate::db::write_tx(conn, |conn| {
@@ -1310,7 +1310,7 @@ mod tests {
         let untouched: String = containers::table
             .filter(containers::code.eq(&codes[1]))
             .select(containers::state)
-            .first(&mut conn)
+            .first(&mut **conn)
             .expect("state");
         assert_eq!(untouched, "labelled", "the refused plan sealed the box");
         let r = ingest(&mut conn, &keeper, &[second], now, DEFAULT_CLOCK_SKEW, tz).expect("again");
