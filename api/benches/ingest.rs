@@ -6,10 +6,12 @@
 //! unreachable). `INGEST_BATCHES` (per client, default 60), `INGEST_CLIENTS` (default 8) and
 //! `INGEST_BATCH` (events per batch, default 100) change the load; `INGEST_DB=sqlite` or
 //! `INGEST_DB=postgres` runs one database only; `INGEST_ROUNDS` (default 5) repeats each
-//! measurement on fresh databases and prints the median. `INGEST_FLOOR=app` makes the floor
-//! insert with the server's own statement (`store::insert_events`, on PostgreSQL a prepared
-//! `unnest` insert, each its own transaction) instead of diesel's many-row insert in a
-//! transaction: a harder floor, the insert alone at its cheapest.
+//! measurement on fresh databases and prints the median.
+//!
+//! Two floors: diesel's many-row insert, one transaction per batch (the plain way to insert
+//! rows), and the server's own insert statement alone (`store::insert_events`: on PostgreSQL
+//! a prepared `unnest` insert that is its own transaction), the cheapest way this code knows
+//! to store the events, with none of the reading, checking and updating a scan needs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -185,9 +187,18 @@ fn through_api(url: &str, load: &Load) -> (f64, Vec<Duration>) {
     (n as f64 / secs, lat)
 }
 
-/// Events per second inserting the same rows directly, one transaction per batch, with the
+/// How a floor inserts its rows.
+#[derive(Clone, Copy, PartialEq)]
+enum Floor {
+    /// diesel's many-row `INSERT ... VALUES`, in a transaction.
+    Plain,
+    /// `store::insert_events`, the server's statement, alone.
+    Server,
+}
+
+/// Events per second inserting the same rows directly, one batch at a time on each of the
 /// same number of concurrent connections.
-fn direct(url: &str, load: &Load) -> f64 {
+fn direct(url: &str, load: &Load, floor: Floor) -> f64 {
     let n = load.clients * load.batches * load.batch;
     let (db, caller, codes) = prepare(url, n);
     let ids: Vec<String> = {
@@ -204,7 +215,6 @@ fn direct(url: &str, load: &Load) -> f64 {
         codes.iter().map(|c| map[c].clone()).collect()
     };
     let ids = Arc::new(ids);
-    let app_floor = std::env::var("INGEST_FLOOR").is_ok_and(|f| f == "app");
     let started = Instant::now();
     let workers: Vec<_> = (0..load.clients)
         .map(|w| {
@@ -243,7 +253,7 @@ fn direct(url: &str, load: &Load) -> f64 {
                             e
                         })
                         .collect();
-                    if app_floor {
+                    if floor == Floor::Server {
                         store::insert_events(&mut conn, &rows).expect("insert");
                         continue;
                     }
@@ -269,9 +279,10 @@ fn direct(url: &str, load: &Load) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// One measurement: the floor and the API on fresh databases of one backend.
+/// One measurement: the floors and the API on fresh databases of one backend.
 struct Row {
     floor: f64,
+    server_floor: f64,
     rate: f64,
     p50: f64,
     p95: f64,
@@ -283,12 +294,18 @@ impl Row {
         self.rate / self.floor
     }
 
+    fn server_ratio(&self) -> f64 {
+        self.rate / self.server_floor
+    }
+
     fn print(&self, label: &str) {
         println!(
-            "| {label} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.1} |",
+            "| {label} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {:.1} |",
             self.floor,
+            self.server_floor,
             self.rate,
             self.ratio(),
+            self.server_ratio(),
             self.p50,
             self.p95,
             self.p99
@@ -301,25 +318,37 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Fresh database URLs for the floor and the API, or `None` when PostgreSQL is unreachable.
-fn databases(backend: &str, round: usize, dir: &std::path::Path) -> Option<(String, String)> {
-    if backend == "sqlite" {
-        return Some((
-            dir.join(format!("direct-{round}.db")).display().to_string(),
-            dir.join(format!("api-{round}.db")).display().to_string(),
-        ));
+/// This run's PostgreSQL databases: the two floors' and the API's.
+fn bench_databases() -> [String; 3] {
+    ["d", "s", "a"].map(|k| format!("yifei_bench_{k}_{}", std::process::id()))
+}
+
+/// Drops this run's PostgreSQL databases (each round re-creates them; the last stay until here).
+fn drop_databases() {
+    let Ok(mut admin) = PgConnection::establish(&yifei_api::db::scratch::pg_admin_url()) else {
+        return;
+    };
+    for n in bench_databases() {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"));
     }
-    let pg_admin = std::env::var("YIFEI_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+}
+
+/// Fresh database URLs for the two floors and the API, or `None` when PostgreSQL is
+/// unreachable.
+fn databases(backend: &str, round: usize, dir: &std::path::Path) -> Option<[String; 3]> {
+    if backend == "sqlite" {
+        return Some(
+            ["direct", "server", "api"]
+                .map(|k| dir.join(format!("{k}-{round}.db")).display().to_string()),
+        );
+    }
+    let pg_admin = yifei_api::db::scratch::pg_admin_url();
     let mut admin = PgConnection::establish(&pg_admin).ok()?;
     let base = pg_admin
         .rsplit_once('/')
         .map(|(b, _)| b.to_owned())
         .unwrap_or_default();
-    let names = [
-        format!("yifei_bench_d_{}", std::process::id()),
-        format!("yifei_bench_a_{}", std::process::id()),
-    ];
+    let names = bench_databases();
     for n in &names {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {n}"))
@@ -328,10 +357,7 @@ fn databases(backend: &str, round: usize, dir: &std::path::Path) -> Option<(Stri
             .batch_execute(&format!("CREATE DATABASE {n}"))
             .expect("create db");
     }
-    Some((
-        format!("{base}/{}", names[0]),
-        format!("{base}/{}", names[1]),
-    ))
+    Some(names.map(|n| format!("{base}/{n}")))
 }
 
 fn main() {
@@ -351,9 +377,9 @@ fn main() {
         load.clients * load.batches * load.batch
     );
     println!(
-        "| database (round) | direct insert (events/s) | API (events/s) | API / direct | batch p50 ms | p95 ms | p99 ms |"
+        "| database (round) | direct insert (events/s) | server's insert alone (events/s) | API (events/s) | API / direct | API / insert alone | batch p50 ms | p95 ms | p99 ms |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let only = std::env::var("INGEST_DB").unwrap_or_default();
     for backend in ["sqlite", "postgres"] {
         if !only.is_empty() && only != backend {
@@ -361,14 +387,16 @@ fn main() {
         }
         let mut rows = Vec::new();
         for round in 1..=rounds {
-            let Some((a, b)) = databases(backend, round, &dir) else {
-                println!("| {backend} | skipped: PostgreSQL unreachable | | | | | |");
+            let Some([d, s, a]) = databases(backend, round, &dir) else {
+                println!("| {backend} | skipped: PostgreSQL unreachable | | | | | | | |");
                 break;
             };
-            let floor = direct(&a, &load);
-            let (rate, lat) = through_api(&b, &load);
+            let floor = direct(&d, &load, Floor::Plain);
+            let server_floor = direct(&s, &load, Floor::Server);
+            let (rate, lat) = through_api(&a, &load);
             let row = Row {
                 floor,
+                server_floor,
                 rate,
                 p50: percentile(&lat, 0.50),
                 p95: percentile(&lat, 0.95),
@@ -379,10 +407,12 @@ fn main() {
         }
         if rows.len() > 1 {
             println!(
-                "| **{backend} median** | {:.0} | {:.0} | **{:.2}** | {:.1} | {:.1} | {:.1} |",
+                "| **{backend} median** | {:.0} | {:.0} | {:.0} | **{:.2}** | **{:.2}** | {:.1} | {:.1} | {:.1} |",
                 median(rows.iter().map(|r| r.floor).collect()),
+                median(rows.iter().map(|r| r.server_floor).collect()),
                 median(rows.iter().map(|r| r.rate).collect()),
                 median(rows.iter().map(Row::ratio).collect()),
+                median(rows.iter().map(Row::server_ratio).collect()),
                 median(rows.iter().map(|r| r.p50).collect()),
                 median(rows.iter().map(|r| r.p95).collect()),
                 median(rows.iter().map(|r| r.p99).collect()),
@@ -390,4 +420,7 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    if only.is_empty() || only == "postgres" {
+        drop_databases();
+    }
 }
