@@ -40,6 +40,11 @@ pub struct Config {
     pub mail_worker: bool,
     /// `YIFEI_GROUP_COMMIT` (SQLite, default on): concurrent scan uploads share one commit.
     pub group_commit: bool,
+    /// `YIFEI_TRUSTED_PROXIES`: addresses of the reverse proxies in front of the server
+    /// (comma-separated). Only from these is `X-Forwarded-For` believed, to tell clients
+    /// apart for the login throttle; from any other peer the header is ignored, as anyone
+    /// can write it.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Config {
@@ -56,6 +61,7 @@ impl std::fmt::Debug for Config {
             .field("refresh_ttl", &self.refresh_ttl)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("tz", &self.tz)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -93,6 +99,7 @@ impl Default for Config {
             alert_interval: Some(Duration::from_secs(60)),
             mail_worker: true,
             group_commit: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -159,6 +166,19 @@ impl Config {
         if let Some(v) = num("YIFEI_ALERT_INTERVAL_S")? {
             c.alert_interval = (v > 0).then(|| Duration::from_secs(v));
         }
+        if let Some(v) = non_empty("YIFEI_TRUSTED_PROXIES") {
+            c.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    ApiError::Config(format!(
+                        "YIFEI_TRUSTED_PROXIES must be IP addresses separated by commas, got {v:?}"
+                    ))
+                })?;
+        }
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))
@@ -212,6 +232,10 @@ mod tests {
         assert_eq!(c.access_ttl, Duration::from_secs(600));
         assert!(cfg(&[("YIFEI_MAX_BODY_BYTES", "lots")]).is_err());
         assert!(cfg(&[("YIFEI_TZ_OFFSET", "Asia/Shanghai")]).is_err());
+        assert!(c.trusted_proxies.is_empty());
+        let c = cfg(&[("YIFEI_TRUSTED_PROXIES", " 10.0.0.2, ::1 ,")]).expect("proxies");
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(cfg(&[("YIFEI_TRUSTED_PROXIES", "10.0.0.0/8")]).is_err());
     }
 
     #[test]

@@ -84,7 +84,17 @@ impl TestApp {
     }
 
     pub fn start_with(db: TestDb, clock: ManualClock) -> TestApp {
-        let config = test_config(&db.url);
+        Self::start_configured(db, clock, |_| {})
+    }
+
+    /// A server whose settings differ from `test_config` as `configure` says.
+    pub fn start_configured(
+        db: TestDb,
+        clock: ManualClock,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let mut config = test_config(&db.url);
+        configure(&mut config);
         let (tx, rx) = mpsc::channel();
         let c = clock.clone();
         let thread = std::thread::spawn(move || {
@@ -158,6 +168,16 @@ impl TestApp {
             "application/json",
             body.to_string().into_bytes(),
         )
+    }
+
+    /// A JSON POST as relayed by a reverse proxy for `client` (`X-Forwarded-For`).
+    pub fn post_forwarded(&self, path: &str, client: &str, body: &Value) -> Res {
+        let r = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", client);
+        Res::from(r.send(body.to_string().as_bytes()).expect("POST"))
     }
 
     pub fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> Res {

@@ -369,12 +369,11 @@ fn login_is_throttled_after_repeated_failures(app: &TestApp) {
         .expect("Retry-After");
     assert!((1..=900).contains(&wait), "{wait}");
     // Even the right password waits: the lock is on the login from this address.
-    app.post(
-        "/api/v1/auth/login",
-        None,
-        &json!({"login": "clinic1", "password": PASSWORD}),
-    )
-    .problem(429);
+    let right = json!({"login": "clinic1", "password": PASSWORD});
+    app.post("/api/v1/auth/login", None, &right).problem(429);
+    // A client cannot escape it by claiming another address: no proxy is trusted here.
+    app.post_forwarded("/api/v1/auth/login", "203.0.113.9", &right)
+        .problem(429);
     // An unknown login answers exactly like a wrong password.
     let r = app.post(
         "/api/v1/auth/login",
@@ -505,4 +504,31 @@ fn system_endpoints_and_request_ids(app: &TestApp) {
         r.problem(401)["request_id"].as_str(),
         r.header("x-request-id").as_deref()
     );
+}
+
+/// Behind a reverse proxy every login arrives from the proxy's address. With the proxy
+/// trusted (`YIFEI_TRUSTED_PROXIES`) the throttle keys on the client it forwards, so that
+/// someone guessing a driver's password locks out only themselves, not the driver signing in
+/// through the same proxy. (The throttle lives in memory: one database is enough.)
+#[test]
+fn behind_a_trusted_proxy_the_throttle_keys_on_the_forwarded_client() {
+    let db = crate::common::TestDb::create(crate::common::Backend::Sqlite).expect("sqlite");
+    let app = TestApp::start_configured(
+        db,
+        yifei_api::clock::ManualClock::new(crate::common::t0()),
+        |c| c.trusted_proxies = vec![std::net::Ipv4Addr::LOCALHOST.into()],
+    );
+    app.sign_up(1, "石门镇");
+    let wrong = json!({"login": "clinic1", "password": "wrong password!"});
+    for _ in 0..5 {
+        app.post_forwarded("/api/v1/auth/login", "203.0.113.5", &wrong)
+            .problem(401);
+    }
+    app.post_forwarded("/api/v1/auth/login", "203.0.113.5", &wrong)
+        .problem(429);
+    let right = json!({"login": "clinic1", "password": PASSWORD});
+    let r = app.post_forwarded("/api/v1/auth/login", "203.0.113.9", &right);
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.post_forwarded("/api/v1/auth/login", "203.0.113.5", &right)
+        .problem(429);
 }

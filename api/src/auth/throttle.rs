@@ -7,6 +7,31 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
 
+/// The address a login attempt is throttled under: the TCP peer, or, when the peer is one of
+/// the `trusted` reverse proxies, the nearest address in `X-Forwarded-For` that is not a
+/// trusted proxy (read from the right: entries further left were written by the client and
+/// could be anything). A malformed entry stops the walk at the proxy's own address.
+pub fn client_addr(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> String {
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    let mut client = peer;
+    if trusted.contains(&peer) {
+        for entry in forwarded_for.unwrap_or_default().rsplit(',') {
+            match entry.trim().parse::<std::net::IpAddr>() {
+                Ok(a) if trusted.contains(&a) => client = a,
+                Ok(a) => return a.to_string(),
+                Err(_) => break,
+            }
+        }
+    }
+    client.to_string()
+}
+
 /// In-memory failure log; a restart forgets it, which only ever helps the legitimate user.
 #[derive(Debug)]
 pub struct LoginThrottle {
@@ -65,6 +90,37 @@ impl LoginThrottle {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// Behind a trusted proxy the client's address comes from `X-Forwarded-For`, read from
+    /// the right; from anyone else the header is ignored; garbage is not believed.
+    #[test]
+    fn the_client_address_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let proxies = [ip("10.0.0.2"), ip("10.0.0.3")];
+        let from = |peer: &str, header: Option<&str>| client_addr(Some(ip(peer)), header, &proxies);
+        // A client that is not a proxy cannot pick its own address.
+        assert_eq!(from("198.51.100.7", Some("203.0.113.5")), "198.51.100.7");
+        assert_eq!(from("10.0.0.2", Some("203.0.113.5")), "203.0.113.5");
+        // What the client wrote itself (the left entries) is skipped over.
+        assert_eq!(
+            from("10.0.0.2", Some("1.2.3.4, 203.0.113.5")),
+            "203.0.113.5"
+        );
+        // Through two proxies.
+        assert_eq!(
+            from("10.0.0.2", Some("203.0.113.5, 10.0.0.3")),
+            "203.0.113.5"
+        );
+        assert_eq!(
+            from("10.0.0.2", Some("2001:db8::1 ,10.0.0.3")),
+            "2001:db8::1"
+        );
+        // Nothing usable: the nearest proxy's address.
+        assert_eq!(from("10.0.0.2", None), "10.0.0.2");
+        assert_eq!(from("10.0.0.2", Some("203.0.113.5, not-an-ip")), "10.0.0.2");
+        assert_eq!(from("10.0.0.2", Some("")), "10.0.0.2");
+        assert_eq!(client_addr(None, Some("203.0.113.5"), &proxies), "unknown");
+    }
 
     #[test]
     fn locks_after_max_failures_until_the_window_passes() {

@@ -10,12 +10,21 @@ use crate::auth::{Caller, sessions};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The peer's IP address (not `X-Forwarded-For`, which any client can forge to escape the
-/// login throttle).
-fn peer(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The client's address for the login throttle: the peer's, or what a trusted reverse proxy
+/// says in `X-Forwarded-For` (`throttle::client_addr`).
+fn peer(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> String {
+    // Several headers are one list, in order (RFC 9110 section 5.3).
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    crate::auth::throttle::client_addr(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded.as_deref(),
+        trusted,
+    )
 }
 
 /// Sign in with login and password.
@@ -37,7 +46,13 @@ pub async fn login(
         ));
     }
     Ok(web::Json(
-        sessions::login(&state, login, password, peer(&req)).await?,
+        sessions::login(
+            &state,
+            login,
+            password,
+            peer(&req, &state.config.trusted_proxies),
+        )
+        .await?,
     ))
 }
 
