@@ -780,10 +780,10 @@ fn plan(
     Ok(p)
 }
 
-/// Stores a plan made without locks (PostgreSQL). A batch that only appends events, the
+/// Stores a plan made without locks. On PostgreSQL a batch that only appends events, the
 /// common case, is one statement (`DerivedBatch::save_with_events_pg`); pickups completing
-/// run stops and boxes weighed inside a big box take `write`'s transaction; a batch of
-/// replays and refusals writes nothing.
+/// run stops, boxes weighed inside a big box, and SQLite without the scan writer take
+/// `write`'s transaction; a batch of replays and refusals writes nothing.
 fn write_unlocked(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> {
     let appends_only = p.weighed.is_empty() && p.collects.is_empty();
     match conn {
