@@ -116,8 +116,11 @@ pub struct Label {
     pub title_en: String,
     /// Producing institution (产生单位).
     pub producer: String,
-    /// Local date the label was made (产生日期), `YYYY-MM-DD`.
+    /// Production date (产生日期, HJ 421): the local day the waste was sealed, `YYYY-MM-DD`;
+    /// empty before the seal, when the printed label has a blank to write the date in.
     pub date: String,
+    /// Local day the label was made, `YYYY-MM-DD` (printed small, for the clinic's records).
+    pub printed_on: String,
     /// Category name, e.g. `感染性废物`.
     pub category_zh: String,
     /// Category name in English.

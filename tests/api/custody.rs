@@ -127,8 +127,10 @@ fn labels_follow_the_packaging_rules(app: &TestApp) {
     assert_eq!(b["label"]["title_zh"], "医疗废物");
     assert_eq!(b["label"]["category_zh"], "感染性废物");
     assert_eq!(b["label"]["producer"], "测试村卫生室 1");
+    // 产生日期 is the day the waste is sealed: blank on a label printed before the seal.
+    assert_eq!(b["label"]["date"], "");
     assert_eq!(
-        b["label"]["date"], "2026-03-02",
+        b["label"]["printed_on"], "2026-03-02",
         "local date of t0 in UTC+8"
     );
     let code = r.str("code");
@@ -223,6 +225,10 @@ fn labels_follow_the_packaging_rules(app: &TestApp) {
     assert_eq!(svg.status, 200);
     assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
     assert!(svg.text.contains("医疗废物") && svg.text.contains(&code[0..4]));
+    assert!(
+        svg.text.contains("____年__月__日"),
+        "a blank date to write in"
+    );
     // The list is scoped to the tenant.
     let mine = app.get("/api/v1/containers?limit=200", Some(&c.clinic_a));
     assert_eq!(
@@ -241,6 +247,27 @@ fn labels_follow_the_packaging_rules(app: &TestApp) {
             .as_array()
             .map(Vec::len),
         Some(5)
+    );
+    // Sealed at 00:10 local time on the next day (16:10 UTC): that local day is the date.
+    app.clock.advance(Duration::hours(17));
+    let (clinic_a, _) = app.login("clinic1");
+    let sealed = scan(
+        app,
+        &clinic_a,
+        &[ev(&code, "seal", 16 * 60 - 20, Some(1.5))],
+    );
+    assert_eq!(sealed[0]["status"], "accepted", "{sealed:?}");
+    let b = app.get(&format!("/api/v1/containers/{code}"), Some(&clinic_a));
+    assert_eq!(b.body["label"]["date"], "2026-03-03");
+    assert_eq!(b.body["label"]["printed_on"], "2026-03-02");
+    let svg = app.get(
+        &format!("/api/v1/containers/{code}/label.svg"),
+        Some(&clinic_a),
+    );
+    assert!(
+        svg.text.contains("产生日期 Date: 2026-03-03"),
+        "{}",
+        svg.text
     );
 }
 

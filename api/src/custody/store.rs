@@ -844,6 +844,7 @@ fn to_wire(
             &c.code,
             producer,
             c.created_at,
+            c.sealed_at,
             tz,
             category,
             packaging,
