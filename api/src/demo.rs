@@ -23,6 +23,9 @@ pub fn load_if_empty(
         yifei_seed::demo_county().map_err(|e| ApiError::Config(format!("demo county: {e}")))?;
     // One hash for the shared demo password: hashing 20 accounts would take seconds.
     let demo_hash = password::hash(yifei_seed::DEMO_PASSWORD)?;
+    // The county joined long before today: registrations are back-dated past any report
+    // period a newcomer might ask for, so the history below counts in it.
+    let joined = now - chrono::Duration::days(JOINED_DAYS_AGO);
     crate::db::write_tx(conn, |conn| {
         let orgs: i64 = organisations::table.count().get_result(conn)?;
         let insts: i64 = institutions::table.count().get_result(conn)?;
@@ -48,7 +51,7 @@ pub fn load_if_empty(
                     lng,
                     townships: o.townships.clone(),
                 },
-                now,
+                joined,
             )?;
         }
         // Hubs first: a via-hub institution references its hub.
@@ -90,8 +93,8 @@ pub fn load_if_empty(
                 collection_interval_h: i.collection_interval_h,
                 opening_hours: serde_json::to_string(&i.opening_hours)
                     .map_err(|e| ApiError::Config(format!("opening hours: {e}")))?,
-                created_at: now.naive_utc(),
-                updated_at: now.naive_utc(),
+                created_at: joined.naive_utc(),
+                updated_at: joined.naive_utc(),
             };
             diesel::insert_into(institutions::table)
                 .values(&row)
@@ -140,7 +143,7 @@ pub fn load_if_empty(
                     display_name: Some(u.display_name.clone()),
                     email: Some(u.email.clone()),
                     active: true,
-                    created_at: now.naive_utc(),
+                    created_at: joined.naive_utc(),
                 })
                 .execute(conn)?;
             lines.push(format!(
@@ -166,20 +169,215 @@ pub fn load_if_empty(
                     shift_end: v.shift_end.clone(),
                     driver_id: driver,
                     active: true,
-                    created_at: now.naive_utc(),
-                    updated_at: now.naive_utc(),
+                    created_at: joined.naive_utc(),
+                    updated_at: joined.naive_utc(),
                 })
                 .execute(conn)?;
         }
+        let history = collection_history(conn, &county, now)?;
         let (containers, institutions) = seal_waste(conn, &county, now)?;
         lines.insert(
             1,
+            format!(
+                "History: {} containers sealed, collected, received and disposed over the last {HISTORY_DAYS} days ({} collected late, {} institutions never collected), for the reports.",
+                history.containers, history.late, history.never_collected
+            ),
+        );
+        lines.insert(
+            2,
             format!(
                 "Sealed {containers} containers at {institutions} institutions over the last two days, so tomorrow has due pickups."
             ),
         );
         Ok(Some(lines))
     })
+}
+
+/// How long ago the demo county's organisations, institutions and accounts joined.
+const JOINED_DAYS_AGO: i64 = 180;
+/// Days of completed collections before the open waste of the last two days.
+const HISTORY_DAYS: i64 = 35;
+
+/// What the history holds, for the banner.
+struct History {
+    containers: usize,
+    late: usize,
+    never_collected: usize,
+}
+
+/// One event of the demo, chained onto its container.
+#[allow(clippy::too_many_arguments)]
+fn demo_event(
+    row: &mut crate::custody::store::ContainerRow,
+    action: &str,
+    role: &str,
+    at: chrono::NaiveDateTime,
+    kg: Option<f64>,
+    at_place: Option<(f64, f64)>,
+    now: chrono::NaiveDateTime,
+) -> crate::custody::store::EventRow {
+    crate::custody::store::chain_next(
+        row,
+        crate::custody::store::EventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            container_id: String::new(),
+            seq: 0,
+            action: action.into(),
+            occurred_at: at,
+            received_at: now,
+            actor_id: "demo-loader".into(),
+            actor_role: role.into(),
+            weight_g: kg.map(crate::custody::grams),
+            lat: at_place.map(|p| p.0),
+            lng: at_place.map(|p| p.1),
+            run_id: None,
+            reason: None,
+            method: (action == "dispose").then(|| "incineration".to_owned()),
+            device_id: Some("demo".into()),
+            via_parent: None,
+            parent_code: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+        },
+    )
+}
+
+/// Five weeks of finished custody before the open waste: each active institution sealed
+/// waste every collection interval, the company collected it (a few times late), the plant
+/// received and disposed of it, so that a report over the last 30 days has figures to show
+/// and to question. A few institutions were never collected: the rates must not read 100 %.
+fn collection_history(
+    conn: &mut DbConnection,
+    county: &yifei_seed::County,
+    now: DateTime<Utc>,
+) -> Result<History, ApiError> {
+    use crate::custody::store::{ContainerRow, insert_events, places, refold};
+    use crate::custody::{codes, micros};
+    let admin: String = users::table
+        .filter(users::role.eq("admin"))
+        .select(users::id)
+        .first(conn)?;
+    let now_n = micros(now);
+    let tz = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC"));
+    let (today_midnight, _) =
+        crate::pickups::store::day_bounds(now.with_timezone(&tz).date_naive(), tz);
+    let mut h = History {
+        containers: 0,
+        late: 0,
+        never_collected: 0,
+    };
+    for i in county.institutions.iter().filter(|i| i.status == "active") {
+        if pick(&format!("{}:never", i.id), 100) < 4 {
+            h.never_collected += 1;
+            continue;
+        }
+        let inst: InstitutionRow = institutions::table
+            .find(&i.id)
+            .select(InstitutionRow::as_select())
+            .first(conn)?;
+        let p = places(conn, &inst)?;
+        let pickup_at = p.hub.unwrap_or(p.institution);
+        let step_days = i64::from(i.collection_interval_h.max(24) / 24);
+        let interval = chrono::Duration::hours(i64::from(i.collection_interval_h.max(24)));
+        let struggling = pick(&format!("{}:struggling", i.id), 100) < 8;
+        let mut day = HISTORY_DAYS + 2;
+        while day > 2 {
+            let key = format!("{}:{day}", i.id);
+            let sealed = today_midnight - chrono::Duration::days(day)
+                + chrono::Duration::hours(10)
+                + chrono::Duration::minutes(
+                    i64::try_from(pick(&format!("{key}:s"), 300)).unwrap_or(0),
+                );
+            // Lateness sits with a few remote institutions, as it does in a real county.
+            let late = struggling && pick(&format!("{key}:late"), 100) < 20;
+            let collected = if late {
+                h.late += 1;
+                sealed + interval + chrono::Duration::hours(5)
+            } else {
+                sealed + interval
+                    - chrono::Duration::minutes(
+                        30 + i64::try_from(pick(&format!("{key}:c"), 120)).unwrap_or(0),
+                    )
+            };
+            let received = collected
+                + chrono::Duration::minutes(
+                    150 + i64::try_from(pick(&format!("{key}:r"), 90)).unwrap_or(0),
+                );
+            let disposed = received
+                + chrono::Duration::hours(
+                    8 + i64::try_from(pick(&format!("{key}:d"), 20)).unwrap_or(0),
+                );
+            let kg = (i.waste_kg_per_day * step_days as f64).max(0.2)
+                * (0.8 + pick(&format!("{key}:w"), 40) as f64 / 100.0);
+            let mut row = ContainerRow::labelled(
+                codes::generate()?,
+                i.id.clone(),
+                "infectious".into(),
+                "bag".into(),
+                None,
+                admin.clone(),
+                sealed - chrono::Duration::minutes(20),
+                now_n,
+            );
+            diesel::insert_into(crate::db::schema::containers::table)
+                .values(&row)
+                .execute(conn)?;
+            let mut events = vec![demo_event(
+                &mut row,
+                "seal",
+                "clinic_staff",
+                sealed,
+                Some(kg),
+                None,
+                now_n,
+            )];
+            if p.hub.is_some() {
+                let hub_in = sealed + chrono::Duration::hours(3);
+                events.push(demo_event(
+                    &mut row,
+                    "hub_in",
+                    "hub_keeper",
+                    hub_in,
+                    None,
+                    None,
+                    now_n,
+                ));
+            }
+            events.push(demo_event(
+                &mut row,
+                "collect",
+                "driver",
+                collected,
+                Some(kg * 1.01),
+                Some(pickup_at),
+                now_n,
+            ));
+            events.push(demo_event(
+                &mut row,
+                "receive",
+                "plant_operator",
+                received,
+                Some(kg * 0.99),
+                None,
+                now_n,
+            ));
+            events.push(demo_event(
+                &mut row,
+                "dispose",
+                "plant_operator",
+                disposed,
+                None,
+                None,
+                now_n,
+            ));
+            insert_events(conn, &events)?;
+            refold(conn, &mut row, p, now_n)?;
+            h.containers += 1;
+            day -= step_days;
+        }
+    }
+    Ok(h)
 }
 
 /// A deterministic number in `0..n` from a text (the demo must look the same every time).
