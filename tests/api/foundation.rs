@@ -32,8 +32,10 @@ fn sign_up_approval_and_session_rotation(app: &TestApp) {
     );
     assert_eq!(r.body["h3_cell"].as_str().map(str::len), Some(15));
 
-    // The clinic can sign in at once and follow its approval.
-    let (clinic, clinic_refresh) = app.login("CLINIC1");
+    // The clinic can sign in at once, with the login it was given, and follow its approval.
+    let given = r.str("login");
+    assert!(given.starts_with("clinic1-"), "{given}");
+    let (clinic, clinic_refresh) = app.login(&given.to_uppercase());
     let me = app.get("/api/v1/me", Some(&clinic));
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!(
@@ -107,7 +109,7 @@ fn sign_up_approval_and_session_rotation(app: &TestApp) {
     )
     .problem(401);
     // Another session of the same user is unaffected.
-    let (_, other_session) = app.login("clinic1");
+    let (other_access, other_session) = app.login(&given);
     assert_eq!(
         app.post(
             "/api/v1/auth/refresh",
@@ -118,8 +120,11 @@ fn sign_up_approval_and_session_rotation(app: &TestApp) {
         200
     );
 
+    // The revoked session's access tokens die with it (tests/api/hardening_auth.rs).
+    app.get("/api/v1/me", Some(&r2.str("access_token")))
+        .problem(401);
     // Access tokens expire after 15 minutes of the server's clock.
-    let fresh = r2.str("access_token");
+    let fresh = other_access;
     assert_eq!(app.get("/api/v1/me", Some(&fresh)).status, 200);
     app.clock.advance(Duration::minutes(16));
     let r = app.get("/api/v1/me", Some(&fresh));
@@ -156,7 +161,7 @@ fn sign_up_approval_and_session_rotation(app: &TestApp) {
     // Data and the generated JWT secret survive a restart.
     app.shutdown();
     let app = TestApp::start_with(crate::common::TestDb::reuse(&app.db), app.clock.clone());
-    let (token, _) = app.login("clinic1");
+    let (token, _) = app.login(&given);
     assert_eq!(
         app.get(&format!("/api/v1/institutions/{id}"), Some(&token))
             .body["status"],
