@@ -608,3 +608,59 @@ pub fn set_email(conn: &mut DbConnection, user_id: &str, email: &str) -> Result<
         me(conn, user_id)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
+            .single()
+            .expect("t0")
+    }
+
+    #[test]
+    fn a_checked_session_is_trusted_for_the_ttl_only() {
+        let c = SessionCache::new(std::time::Duration::from_secs(1));
+        assert_eq!(c.fresh("s1", "u1", t0()), None);
+        c.remember("s1", "u1", true, t0(), c.generation());
+        assert_eq!(
+            c.fresh("s1", "u1", t0() + chrono::Duration::milliseconds(999)),
+            Some(true)
+        );
+        assert_eq!(
+            c.fresh("s1", "u1", t0() + chrono::Duration::seconds(1)),
+            None
+        );
+        // A token naming another user never borrows the entry.
+        assert_eq!(c.fresh("s1", "u2", t0()), None);
+        c.remember("s2", "u1", false, t0(), c.generation());
+        assert_eq!(c.fresh("s2", "u1", t0()), Some(false));
+    }
+
+    #[test]
+    fn local_revocations_forget_at_once_and_beat_a_racing_lookup() {
+        let c = SessionCache::new(std::time::Duration::from_secs(1));
+        c.remember("s1", "u1", true, t0(), c.generation());
+        c.remember("s2", "u1", true, t0(), c.generation());
+        c.remember("s3", "u2", true, t0(), c.generation());
+        c.forget_session("s1");
+        assert_eq!(c.fresh("s1", "u1", t0()), None);
+        c.forget_user("u1");
+        assert_eq!(c.fresh("s2", "u1", t0()), None);
+        assert_eq!(c.fresh("s3", "u2", t0()), Some(true));
+        // A lookup that read "live" before a revocation committed is not remembered after it.
+        let before = c.generation();
+        c.forget_user("u2");
+        c.remember("s3", "u2", true, t0(), before);
+        assert_eq!(c.fresh("s3", "u2", t0()), None);
+    }
+
+    #[test]
+    fn a_zero_ttl_checks_every_time() {
+        let c = SessionCache::new(std::time::Duration::ZERO);
+        c.remember("s1", "u1", true, t0(), c.generation());
+        assert_eq!(c.fresh("s1", "u1", t0()), None);
+    }
+}
