@@ -1,6 +1,9 @@
-//! Login throttling: after repeated failures for one login from one address, further attempts
-//! are refused (429) until the window passes. Keyed by login *and* address so that an attacker
-//! cannot lock a driver out from elsewhere by guessing their login.
+//! Login throttling and per-address rate limits.
+//!
+//! After repeated failures for one login from one address, further attempts are refused (429)
+//! until the window passes. Keyed by login *and* address so that an attacker cannot lock a
+//! driver out from elsewhere by guessing their login. [`RateLimiter`] bounds the requests of
+//! one address to the credential endpoints and to public sign-up.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
