@@ -232,3 +232,331 @@ pub fn create_user_with_id(
         .execute(conn)?;
     Ok(id)
 }
+
+/// Who changes an account: a signed-in user through the API, or the operator at the server
+/// through the CLI (who has the database anyway).
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Operator,
+    User(&'a crate::auth::Caller),
+}
+
+/// Changes to another account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    Deactivate,
+    Reactivate,
+    ResetPassword,
+}
+
+/// The rule of who may change which account, as a plain function:
+/// - only an admin (or the operator) changes other accounts: 403 for every other role;
+/// - nobody deactivates or resets *themselves* through the API (their own password has
+///   `POST /me/password`, which asks for the current one; an admin locking themselves out
+///   by mistake cannot happen);
+/// - the last active admin cannot be deactivated, not even by the operator, so that the
+///   deployment always has someone to manage it (create another admin first).
+pub fn check_change(
+    actor: Actor<'_>,
+    target_id: &str,
+    target_role: Role,
+    target_active: bool,
+    change: AccountChange,
+    active_admins: i64,
+) -> Result<(), ApiError> {
+    if let Actor::User(caller) = actor {
+        caller.require(&[Role::Admin])?;
+        if caller.user_id == target_id {
+            return Err(ApiError::Conflict(match change {
+                AccountChange::ResetPassword => {
+                    "change your own password with POST /api/v1/me/password".into()
+                }
+                _ => "you cannot deactivate your own account; another admin can".into(),
+            }));
+        }
+    }
+    if change == AccountChange::Deactivate
+        && target_role == Role::Admin
+        && target_active
+        && active_admins <= 1
+    {
+        return Err(ApiError::Conflict(
+            "this is the last active admin; create another admin before deactivating it".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn account_of(u: &crate::auth::sessions::UserRow) -> Result<yifei_contract::UserAccount, ApiError> {
+    Ok(yifei_contract::UserAccount {
+        id: u.id.clone(),
+        login: u.login.clone(),
+        role: u.role()?,
+        org_id: u.tenant(),
+        display_name: u.display_name.clone(),
+        email: u.email.clone(),
+        active: u.active,
+        created_at: u.created_at.and_utc(),
+    })
+}
+
+fn load_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<crate::auth::sessions::UserRow, ApiError> {
+    use crate::auth::sessions::UserRow;
+    users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {user_id}")))
+}
+
+/// The id of the account with this login (the CLI names accounts by login).
+pub fn user_id_by_login(conn: &mut DbConnection, login: &str) -> Result<String, ApiError> {
+    let login = login.trim().to_lowercase();
+    users::table
+        .filter(users::login.eq(&login))
+        .select(users::id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no user with login {login}")))
+}
+
+/// Deactivates or reactivates an account. Deactivation ends every session of the user in the
+/// same transaction; the caller of this function forgets them from its session cache.
+/// Reactivation opens no session: the user signs in again.
+pub fn set_active(
+    conn: &mut DbConnection,
+    actor: Actor<'_>,
+    user_id: &str,
+    active: bool,
+    now: DateTime<Utc>,
+) -> Result<yifei_contract::UserAccount, ApiError> {
+    if let Actor::User(c) = actor {
+        // Refuse a non-admin before looking anything up: a refusal says nothing about ids.
+        c.require(&[Role::Admin])?;
+    }
+    let change = if active {
+        AccountChange::Reactivate
+    } else {
+        AccountChange::Deactivate
+    };
+    crate::db::write_tx(conn, |conn| {
+        let mut user = load_user(conn, user_id)?;
+        let admins: i64 = users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .filter(users::active.eq(true))
+            .count()
+            .get_result(conn)?;
+        check_change(actor, &user.id, user.role()?, user.active, change, admins)?;
+        diesel::update(users::table.find(user_id))
+            .set(users::active.eq(active))
+            .execute(conn)?;
+        if !active {
+            crate::auth::sessions::revoke_user_sessions(conn, user_id, now)?;
+        }
+        user.active = active;
+        tracing::info!(user_id, active, "account state changed");
+        account_of(&user)
+    })
+}
+
+/// Sets another user's password (admin, operator) and ends all their sessions. Hashes before
+/// the write transaction, so the database's writer is not held for the hashing.
+pub fn reset_password(
+    conn: &mut DbConnection,
+    actor: Actor<'_>,
+    user_id: &str,
+    new_password: &str,
+    now: DateTime<Utc>,
+) -> Result<yifei_contract::UserAccount, ApiError> {
+    if let Actor::User(c) = actor {
+        c.require(&[Role::Admin])?;
+    }
+    if let Some(why) = password::policy_violation(new_password) {
+        return Err(ApiError::invalid("new_password", why));
+    }
+    let user = load_user(conn, user_id)?;
+    check_change(
+        actor,
+        &user.id,
+        user.role()?,
+        user.active,
+        AccountChange::ResetPassword,
+        i64::MAX,
+    )?;
+    let hash = password::hash(new_password)?;
+    crate::db::write_tx(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set(users::password_hash.eq(&hash))
+            .execute(conn)?;
+        crate::auth::sessions::revoke_user_sessions(conn, user_id, now)
+    })?;
+    tracing::info!(user_id, "password reset; sessions ended");
+    account_of(&user)
+}
+
+/// One page of every account, in creation order (admin only).
+pub fn list_users(
+    conn: &mut DbConnection,
+    caller: &crate::auth::Caller,
+    cursor: Option<crate::wire::Cursor>,
+    limit: i64,
+) -> Result<yifei_contract::UserPage, ApiError> {
+    use crate::auth::sessions::UserRow;
+    caller.require(&[Role::Admin])?;
+    let mut q = users::table.select(UserRow::as_select()).into_boxed();
+    if let Some(c) = cursor {
+        q = q.filter(users::id.gt(c.0));
+    }
+    let rows: Vec<UserRow> = q.order(users::id.asc()).limit(limit + 1).load(conn)?;
+    let (rows, next_cursor) = crate::wire::page(rows, limit, |r| &r.id);
+    Ok(yifei_contract::UserPage {
+        items: rows.iter().map(account_of).collect::<Result<_, _>>()?,
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Caller;
+
+    fn caller(id: &str, role: Role) -> Caller {
+        Caller {
+            user_id: id.into(),
+            role,
+            tenant: None,
+        }
+    }
+
+    fn status(r: Result<(), ApiError>) -> u16 {
+        use actix_web::ResponseError;
+        match r {
+            Ok(()) => 200,
+            Err(e) => e.status_code().as_u16(),
+        }
+    }
+
+    #[test]
+    fn only_admins_change_other_accounts() {
+        let d = AccountChange::Deactivate;
+        for role in Role::ALL.into_iter().filter(|r| *r != Role::Admin) {
+            let c = caller("u1", role);
+            assert_eq!(
+                status(check_change(
+                    Actor::User(&c),
+                    "u2",
+                    Role::Driver,
+                    true,
+                    d,
+                    2
+                )),
+                403,
+                "{role:?}"
+            );
+        }
+        let clinic = caller("c1", Role::ClinicStaff);
+        assert_eq!(
+            status(check_change(
+                Actor::User(&clinic),
+                "d1",
+                Role::Driver,
+                true,
+                AccountChange::ResetPassword,
+                2
+            )),
+            403
+        );
+        let admin = caller("a1", Role::Admin);
+        assert_eq!(
+            status(check_change(
+                Actor::User(&admin),
+                "u2",
+                Role::Driver,
+                true,
+                d,
+                1
+            )),
+            200
+        );
+        assert_eq!(
+            status(check_change(
+                Actor::Operator,
+                "u2",
+                Role::Driver,
+                true,
+                d,
+                0
+            )),
+            200
+        );
+    }
+
+    #[test]
+    fn nobody_deactivates_themselves_nor_the_last_admin() {
+        let admin = caller("a1", Role::Admin);
+        for change in [AccountChange::Deactivate, AccountChange::ResetPassword] {
+            assert_eq!(
+                status(check_change(
+                    Actor::User(&admin),
+                    "a1",
+                    Role::Admin,
+                    true,
+                    change,
+                    5
+                )),
+                409
+            );
+        }
+        // Another admin, when two are active: allowed; the last one: refused, even to the
+        // operator.
+        assert_eq!(
+            status(check_change(
+                Actor::User(&admin),
+                "a2",
+                Role::Admin,
+                true,
+                AccountChange::Deactivate,
+                2
+            )),
+            200
+        );
+        assert_eq!(
+            status(check_change(
+                Actor::Operator,
+                "a1",
+                Role::Admin,
+                true,
+                AccountChange::Deactivate,
+                1
+            )),
+            409
+        );
+        // An already inactive admin is not the last active one.
+        assert_eq!(
+            status(check_change(
+                Actor::Operator,
+                "a1",
+                Role::Admin,
+                false,
+                AccountChange::Deactivate,
+                1
+            )),
+            200
+        );
+        assert_eq!(
+            status(check_change(
+                Actor::Operator,
+                "a1",
+                Role::Admin,
+                false,
+                AccountChange::Reactivate,
+                0
+            )),
+            200
+        );
+    }
+}

@@ -103,6 +103,36 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Deactivate an account: it cannot sign in, and its sessions end (running servers notice
+    /// within YIFEI_SESSION_CHECK_MS). The last active admin cannot be deactivated.
+    Deactivate {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+    },
+    /// Reactivate a deactivated account; the user signs in again.
+    Reactivate {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+    },
+    /// Set an account's password, read from standard input; its sessions end.
+    Password {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+        /// Read the new password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn password_from_stdin() -> Result<String, ApiError> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| ApiError::Config(format!("cannot read the password from stdin: {e}")))?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// Entry point of the binary.
@@ -188,13 +218,7 @@ fn run(cli: Cli) -> Result<(), ApiError> {
                     format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
                 )
             })?;
-            let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .map_err(|e| {
-                    ApiError::Config(format!("cannot read the password from stdin: {e}"))
-                })?;
-            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let password = password_from_stdin()?;
             let db = Db::open(&config.database_url)?;
             let mut conn = db.conn()?;
             let id = accounts::create_user(
@@ -217,12 +241,52 @@ fn run(cli: Cli) -> Result<(), ApiError> {
             );
             Ok(())
         }
+        Command::User { command } => account_command(&config, command, now),
         Command::Plan { date, org } => plan(&config, date, org),
         Command::Openapi => {
             print!("{}", crate::http::openapi::document_json());
             Ok(())
         }
     }
+}
+
+/// `yifei user deactivate|reactivate|password`.
+fn account_command(
+    config: &Config,
+    command: UserCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let (login, what) = match &command {
+        UserCommand::Deactivate { login } => (login.clone(), "deactivated"),
+        UserCommand::Reactivate { login } => (login.clone(), "reactivated"),
+        UserCommand::Password { login, .. } => (login.clone(), "password set"),
+        UserCommand::Create { .. } => {
+            return Err(ApiError::Internal("user create is handled above".into()));
+        }
+    };
+    let password = match command {
+        UserCommand::Password { .. } => Some(password_from_stdin()?),
+        _ => None,
+    };
+    let db = Db::open(&config.database_url)?;
+    let mut conn = db.conn()?;
+    let id = accounts::user_id_by_login(&mut conn, &login)?;
+    let actor = accounts::Actor::Operator;
+    let account = match password {
+        Some(p) => accounts::reset_password(&mut conn, actor, &id, &p, now)?,
+        None => accounts::set_active(&mut conn, actor, &id, what == "reactivated", now)?,
+    };
+    println!(
+        "{} ({}): {what}; {}",
+        account.login,
+        account.role.as_str(),
+        if what == "reactivated" {
+            "the user signs in again"
+        } else {
+            "its sessions have ended"
+        }
+    );
+    Ok(())
 }
 
 fn load_demo(config: &Config) -> Result<(), ApiError> {

@@ -27,6 +27,18 @@ pub struct Config {
     /// `YIFEI_LOGIN_WINDOW_S` seconds lock further attempts until the window passes.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// `YIFEI_AUTH_RATE_LIMIT` requests per client address to `/auth/*` and the account
+    /// endpoints within `YIFEI_AUTH_RATE_WINDOW_S` (a burst of that many, refilled evenly).
+    pub auth_rate_limit: u32,
+    pub auth_rate_window: Duration,
+    /// `YIFEI_SIGNUP_RATE_LIMIT` public sign-ups per client address within
+    /// `YIFEI_SIGNUP_RATE_WINDOW_S`.
+    pub sign_up_rate_limit: u32,
+    pub sign_up_rate_window: Duration,
+    /// `YIFEI_SESSION_CHECK_MS`: how long a server trusts its last look at a session. A
+    /// revocation by another process (second server, CLI) takes effect within this time;
+    /// 0 checks the database on every request.
+    pub session_check: Duration,
     /// `YIFEI_CLOCK_SKEW_S`: how far ahead of the server's clock a device's scan time may be.
     pub clock_skew: chrono::Duration,
     /// `YIFEI_PLAN_TIME_LIMIT_MS`: how long the solver thinks about a day.
@@ -93,6 +105,11 @@ impl Default for Config {
                 .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC")),
             login_max_failures: 5,
             login_window: Duration::from_secs(15 * 60),
+            auth_rate_limit: 60,
+            auth_rate_window: Duration::from_secs(60),
+            sign_up_rate_limit: 30,
+            sign_up_rate_window: Duration::from_secs(3600),
+            session_check: Duration::from_secs(1),
             clock_skew: chrono::Duration::minutes(5),
             plan_time_limit: Duration::from_secs(5),
             plan_iterations: None,
@@ -152,6 +169,22 @@ impl Config {
         }
         if let Some(v) = num("YIFEI_LOGIN_WINDOW_S")? {
             c.login_window = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = num("YIFEI_AUTH_RATE_LIMIT")? {
+            c.auth_rate_limit = u32::try_from(v).unwrap_or(u32::MAX).max(1);
+        }
+        if let Some(v) = num("YIFEI_AUTH_RATE_WINDOW_S")? {
+            c.auth_rate_window = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = num("YIFEI_SIGNUP_RATE_LIMIT")? {
+            c.sign_up_rate_limit = u32::try_from(v).unwrap_or(u32::MAX).max(1);
+        }
+        if let Some(v) = num("YIFEI_SIGNUP_RATE_WINDOW_S")? {
+            c.sign_up_rate_window = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = num("YIFEI_SESSION_CHECK_MS")? {
+            // More than a few seconds would let a revoked token live on another server.
+            c.session_check = Duration::from_millis(v.min(5_000));
         }
         if let Some(v) = num("YIFEI_CLOCK_SKEW_S")? {
             c.clock_skew = chrono::Duration::seconds(i64::try_from(v.min(86_400)).unwrap_or(300));
@@ -236,6 +269,23 @@ mod tests {
         let c = cfg(&[("YIFEI_TRUSTED_PROXIES", " 10.0.0.2, ::1 ,")]).expect("proxies");
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(cfg(&[("YIFEI_TRUSTED_PROXIES", "10.0.0.0/8")]).is_err());
+    }
+
+    #[test]
+    fn rate_limits_and_session_check() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!((c.auth_rate_limit, c.sign_up_rate_limit), (60, 30));
+        assert_eq!(c.session_check, Duration::from_secs(1));
+        let c = cfg(&[
+            ("YIFEI_AUTH_RATE_LIMIT", "10"),
+            ("YIFEI_SIGNUP_RATE_WINDOW_S", "60"),
+            ("YIFEI_SESSION_CHECK_MS", "600000"),
+        ])
+        .expect("overrides");
+        assert_eq!(c.auth_rate_limit, 10);
+        assert_eq!(c.sign_up_rate_window, Duration::from_secs(60));
+        assert_eq!(c.session_check, Duration::from_secs(5), "capped");
+        assert!(cfg(&[("YIFEI_SIGNUP_RATE_LIMIT", "many")]).is_err());
     }
 
     #[test]

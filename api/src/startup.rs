@@ -8,7 +8,8 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use diesel::prelude::*;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::sessions::SessionCache;
+use crate::auth::throttle::{LoginThrottle, RateLimiter};
 use crate::auth::tokens::{JwtKeys, generate_secret};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -112,12 +113,18 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
     let keys = JwtKeys::new(secret.as_bytes())?;
     let (db_backend, db_for_writer) = (db.backend, db.clone());
     let throttle = LoginThrottle::new(config.login_max_failures, config.login_window);
+    let auth_limit = RateLimiter::new(config.auth_rate_limit, config.auth_rate_window);
+    let sign_up_limit = RateLimiter::new(config.sign_up_rate_limit, config.sign_up_rate_window);
+    let sessions = SessionCache::new(config.session_check);
     Ok(AppState {
         db,
         config,
         keys,
         clock,
         throttle,
+        auth_limit,
+        sign_up_limit,
+        sessions,
         last_alert_eval: std::sync::atomic::AtomicI64::new(0),
         scan_writer: (db_backend == crate::db::Backend::Sqlite)
             .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),

@@ -1,6 +1,7 @@
 //! What every request handler shares.
 
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::sessions::SessionCache;
+use crate::auth::throttle::{LoginThrottle, RateLimiter};
 use crate::auth::tokens::JwtKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -13,6 +14,12 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub clock: SharedClock,
     pub throttle: LoginThrottle,
+    /// Requests per client address to `/auth/*` and the account endpoints.
+    pub auth_limit: RateLimiter,
+    /// Public sign-ups per client address.
+    pub sign_up_limit: RateLimiter,
+    /// Recently checked sessions (the `sid` of access tokens).
+    pub sessions: SessionCache,
     /// When alerts were last evaluated after a scan upload (unix seconds): uploads trigger an
     /// evaluation at most every few seconds, off the request path.
     pub last_alert_eval: std::sync::atomic::AtomicI64,

@@ -1,5 +1,6 @@
 //! Sign-in, token refresh and the caller's identity.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -141,4 +142,58 @@ pub struct Me {
 pub struct MeUpdate {
     /// Email address for notifications; `""` removes it.
     pub email: String,
+}
+
+/// `POST /api/v1/me/password`: change the caller's own password.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The password in use now. A wrong one counts as a failed login (lockout, `429`).
+    pub current_password: String,
+    /// The new password, 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    pub new_password: String,
+}
+
+/// `POST /api/v1/users/{id}/password`: an admin sets another user's password.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The new password, 10 to 256 characters; tell the user, who should change it.
+    #[schema(min_length = 10, max_length = 256)]
+    pub new_password: String,
+}
+
+/// A user account as an admin sees it (`/api/v1/users`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserAccount {
+    /// User id.
+    pub id: String,
+    /// Login name.
+    pub login: String,
+    /// Role deciding permissions.
+    pub role: Role,
+    /// The tenant id (see [`UserSummary::org_id`]).
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Email address for notifications.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `false` once deactivated: the account cannot sign in and has no live session.
+    pub active: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of user accounts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    /// Accounts in creation order.
+    pub items: Vec<UserAccount>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }

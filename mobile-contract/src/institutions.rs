@@ -61,7 +61,10 @@ pub struct Contact {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    /// Login name, 3 to 64 characters of letters, digits, `.`, `_`, `-`, `@`.
+    /// The wanted login, 3 to 55 characters of letters, digits, `.`, `_`, `-`, `@`
+    /// (case-insensitive). The server appends `-` and a random number (`beimiaozi-4821`), so
+    /// that sign-up never reveals which logins exist: sign in with `login` of the answer.
+    #[schema(min_length = 3, max_length = 55)]
     pub login: String,
     /// At least 10 characters.
     pub password: String,
@@ -95,6 +98,17 @@ pub struct SignUpRequest {
     /// Opening hours (pickup windows); default 08:00-12:00 and 14:00-17:30.
     #[serde(default)]
     pub opening_hours: Option<Vec<crate::OpeningWindow>>,
+}
+
+/// The answer to a sign-up: the institution, `pending`, and its account's login.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignUpAccepted {
+    /// The registered institution.
+    #[serde(flatten)]
+    pub institution: Institution,
+    /// The login to sign in with: the requested one, `-`, and a random number. Show it to the
+    /// user and keep it; the password is the one sent.
+    pub login: String,
 }
 
 /// `POST /api/v1/institutions/{id}/reject` body.

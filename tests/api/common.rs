@@ -60,6 +60,8 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     agent: ureq::Agent,
+    /// Login asked for at sign-up -> login given (sign-up appends a number).
+    signed_up: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Settings of a test server: random port, small body limit so 413 is cheap to provoke.
@@ -74,6 +76,10 @@ pub fn test_config(url: &str) -> Config {
         // Tests evaluate alerts and deliver mail themselves, at times they choose.
         alert_interval: None,
         mail_worker: false,
+        // Every test client is 127.0.0.1 and the test clock stands still: the per-address
+        // limits would add up over a whole scenario. `hardening_auth` tests the defaults.
+        auth_rate_limit: 100_000,
+        sign_up_rate_limit: 100_000,
         ..Config::default()
     }
 }
@@ -119,6 +125,7 @@ impl TestApp {
             handle,
             thread: std::sync::Mutex::new(Some(thread)),
             agent,
+            signed_up: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -263,8 +270,22 @@ impl TestApp {
         })
     }
 
-    /// Signs in; returns (access, refresh).
+    /// The login an account signed up here as `requested` got (sign-up appends a number);
+    /// any other login as it is.
+    pub fn login_of(&self, requested: &str) -> String {
+        let key = requested.trim().to_lowercase();
+        self.signed_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| requested.to_owned())
+    }
+
+    /// Signs in (a signed-up account by the login it asked for, see `login_of`); returns
+    /// (access, refresh).
     pub fn login(&self, login: &str) -> (String, String) {
+        let login = self.login_of(login);
         let r = self.post(
             "/api/v1/auth/login",
             None,
@@ -274,10 +295,15 @@ impl TestApp {
         (r.str("access_token"), r.str("refresh_token"))
     }
 
-    /// A signed-up institution (pending) with its clinic account; returns its id.
+    /// A signed-up institution (pending) with its clinic account `clinic{n}` (as far as
+    /// `login` is concerned: the real login has a number appended); returns its id.
     pub fn sign_up(&self, n: u32, township: &str) -> String {
         let r = self.post("/api/v1/institutions", None, &sign_up_body(n, township));
         assert_eq!(r.status, 201, "{}", r.text);
+        self.signed_up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(format!("clinic{n}"), r.str("login"));
         r.str("id")
     }
 }

@@ -5,15 +5,14 @@ pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 
-use std::future::{Ready, ready};
-
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use futures_util::future::LocalBoxFuture;
 use yifei_contract::Role;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The authenticated caller, from a valid bearer access token.
+/// The authenticated caller, from a valid bearer access token whose session is live.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: String,
@@ -44,7 +43,8 @@ impl Caller {
     }
 }
 
-fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// The caller a token claims to be, its session id, and the state to check the session with.
+fn claimed_caller(req: &HttpRequest) -> Result<(web::Data<AppState>, Caller, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
@@ -63,18 +63,56 @@ fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
     let claims = state.keys.verify(token, state.clock.now())?;
     let role = Role::parse(&claims.role)
         .ok_or_else(|| ApiError::Unauthorized("invalid access token".into()))?;
-    Ok(Caller {
+    let caller = Caller {
         user_id: claims.sub,
         role,
         tenant: claims.org,
-    })
+    };
+    Ok((state.clone(), caller, claims.sid))
+}
+
+/// Whether the token's session is live: from the process's cache when it was checked within
+/// the last `YIFEI_SESSION_CHECK_MS`, else one primary-key lookup.
+async fn check_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    sid: String,
+) -> Result<Caller, ApiError> {
+    let now = state.clock.now();
+    let live = match state.sessions.fresh(&sid, &caller.user_id, now) {
+        Some(live) => live,
+        None => {
+            let generation = state.sessions.generation();
+            let (s, u) = (sid.clone(), caller.user_id.clone());
+            let live = state
+                .db
+                .run(move |conn| sessions::session_is_live(conn, &s, &u))
+                .await?;
+            state
+                .sessions
+                .remember(&sid, &caller.user_id, live, now, generation);
+            live
+        }
+    };
+    if live {
+        Ok(caller)
+    } else {
+        Err(ApiError::Unauthorized(
+            "the session has ended (signed out, revoked or account deactivated); sign in again"
+                .into(),
+        ))
+    }
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller_from(req))
+        let claimed = claimed_caller(req);
+        Box::pin(async move {
+            let (state, caller, sid) = claimed?;
+            check_session(state, caller, sid).await
+        })
     }
 }

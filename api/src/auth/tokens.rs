@@ -19,6 +19,9 @@ pub struct Claims {
     /// Organisation id (company, bureau) or, for clinic staff and hub keepers, institution id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
+    /// The session (sign-in) this token belongs to: checked on every request, so that ending
+    /// the session ends its access tokens at once. Tokens without it are refused.
+    pub sid: String,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
@@ -54,6 +57,7 @@ impl JwtKeys {
     pub fn issue(
         &self,
         user_id: &str,
+        session_id: &str,
         role: Role,
         org: Option<&str>,
         now: DateTime<Utc>,
@@ -63,6 +67,7 @@ impl JwtKeys {
             sub: user_id.to_owned(),
             role: role.as_str().to_owned(),
             org: org.map(str::to_owned),
+            sid: session_id.to_owned(),
             iat: now.timestamp(),
             exp: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             jti: uuid::Uuid::now_v7().to_string(),
@@ -79,6 +84,8 @@ impl JwtKeys {
         v.validate_exp = false;
         v.set_issuer(&[ISSUER]);
         v.set_required_spec_claims(&["exp", "sub", "iss"]);
+        // A token of an older build has no `sid`: it fails to decode, and the client
+        // refreshes it like an expired one.
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
             .map_err(|_| ApiError::Unauthorized("invalid access token".into()))?;
         if data.claims.exp <= now.timestamp() {
@@ -128,6 +135,7 @@ mod tests {
         let tok = keys
             .issue(
                 "u1",
+                "s1",
                 Role::Driver,
                 Some("org1"),
                 t0(),
@@ -139,6 +147,7 @@ mod tests {
             (c.sub.as_str(), c.role.as_str(), c.org.as_deref()),
             ("u1", "driver", Some("org1"))
         );
+        assert_eq!(c.sid, "s1");
         assert!(
             keys.verify(&tok, t0() + chrono::Duration::seconds(900))
                 .is_err()

@@ -75,8 +75,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> organisations (org_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::table! {
     containers (id) {
@@ -283,6 +293,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     institutions,
     users,
     refresh_tokens,
+    sessions,
     containers,
     scan_events,
     vehicles,

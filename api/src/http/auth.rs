@@ -10,9 +10,9 @@ use crate::auth::{Caller, sessions};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The client's address for the login throttle: the peer's, or what a trusted reverse proxy
-/// says in `X-Forwarded-For` (`throttle::client_addr`).
-fn peer(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> String {
+/// The client's address for the login throttle and rate limits: the peer's, or what a
+/// trusted reverse proxy says in `X-Forwarded-For` (`throttle::client_addr`).
+pub(crate) fn peer(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> String {
     // Several headers are one list, in order (RFC 9110 section 5.3).
     let forwarded: Vec<&str> = req
         .headers()
@@ -32,7 +32,7 @@ fn peer(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> String {
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this login from this address, or too many requests from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     state: web::Data<AppState>,
@@ -61,6 +61,7 @@ pub async fn login(
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token (reuse revokes the session)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
     state: web::Data<AppState>,
@@ -71,11 +72,15 @@ pub async fn refresh(
     ))
 }
 
-/// Sign out: end this session (with `refresh_token`) or all of the caller's sessions.
+/// Sign out: end this session (with `refresh_token`) or all of the caller's sessions. Their
+/// access tokens stop working at once.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     request_body(content = Option<LogoutRequest>, description = "Optional"),
     security(("bearer" = [])),
-    responses((status = 204, description = "Signed out")))]
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 429, description = "Too many requests from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn logout(
     state: web::Data<AppState>,
     caller: Caller,

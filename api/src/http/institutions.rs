@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use yifei_contract::{
     DecisionRequest, DecisionResponse, Institution, InstitutionKind, InstitutionPage,
-    InstitutionStatus, SignUpRequest,
+    InstitutionStatus, SignUpAccepted, SignUpRequest,
 };
 
 use super::extract::{ApiJson, OptionalJson};
@@ -16,11 +16,13 @@ use crate::state::AppState;
 use crate::wire::{Cursor, enum_str, page_limit, parse_query_enum};
 
 /// Sign up an institution (public). It starts `pending`; the account becomes its first
-/// clinic-staff user and can sign in at once to follow the approval.
+/// clinic-staff user and can sign in at once, with the login of the answer, to follow the
+/// approval. The answer is the same whether the wanted login is taken or free.
 #[utoipa::path(post, path = "/api/v1/institutions", tag = "institutions", request_body = SignUpRequest,
     responses(
-        (status = 201, description = "Registered, pending approval", body = Institution),
-        (status = 409, description = "Licence number or login already registered", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered, pending approval; `login` is the account's login", body = SignUpAccepted),
+        (status = 409, description = "Licence number already registered", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = yifei_contract::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sign_up(
     state: web::Data<AppState>,
@@ -32,17 +34,17 @@ pub async fn sign_up(
         .await
         .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))??;
     let now = state.clock.now();
-    let inst = state
+    let (institution, login) = state
         .db
         .run(move |conn| store::sign_up(conn, valid, hash, now))
         .await?;
-    tracing::info!(institution_id = %inst.id, "institution signed up");
+    tracing::info!(institution_id = %institution.id, "institution signed up");
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
-            format!("/api/v1/institutions/{}", inst.id),
+            format!("/api/v1/institutions/{}", institution.id),
         ))
-        .json(inst))
+        .json(SignUpAccepted { institution, login }))
 }
 
 /// One institution the caller may see (others answer 404).

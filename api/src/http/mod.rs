@@ -1,16 +1,19 @@
 //! HTTP surface: routes, extractors, middleware, OpenAPI. Handlers stay thin: parse,
 //! authorise, call the domain module, map errors.
 
+pub mod accounts;
 pub mod auth;
 pub mod custody;
 pub mod extract;
 pub mod institutions;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod oversight;
 pub mod runs;
 pub mod system;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 
 use crate::error::ApiError;
@@ -24,9 +27,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(web::resource("/openapi.json").route(web::get().to(system::openapi)))
-                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
-                .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
-                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                .service(
+                    web::resource("/auth/login")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(auth::login)),
+                )
+                .service(
+                    web::resource("/auth/refresh")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(auth::refresh)),
+                )
+                .service(
+                    web::resource("/auth/logout")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(auth::logout)),
+                )
+                .service(
+                    web::resource("/me/password")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(accounts::change_own_password)),
+                )
+                .service(web::resource("/users").route(web::get().to(accounts::list)))
+                .service(
+                    web::resource("/users/{id}/deactivate")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(accounts::deactivate)),
+                )
+                .service(
+                    web::resource("/users/{id}/reactivate")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(accounts::reactivate)),
+                )
+                .service(
+                    web::resource("/users/{id}/password")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(accounts::reset_password)),
+                )
                 .service(
                     web::resource("/me")
                         .route(web::get().to(auth::me))
@@ -35,7 +71,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/institutions")
                         .route(web::get().to(institutions::list))
-                        .route(web::post().to(institutions::sign_up)),
+                        .route(
+                            web::post()
+                                .to(institutions::sign_up)
+                                .wrap(from_fn(limits::sign_up)),
+                        ),
                 )
                 .service(
                     web::resource("/institutions/{id}")

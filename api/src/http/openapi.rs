@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{auth, custody, institutions, oversight, runs, system};
+use super::{accounts, auth, custody, institutions, oversight, runs, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,8 @@ use super::{auth, custody, institutions, oversight, runs, system};
     paths(
         system::healthz, system::readyz, system::openapi,
         auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
+        accounts::change_own_password, accounts::list, accounts::deactivate,
+        accounts::reactivate, accounts::reset_password,
         institutions::sign_up, institutions::list, institutions::get, institutions::update,
         institutions::approve, institutions::reject, institutions::suspend,
         custody::create, custody::create_batch, custody::list, custody::get,
@@ -35,6 +37,7 @@ use super::{auth, custody, institutions, oversight, runs, system};
     tags(
         (name = "system", description = "Health and contract"),
         (name = "auth", description = "Sign-in and sessions"),
+        (name = "accounts", description = "Account lifecycle: deactivate, reactivate, reset passwords (admin)"),
         (name = "institutions", description = "Sign-up, approval and the registry"),
         (name = "custody", description = "Containers, labels, scans and their history"),
         (name = "runs", description = "Fleet, due pickups, plans, runs and transfer manifests"),
@@ -94,7 +97,10 @@ impl Modify for Standard {
                 }
                 if secured {
                     standard.extend([
-                        ("401", "Missing, invalid or expired access token"),
+                        (
+                            "401",
+                            "Missing, invalid or expired access token, or its session has ended",
+                        ),
                         ("403", "The caller's role may not do this"),
                     ]);
                 }

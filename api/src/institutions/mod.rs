@@ -200,6 +200,12 @@ pub fn validate_sign_up(mut req: SignUpRequest) -> Result<ValidSignUp, ApiError>
     }
     req.contact.email = check_email(req.contact.email.as_deref(), "contact.email", &mut errors);
     req.account.login = normalise_login(&req.account.login, "account.login", &mut errors);
+    if req.account.login.chars().count() > MAX_LOGIN_STEM {
+        errors.push(fe(
+            "account.login",
+            &format!("must be at most {MAX_LOGIN_STEM} characters (a number is appended to it)"),
+        ));
+    }
     if let Some(why) = crate::auth::password::policy_violation(&req.account.password) {
         errors.push(fe("account.password", &why));
     }
@@ -210,6 +216,21 @@ pub fn validate_sign_up(mut req: SignUpRequest) -> Result<ValidSignUp, ApiError>
     match cell {
         Some(cell) if errors.is_empty() => Ok(ValidSignUp { req, cell, hours }),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// The longest login a sign-up may ask for: the server appends `-` and up to eight digits.
+pub const MAX_LOGIN_STEM: usize = 55;
+
+/// The login a sign-up's account gets: the requested stem, `-`, and a random number
+/// (`beimiaozi-4821`). Sign-up never uses the requested login as it is, so its answer is the
+/// same whether that login is taken or free, and says nothing about which logins exist (a
+/// staff login, say). Four digits normally; `wide` (eight) when four keep colliding.
+pub fn login_with_number(stem: &str, random: u32, wide: bool) -> String {
+    if wide {
+        format!("{stem}-{:08}", random % 100_000_000)
+    } else {
+        format!("{stem}-{:04}", random % 10_000)
     }
 }
 
@@ -379,6 +400,27 @@ mod tests {
         assert_eq!(v.req.licence_no, "PDY-3701-0001");
         assert_eq!(v.req.account.login, "wangjia");
         assert_eq!(v.cell.resolution(), H3_RESOLUTION);
+    }
+
+    #[test]
+    fn sign_up_logins_get_a_number_and_stay_valid() {
+        assert_eq!(login_with_number("wangjia", 48_213, false), "wangjia-8213");
+        assert_eq!(login_with_number("wangjia", 7, false), "wangjia-0007");
+        assert_eq!(login_with_number("wangjia", 7, true), "wangjia-00000007");
+        let longest = "a".repeat(MAX_LOGIN_STEM);
+        let mut errors = Vec::new();
+        normalise_login(
+            &login_with_number(&longest, u32::MAX, true),
+            "l",
+            &mut errors,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut r = sign_up();
+        r.account.login = "a".repeat(MAX_LOGIN_STEM + 1);
+        assert_eq!(
+            fields(validate_sign_up(r).expect_err("invalid")),
+            ["account.login"]
+        );
     }
 
     #[test]

@@ -150,14 +150,39 @@ pub struct NewUser {
     pub created_at: NaiveDateTime,
 }
 
-/// Registers a pending institution and its first clinic-staff account in one transaction.
+/// Registers a pending institution and its first clinic-staff account in one transaction;
+/// returns the institution and the login the account signs in with (see
+/// [`super::login_with_number`]: never the requested login itself).
 pub fn sign_up(
     conn: &mut DbConnection,
     v: ValidSignUp,
     password_hash: String,
     now: DateTime<Utc>,
-) -> Result<Institution, ApiError> {
-    let result = crate::db::write_tx(conn, |conn| {
+) -> Result<(Institution, String), ApiError> {
+    // A login drawn at the same moment by a concurrent sign-up fails the unique index: draw
+    // again (the licence check then tells a real licence clash apart).
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_sign_up(conn, &v, &password_hash, now) {
+            Err(ApiError::Db(e)) if is_unique_violation(&e) && attempt < 3 => continue,
+            Err(ApiError::Db(e)) if is_unique_violation(&e) => {
+                return Err(ApiError::Conflict(
+                    "licence number is already registered".into(),
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_sign_up(
+    conn: &mut DbConnection,
+    v: &ValidSignUp,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(Institution, String), ApiError> {
+    crate::db::write_tx(conn, |conn| {
         let licence_taken = institutions::table
             .filter(institutions::licence_no.eq(&v.req.licence_no))
             .count()
@@ -169,16 +194,16 @@ pub fn sign_up(
                 v.req.licence_no
             )));
         }
-        ensure_login_free(conn, &v.req.account.login)?;
-        let row = row_from_sign_up(&v, new_id(), InstitutionStatus::Pending, now);
+        let login = free_numbered_login(conn, &v.req.account.login)?;
+        let row = row_from_sign_up(v, new_id(), InstitutionStatus::Pending, now);
         diesel::insert_into(institutions::table)
             .values(&row)
             .execute(conn)?;
         diesel::insert_into(users::table)
             .values(NewUser {
                 id: new_id(),
-                login: v.req.account.login.clone(),
-                password_hash,
+                login: login.clone(),
+                password_hash: password_hash.to_owned(),
                 role: Role::ClinicStaff.as_str().to_owned(),
                 org_id: None,
                 institution_id: Some(row.id.clone()),
@@ -188,15 +213,28 @@ pub fn sign_up(
                 created_at: now.naive_utc(),
             })
             .execute(conn)?;
-        row.to_wire()
-    });
-    match result {
-        // Two sign-ups racing past the checks: the unique index decides.
-        Err(ApiError::Db(e)) if is_unique_violation(&e) => Err(ApiError::Conflict(
-            "licence number or login is already registered".into(),
-        )),
-        other => other,
+        Ok((row.to_wire()?, login))
+    })
+}
+
+/// `stem-NNNN` with a random number that no account has yet. Which numbers were tried is
+/// never shown, so the answer depends on no existing login.
+fn free_numbered_login(conn: &mut DbConnection, stem: &str) -> Result<String, ApiError> {
+    for attempt in 0..40 {
+        let random = u32::from_le_bytes(crate::auth::tokens::random_bytes::<4>()?);
+        let login = super::login_with_number(stem, random, attempt >= 20);
+        let taken = users::table
+            .filter(users::login.eq(&login))
+            .count()
+            .get_result::<i64>(conn)?
+            > 0;
+        if !taken {
+            return Ok(login);
+        }
     }
+    Err(ApiError::Conflict(
+        "choose another login: this one is very common".into(),
+    ))
 }
 
 /// 409 when a login is taken.
