@@ -321,7 +321,9 @@ pub struct ScanBatch {
 pub enum ScanStatus {
     /// Stored (committed before this answer was sent).
     Accepted,
-    /// Already stored earlier; nothing changed.
+    /// Already stored earlier; nothing changed. Only `event_id` is compared: different
+    /// content under a used id (a corrected weight) is dropped too. A correction needs a
+    /// new `event_id`.
     Duplicate,
     /// Refused; see `reason`. Fix and resend with the same `event_id`, or drop it.
     Rejected,

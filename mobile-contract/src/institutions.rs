@@ -178,7 +178,9 @@ pub struct InstitutionUpdate {
     /// Door collection, or delivery to a township hub (then `hub_id` is required).
     #[serde(default)]
     pub service_mode: Option<ServiceMode>,
-    /// The hub: an active township health centre of the same township.
+    /// The hub: an active township health centre of the same township. Only with
+    /// `service_mode` `via_hub` (sent or already set): for a direct-service institution it
+    /// is refused (422), not ignored.
     #[serde(default)]
     pub hub_id: Option<String>,
     /// Maximum hours between collections, 1 to 48.

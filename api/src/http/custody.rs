@@ -162,6 +162,10 @@ pub async fn label_svg(
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            super::middleware::SVG_CSP,
+        ))
         .body(label::svg(&c.label)?))
 }
 
