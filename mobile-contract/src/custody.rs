@@ -94,6 +94,7 @@ pub struct NewContainer {
 #[serde(deny_unknown_fields)]
 pub struct NewContainerBatch {
     /// How many labels, 1 to 500.
+    #[schema(minimum = 1, maximum = 500)]
     pub count: i32,
     /// Waste category.
     pub category: Category,
@@ -260,6 +261,7 @@ pub struct ContainerPage {
 #[serde(deny_unknown_fields)]
 pub struct NestRequest {
     /// Codes of sealed small boxes (1 to 500).
+    #[schema(min_items = 1, max_items = 500)]
     pub codes: Vec<String>,
     /// When, by the device's clock (default: now).
     #[serde(default)]
@@ -312,6 +314,7 @@ pub struct ScanEvent {
 ]}))]
 pub struct ScanBatch {
     /// 1 to 500 events, in any order.
+    #[schema(min_items = 1, max_items = 500)]
     pub events: Vec<ScanEvent>,
 }
 

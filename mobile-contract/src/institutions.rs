@@ -97,7 +97,16 @@ pub struct SignUpRequest {
     pub opening_hours: Option<Vec<crate::OpeningWindow>>,
 }
 
-/// `POST /api/v1/institutions/{id}/reject` body.
+/// `POST /api/v1/institutions/{id}/reject` and `/suspend` body: the reason is required.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    /// Why, 1 to 1000 characters (not only spaces); shown to the institution.
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/institutions/{id}/approve` body (optional).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {

@@ -30,7 +30,7 @@ use super::{auth, custody, institutions, oversight, runs, system};
         oversight::put_epidemic, oversight::coverage, oversight::cells, oversight::record,
         oversight::list_inspections,
     ),
-    components(schemas(c::Problem, c::FieldError)),
+    components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),
     tags(
         (name = "system", description = "Health and contract"),
@@ -77,6 +77,9 @@ impl Modify for Standard {
             .into_iter()
             .flatten()
             {
+                if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                    optional_body(body);
+                }
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = op.request_body.is_some();
                 let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -105,7 +108,14 @@ impl Modify for Standard {
                 }
                 if has_body
                     && op.operation_id.as_deref().is_some_and(|id| {
-                        ["approve", "reject", "suspend", "skip", "insert"].contains(&id)
+                        [
+                            "approve_institution",
+                            "reject_institution",
+                            "suspend_institution",
+                            "skip_stop",
+                            "insert_stop",
+                        ]
+                        .contains(&id)
                     })
                 {
                     standard.push(("409", "Not allowed in the current status"));
@@ -125,6 +135,29 @@ impl Modify for Standard {
                 }
             }
         }
+    }
+}
+
+/// An `Option<T>` body comes out of utoipa as `oneOf: [T, null]`, which client generators
+/// read as "send `null`" (openapi-python-client then serialises its "unset" marker and
+/// fails): the server takes no body at all for these, so the body is `T`, not required.
+fn optional_body(body: &mut utoipa::openapi::request_body::RequestBody) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    let mut optional = false;
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
+        let Some(RefOr::T(Schema::OneOf(one))) = &content.schema else {
+            continue;
+        };
+        let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+        let rest: Vec<_> = one.items.iter().filter(|s| !is_null(s)).cloned().collect();
+        if rest.len() == 1 && one.items.len() == 2 {
+            content.schema = rest.into_iter().next();
+            optional = true;
+        }
+    }
+    if optional {
+        body.required = Some(utoipa::openapi::Required::False);
     }
 }
 
