@@ -18,6 +18,7 @@ both!(
     codes_and_schemes_are_read_in_any_case,
     a_hub_for_a_direct_institution_is_refused,
     optional_bodies_may_be_left_out,
+    csv_exports_are_operations_of_their_own,
 );
 
 /// A request with this `Authorization` header and no body.
@@ -271,6 +272,41 @@ fn optional_bodies_may_be_left_out(app: &TestApp) {
         &json!({}),
     );
     r.invalid_field("reason");
+}
+
+/// Item 17: a generated client expects one answer type per operation, so each CSV export
+/// has a `.csv` operation beside the JSON one (`?format=csv` still works).
+fn csv_exports_are_operations_of_their_own(app: &TestApp) {
+    let c = county(app);
+    for path in [
+        "/api/v1/reports/coverage.csv",
+        "/api/v1/reports/coverage?format=csv",
+    ] {
+        let r = app.get(path, Some(&c.admin));
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with("text/csv")),
+            "{path}"
+        );
+        assert!(r.text.starts_with("dimension,"), "{path}: {}", r.text);
+    }
+    // The routes exist: an unknown manifest or run is 404 from the handler, not "no route".
+    for path in [
+        "/api/v1/manifests/NOPE.csv",
+        "/api/v1/runs/nope/manifests.csv",
+    ] {
+        let r = app.get(path, Some(&c.admin));
+        let p = r.problem(404);
+        assert!(
+            !p["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("no route"),
+            "{path}: {}",
+            r.text
+        );
+    }
 }
 
 /// Item 12: a JWT secret shorter than 32 bytes stops the server from starting.

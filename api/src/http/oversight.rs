@@ -246,6 +246,24 @@ pub async fn coverage(
     })
 }
 
+/// The coverage report as CSV: the same as `GET /api/v1/reports/coverage?format=csv`, as an
+/// operation of its own so that a client generated from the contract (one answer type per
+/// operation) can fetch it.
+#[utoipa::path(get, path = "/api/v1/reports/coverage.csv", tag = "oversight", operation_id = "get_coverage_report_csv", params(ReportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The report as CSV", content_type = "text/csv", body = String)))]
+pub async fn coverage_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    q: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = ReportQuery {
+        format: Some("csv".into()),
+        ..q.into_inner()
+    };
+    coverage(state, caller, req, web::Query(q)).await
+}
+
 /// The report's institutions by H3 cell: a GeoJSON FeatureCollection for maps.
 #[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", operation_id = "get_coverage_cells", params(ReportQuery), security(("bearer" = [])),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object)))]

@@ -335,3 +335,37 @@ pub async fn manifest(
         HttpResponse::Ok().json(m)
     })
 }
+
+/// The transfer manifests of a run as CSV (as `?format=csv`, an operation of its own for
+/// generated clients, which expect one answer type per operation).
+#[utoipa::path(get, path = "/api/v1/runs/{id}/manifests.csv", tag = "runs", operation_id = "list_run_manifests_csv",
+    params(("id" = String, Path, description = "Run id")), security(("bearer" = [])),
+    responses((status = 200, description = "Manifests as CSV", content_type = "text/csv", body = String)))]
+pub async fn run_manifests_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = web::Query(FormatQuery {
+        format: Some("csv".into()),
+    });
+    run_manifests(state, caller, req, id, csv).await
+}
+
+/// One transfer manifest as CSV (as `?format=csv`, an operation of its own for generated
+/// clients).
+#[utoipa::path(get, path = "/api/v1/manifests/{number}.csv", tag = "runs", operation_id = "get_manifest_csv",
+    params(("number" = String, Path, description = "Manifest number")), security(("bearer" = [])),
+    responses((status = 200, description = "The manifest as CSV", content_type = "text/csv", body = String)))]
+pub async fn manifest_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = web::Query(FormatQuery {
+        format: Some("csv".into()),
+    });
+    manifest(state, caller, req, number, csv).await
+}
