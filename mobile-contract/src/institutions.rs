@@ -107,7 +107,7 @@ pub struct ReasonRequest {
 }
 
 /// `POST /api/v1/institutions/{id}/approve` body (optional).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     /// Why (required to reject or suspend, optional to approve).

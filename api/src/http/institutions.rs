@@ -141,9 +141,10 @@ pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: OptionalJson<Option<DecisionRequest>>,
+    // No body, or an object: not `null`, which the contract does not offer.
+    body: OptionalJson<DecisionRequest>,
 ) -> Result<web::Json<DecisionResponse>, ApiError> {
-    let reason = body.0.and_then(|b| b.reason);
+    let reason = body.0.reason;
     decide(state, caller, id.into_inner(), Decision::Approve, reason).await
 }
 

@@ -105,7 +105,7 @@ pub async fn ack(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    _b: OptionalJson<Option<yifei_contract::Empty>>,
+    _b: OptionalJson<yifei_contract::Empty>,
 ) -> Result<web::Json<Alert>, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
     Ok(web::Json(
@@ -209,6 +209,17 @@ fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError
         .date_naive();
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    // Checked on every report, also where it does not apply, so that each documented
+    // parameter means what the contract says wherever it is sent.
+    if q.res.is_some_and(|r| !(5..=9).contains(&r)) {
+        return Err(ApiError::invalid("res", "must be 5 to 9"));
+    }
+    if q.format
+        .as_deref()
+        .is_some_and(|f| !matches!(f, "json" | "csv"))
+    {
+        return Err(ApiError::invalid("format", "must be json or csv"));
+    }
     let with_codes = match q.detail.as_deref() {
         None | Some("") => false,
         Some("containers") => true,
@@ -249,19 +260,38 @@ pub async fn coverage(
 /// The coverage report as CSV: the same as `GET /api/v1/reports/coverage?format=csv`, as an
 /// operation of its own so that a client generated from the contract (one answer type per
 /// operation) can fetch it.
-#[utoipa::path(get, path = "/api/v1/reports/coverage.csv", tag = "oversight", operation_id = "get_coverage_report_csv", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/coverage.csv", tag = "oversight", operation_id = "get_coverage_report_csv", params(CsvReportQuery), security(("bearer" = [])),
     responses((status = 200, description = "The report as CSV", content_type = "text/csv", body = String)))]
 pub async fn coverage_csv(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    q: web::Query<ReportQuery>,
+    q: web::Query<CsvReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
     let q = ReportQuery {
+        from: q.from,
+        to: q.to,
+        township: q.township,
+        detail: q.detail,
         format: Some("csv".into()),
-        ..q.into_inner()
+        res: None,
     };
     coverage(state, caller, req, web::Query(q)).await
+}
+
+/// Period and scope of the CSV coverage report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CsvReportQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only.
+    pub township: Option<String>,
+    /// `containers` lists the codes behind each institution's figures.
+    pub detail: Option<String>,
 }
 
 /// The report's institutions by H3 cell: a GeoJSON FeatureCollection for maps.
