@@ -286,11 +286,12 @@ mod tests {
     }
 
     fn stored(db: &Db) -> Option<String> {
-        let mut c = db.conn().expect("conn");
+        let mut pooled = db.conn().expect("conn");
+        let c: &mut DbConnection = &mut pooled;
         settings::table
             .find(STORED_SECRET_KEY)
             .select(settings::value)
-            .first(&mut *c)
+            .first(c)
             .optional()
             .expect("read")
     }
@@ -329,15 +330,16 @@ mod tests {
         let dir = tempdir();
         let db = sqlite(dir.path());
         let old = "s".repeat(64);
-        let mut c = db.conn().expect("conn");
+        let mut pooled = db.conn().expect("conn");
+        let c: &mut DbConnection = &mut pooled;
         diesel::insert_into(settings::table)
             .values((
                 settings::key.eq(STORED_SECRET_KEY),
                 settings::value.eq(&old),
             ))
-            .execute(&mut *c)
+            .execute(c)
             .expect("old row");
-        drop(c);
+        drop(pooled);
         assert_eq!(jwt_secret(&config(None), &db).expect("moved"), old);
         assert_eq!(stored(&db), None, "no secret left in the database");
         let file = dir.path().join("y.db.jwt-key");
