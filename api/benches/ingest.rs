@@ -101,6 +101,8 @@ fn through_api(url: &str, load: &Load) -> (f64, Vec<Duration>) {
     let mut config = Config {
         database_url: url.to_owned(),
         bind: "127.0.0.1:0".into(),
+        // PostgreSQL requires a configured signing secret.
+        jwt_secret: Some("bench-secret-of-at-least-thirty-two-bytes".into()),
         ..Config::default()
     };
     config.max_body_bytes = 4 * 1024 * 1024;

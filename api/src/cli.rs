@@ -401,6 +401,12 @@ fn serve(config: Config) -> Result<(), ApiError> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config)?;
         tracing::info!(port = app.port(), "listening");
+        // On stdout whatever the log level, for scripts that bind port 0 (CI's fuzzing).
+        println!(
+            "listening on http://{} (pid {})",
+            app.local_addr(),
+            std::process::id()
+        );
         app.run_until_stopped()
             .await
             .map_err(|e| ApiError::Config(format!("server stopped: {e}")))

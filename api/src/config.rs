@@ -57,6 +57,35 @@ pub struct Config {
     /// apart for the login throttle; from any other peer the header is ignored, as anyone
     /// can write it.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Slow or stalled clients cannot hold connections: `YIFEI_HEAD_TIMEOUT_S` for a
+    /// request's head, `YIFEI_BODY_IDLE_TIMEOUT_S` without a byte of its body,
+    /// `YIFEI_BODY_TIMEOUT_S` for the whole body, `YIFEI_KEEP_ALIVE_S` idle between
+    /// requests, `YIFEI_DISCONNECT_TIMEOUT_S` to close a connection cleanly.
+    pub timeouts: Timeouts,
+}
+
+/// Connection and request read timeouts (see [`Config::timeouts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub head: Duration,
+    pub body_idle: Duration,
+    pub body: Duration,
+    pub keep_alive: Duration,
+    pub disconnect: Duration,
+}
+
+impl Default for Timeouts {
+    /// Generous enough for a 1 MiB scan batch over a weak rural 2G link (about 10 KiB/s),
+    /// short enough that a stalled upload frees its connection within two minutes.
+    fn default() -> Timeouts {
+        Timeouts {
+            head: Duration::from_secs(10),
+            body_idle: Duration::from_secs(20),
+            body: Duration::from_secs(120),
+            keep_alive: Duration::from_secs(15),
+            disconnect: Duration::from_secs(5),
+        }
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("tz", &self.tz)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -117,6 +147,7 @@ impl Default for Config {
             mail_worker: true,
             group_commit: true,
             trusted_proxies: Vec::new(),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -212,6 +243,21 @@ impl Config {
                     ))
                 })?;
         }
+        let secs = |k: &str, into: &mut Duration| -> Result<(), ApiError> {
+            if let Some(v) = num(k)? {
+                if v == 0 {
+                    return Err(ApiError::Config(format!("{k} must be at least 1 second")));
+                }
+                *into = Duration::from_secs(v.min(86_400));
+            }
+            Ok(())
+        };
+        let t = &mut c.timeouts;
+        secs("YIFEI_HEAD_TIMEOUT_S", &mut t.head)?;
+        secs("YIFEI_BODY_IDLE_TIMEOUT_S", &mut t.body_idle)?;
+        secs("YIFEI_BODY_TIMEOUT_S", &mut t.body)?;
+        secs("YIFEI_KEEP_ALIVE_S", &mut t.keep_alive)?;
+        secs("YIFEI_DISCONNECT_TIMEOUT_S", &mut t.disconnect)?;
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))
@@ -286,6 +332,17 @@ mod tests {
         assert_eq!(c.sign_up_rate_window, Duration::from_secs(60));
         assert_eq!(c.session_check, Duration::from_secs(5), "capped");
         assert!(cfg(&[("YIFEI_SIGNUP_RATE_LIMIT", "many")]).is_err());
+    }
+
+    #[test]
+    fn timeouts_are_configurable_and_never_zero() {
+        assert_eq!(cfg(&[]).expect("defaults").timeouts, Timeouts::default());
+        let c = cfg(&[("YIFEI_BODY_TIMEOUT_S", "7"), ("YIFEI_HEAD_TIMEOUT_S", "2")]).expect("set");
+        assert_eq!(c.timeouts.body, Duration::from_secs(7));
+        assert_eq!(c.timeouts.head, Duration::from_secs(2));
+        // 0 would mean "wait for ever", the hole these close.
+        assert!(cfg(&[("YIFEI_BODY_IDLE_TIMEOUT_S", "0")]).is_err());
+        assert!(cfg(&[("YIFEI_KEEP_ALIVE_S", "soon")]).is_err());
     }
 
     #[test]

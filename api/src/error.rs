@@ -24,6 +24,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The client stopped sending its body (or sent it too slowly): answered, then closed.
+    #[error("the request body did not arrive within {0} s")]
+    RequestTimeout(u64),
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("too many attempts, retry in {retry_after_s} s")]
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 ("/problems/unsupported-media-type", "Unsupported media type")
             }
+            ApiError::RequestTimeout(_) => ("/problems/request-timeout", "Request timeout"),
             ApiError::TooManyRequests { .. } => {
                 ("/problems/too-many-requests", "Too many requests")
             }
@@ -95,9 +99,9 @@ impl ApiError {
             | ApiError::Conflict(d)
             | ApiError::UnsupportedMediaType(d) => Some(d.clone()),
             ApiError::Db(diesel::result::Error::NotFound) => Some("no such record".into()),
-            ApiError::PayloadTooLarge(_) | ApiError::TooManyRequests { .. } => {
-                Some(self.to_string())
-            }
+            ApiError::PayloadTooLarge(_)
+            | ApiError::TooManyRequests { .. }
+            | ApiError::RequestTimeout(_) => Some(self.to_string()),
             ApiError::Unavailable(_) | ApiError::Pool(_) => {
                 Some("the database is not reachable; retry later".into())
             }
@@ -132,6 +136,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Config(_) | ApiError::Internal(_) | ApiError::Db(_) => {
@@ -153,6 +158,10 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManyRequests { retry_after_s } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            // The rest of the body may still trickle in: the connection cannot be reused.
+            ApiError::RequestTimeout(_) => {
+                res.force_close();
             }
             _ => {}
         }

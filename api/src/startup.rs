@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 /// A bound, not yet running server.
 pub struct Application {
+    addr: std::net::SocketAddr,
     port: u16,
     server: Server,
     state: web::Data<AppState>,
@@ -50,11 +51,12 @@ impl Application {
         let listener = TcpListener::bind(&state.config.bind).map_err(|e| {
             ApiError::Config(format!("cannot listen on {}: {e}", state.config.bind))
         })?;
-        let port = listener
+        let addr = listener
             .local_addr()
-            .map_err(|e| ApiError::Config(format!("no local address: {e}")))?
-            .port();
+            .map_err(|e| ApiError::Config(format!("no local address: {e}")))?;
+        let port = addr.port();
         let data = state.clone();
+        let t = state.config.timeouts;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -62,15 +64,25 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(crate::http::routes)
         })
+        // The head's read timeout; the body's is enforced where it is read (extract.rs).
+        .client_request_timeout(t.head)
+        .client_disconnect_timeout(t.disconnect)
+        .keep_alive(t.keep_alive)
         .listen(listener)
         .map_err(|e| ApiError::Config(format!("cannot serve: {e}")))?
         .shutdown_timeout(10)
         .run();
         Ok(Application {
+            addr,
             port,
             server,
             state,
         })
+    }
+
+    /// The address actually bound (`YIFEI_BIND` with port 0 gets a free port).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     /// The port actually bound.
@@ -94,22 +106,13 @@ impl Application {
     }
 }
 
+/// The shortest JWT secret accepted: HS256 with a shorter key is guessable offline from one
+/// token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Assembles the application state, resolving the JWT secret.
 pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, ApiError> {
-    let secret = match &config.jwt_secret {
-        Some(s) => {
-            if s.len() < 32 {
-                tracing::warn!(
-                    "YIFEI_JWT_SECRET is shorter than 32 characters; use a longer random secret"
-                );
-            }
-            s.clone()
-        }
-        None => {
-            let mut conn = db.conn()?;
-            stored_or_new_secret(&mut conn)?
-        }
-    };
+    let secret = jwt_secret(&config, &db)?;
     let keys = JwtKeys::new(secret.as_bytes())?;
     let (db_backend, db_for_writer) = (db.backend, db.clone());
     let throttle = LoginThrottle::new(config.login_max_failures, config.login_window);
@@ -131,35 +134,230 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
     })
 }
 
-/// Reads the generated JWT secret from the database, creating it on first start, so that
-/// tokens survive restarts without configuration. Never logs the value.
-fn stored_or_new_secret(conn: &mut DbConnection) -> Result<String, ApiError> {
-    const KEY: &str = "jwt_secret";
-    let existing: Option<String> = settings::table
-        .find(KEY)
+const STORED_SECRET_KEY: &str = "jwt_secret";
+
+/// The signing secret: `YIFEI_JWT_SECRET` (at least 32 bytes, or the server refuses to
+/// start), else on SQLite a key file beside the database (`<database>.jwt-key`, mode 0600),
+/// generated on first start. PostgreSQL has no file of its own, so there the variable is
+/// required. The secret is never written to the database: one that an earlier version
+/// stored there is moved into the key file (SQLite, so sessions survive) or deleted once
+/// the variable is set (PostgreSQL), never left behind.
+fn jwt_secret(config: &Config, db: &Db) -> Result<String, ApiError> {
+    let mut pooled = db.conn()?;
+    let conn: &mut DbConnection = &mut pooled;
+    let stored: Option<String> = settings::table
+        .find(STORED_SECRET_KEY)
         .select(settings::value)
         .first(conn)
         .optional()?;
-    if let Some(s) = existing {
-        return Ok(s);
+    let forget_stored = |conn: &mut DbConnection| -> Result<(), ApiError> {
+        if stored.is_some() {
+            diesel::delete(settings::table.find(STORED_SECRET_KEY)).execute(conn)?;
+            tracing::warn!("removed the JWT secret an earlier version kept in the database");
+        }
+        Ok(())
+    };
+    if let Some(s) = &config.jwt_secret {
+        check_secret_length(s)?;
+        forget_stored(conn)?;
+        return Ok(s.clone());
     }
-    let secret = generate_secret()?;
-    let inserted = diesel::insert_into(settings::table)
-        .values((settings::key.eq(KEY), settings::value.eq(&secret)))
-        .execute(conn);
-    match inserted {
-        Ok(_) => {
+    match key_file_path(db.url()) {
+        KeyFile::Path(path) => {
+            let secret = read_or_create_key_file(&path, stored.as_deref())?;
+            forget_stored(conn)?;
+            Ok(secret)
+        }
+        // An in-memory database lives as long as the process, and so do its tokens.
+        KeyFile::Ephemeral => generate_secret(),
+        KeyFile::None => Err(ApiError::Config(
+            "YIFEI_JWT_SECRET is required with PostgreSQL (32 or more random bytes, e.g. \
+             `openssl rand -base64 48`); a secret is never kept in the database"
+                .into(),
+        )),
+    }
+}
+
+fn check_secret_length(s: &str) -> Result<(), ApiError> {
+    if s.len() < MIN_SECRET_BYTES {
+        return Err(ApiError::Config(format!(
+            "YIFEI_JWT_SECRET is {} bytes; it must be at least {MIN_SECRET_BYTES} random bytes \
+             (e.g. `openssl rand -base64 48`)",
+            s.len()
+        )));
+    }
+    Ok(())
+}
+
+enum KeyFile {
+    Path(std::path::PathBuf),
+    Ephemeral,
+    None,
+}
+
+/// Where a generated secret lives: beside the SQLite file, so that whoever may read the
+/// database's folder is who may read it, and a backup of the folder carries both.
+fn key_file_path(url: &crate::db::DbUrl) -> KeyFile {
+    let t = url.target.as_str();
+    match url.backend {
+        crate::db::Backend::Postgres => KeyFile::None,
+        _ if t.is_empty() || t.starts_with(':') || t.starts_with("file:") => KeyFile::Ephemeral,
+        _ => KeyFile::Path(std::path::PathBuf::from(format!("{t}.jwt-key"))),
+    }
+}
+
+/// Reads the key file, or creates it (owner-only) with `seed` (a secret moved out of the
+/// database) or a fresh secret. Two processes starting at once agree: the file is created
+/// exclusively and the loser reads the winner's.
+fn read_or_create_key_file(path: &std::path::Path, seed: Option<&str>) -> Result<String, ApiError> {
+    use std::io::Write;
+    let read = |path: &std::path::Path| -> Result<String, ApiError> {
+        let s = std::fs::read_to_string(path).map_err(|e| {
+            ApiError::Config(format!("cannot read the key file {}: {e}", path.display()))
+        })?;
+        let s = s.trim().to_owned();
+        check_secret_length(&s).map_err(|_| {
+            ApiError::Config(format!(
+                "the key file {} holds fewer than {MIN_SECRET_BYTES} bytes; delete it to \
+                 generate a new secret (everyone signs in again)",
+                path.display()
+            ))
+        })?;
+        Ok(s)
+    };
+    if path.exists() {
+        return read(path);
+    }
+    let secret = match seed {
+        Some(s) if s.len() >= MIN_SECRET_BYTES => s.to_owned(),
+        _ => generate_secret()?,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut f) => {
+            f.write_all(secret.as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(|e| {
+                    ApiError::Config(format!("cannot write the key file {}: {e}", path.display()))
+                })?;
             tracing::warn!(
-                "YIFEI_JWT_SECRET is not set: generated a secret and stored it in the database; \
-                 set YIFEI_JWT_SECRET in production"
+                key_file = %path.display(),
+                "YIFEI_JWT_SECRET is not set: {} the signing secret in a key file beside the \
+                 database (owner-only); keep it with the database, or set YIFEI_JWT_SECRET",
+                if seed.is_some() { "moved" } else { "generated" }
             );
             Ok(secret)
         }
-        // Another process started at the same moment and won: use its secret.
-        Err(e) if crate::db::is_unique_violation(&e) => Ok(settings::table
-            .find(KEY)
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(ApiError::Config(format!(
+            "cannot create the key file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder under the system's temporary one (removed by [`Dir`]'s drop).
+    struct Dir(std::path::PathBuf);
+    impl Dir {
+        fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn tempdir() -> Dir {
+        let p = std::env::temp_dir().join(format!("yifei-key-{}", crate::db::new_id()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Dir(p)
+    }
+
+    fn sqlite(dir: &std::path::Path) -> Db {
+        Db::open(&dir.join("y.db").to_string_lossy()).expect("db")
+    }
+
+    fn config(secret: Option<&str>) -> Config {
+        Config {
+            jwt_secret: secret.map(str::to_owned),
+            ..Config::default()
+        }
+    }
+
+    fn stored(db: &Db) -> Option<String> {
+        let mut pooled = db.conn().expect("conn");
+        let c: &mut DbConnection = &mut pooled;
+        settings::table
+            .find(STORED_SECRET_KEY)
             .select(settings::value)
-            .first(conn)?),
-        Err(e) => Err(e.into()),
+            .first(c)
+            .optional()
+            .expect("read")
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let dir = tempdir();
+        let db = sqlite(dir.path());
+        let err = jwt_secret(&config(Some("fourteen-chars")), &db).err();
+        assert!(matches!(err, Some(ApiError::Config(m)) if m.contains("at least 32")));
+        let ok = "x".repeat(32);
+        assert_eq!(jwt_secret(&config(Some(&ok)), &db).expect("32 bytes"), ok);
+    }
+
+    #[test]
+    fn a_generated_secret_lives_in_an_owner_only_file_not_the_database() {
+        let dir = tempdir();
+        let db = sqlite(dir.path());
+        let first = jwt_secret(&config(None), &db).expect("generated");
+        assert!(first.len() >= MIN_SECRET_BYTES);
+        assert_eq!(stored(&db), None);
+        let file = dir.path().join("y.db.jwt-key");
+        assert_eq!(std::fs::read_to_string(&file).expect("key file"), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A restart signs with the same secret.
+        assert_eq!(jwt_secret(&config(None), &db).expect("again"), first);
+    }
+
+    #[test]
+    fn a_secret_stored_by_an_earlier_version_moves_to_the_key_file() {
+        let dir = tempdir();
+        let db = sqlite(dir.path());
+        let old = "s".repeat(64);
+        let mut pooled = db.conn().expect("conn");
+        let c: &mut DbConnection = &mut pooled;
+        diesel::insert_into(settings::table)
+            .values((
+                settings::key.eq(STORED_SECRET_KEY),
+                settings::value.eq(&old),
+            ))
+            .execute(c)
+            .expect("old row");
+        drop(pooled);
+        assert_eq!(jwt_secret(&config(None), &db).expect("moved"), old);
+        assert_eq!(stored(&db), None, "no secret left in the database");
+        let file = dir.path().join("y.db.jwt-key");
+        assert_eq!(std::fs::read_to_string(file).expect("key file"), old);
+    }
+
+    #[test]
+    fn postgres_needs_the_variable() {
+        let url = crate::db::DbUrl::parse("postgres://u@h/d").expect("url");
+        assert!(matches!(key_file_path(&url), KeyFile::None));
+        let url = crate::db::DbUrl::parse(":memory:").expect("url");
+        assert!(matches!(key_file_path(&url), KeyFile::Ephemeral));
     }
 }

@@ -94,6 +94,7 @@ pub struct NewContainer {
 #[serde(deny_unknown_fields)]
 pub struct NewContainerBatch {
     /// How many labels, 1 to 500.
+    #[schema(minimum = 1, maximum = 500)]
     pub count: i32,
     /// Waste category.
     pub category: Category,
@@ -263,6 +264,7 @@ pub struct ContainerPage {
 #[serde(deny_unknown_fields)]
 pub struct NestRequest {
     /// Codes of sealed small boxes (1 to 500).
+    #[schema(min_items = 1, max_items = 500)]
     pub codes: Vec<String>,
     /// When, by the device's clock (default: now).
     #[serde(default)]
@@ -315,6 +317,7 @@ pub struct ScanEvent {
 ]}))]
 pub struct ScanBatch {
     /// 1 to 500 events, in any order.
+    #[schema(min_items = 1, max_items = 500)]
     pub events: Vec<ScanEvent>,
 }
 
@@ -324,7 +327,9 @@ pub struct ScanBatch {
 pub enum ScanStatus {
     /// Stored (committed before this answer was sent).
     Accepted,
-    /// Already stored earlier; nothing changed.
+    /// Already stored earlier; nothing changed. Only `event_id` is compared: different
+    /// content under a used id (a corrected weight) is dropped too. A correction needs a
+    /// new `event_id`.
     Duplicate,
     /// Refused; see `reason`. Fix and resend with the same `event_id`, or drop it.
     Rejected,

@@ -111,8 +111,17 @@ pub struct SignUpAccepted {
     pub login: String,
 }
 
-/// `POST /api/v1/institutions/{id}/reject` body.
+/// `POST /api/v1/institutions/{id}/reject` and `/suspend` body: the reason is required.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonRequest {
+    /// Why, 1 to 1000 characters (not only spaces); shown to the institution.
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/institutions/{id}/approve` body (optional).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     /// Why (required to reject or suspend, optional to approve).
@@ -192,7 +201,9 @@ pub struct InstitutionUpdate {
     /// Door collection, or delivery to a township hub (then `hub_id` is required).
     #[serde(default)]
     pub service_mode: Option<ServiceMode>,
-    /// The hub: an active township health centre of the same township.
+    /// The hub: an active township health centre of the same township. Only with
+    /// `service_mode` `via_hub` (sent or already set): for a direct-service institution it
+    /// is refused (422), not ignored.
     #[serde(default)]
     pub hub_id: Option<String>,
     /// Maximum hours between collections, 1 to 48.

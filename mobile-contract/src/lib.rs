@@ -42,6 +42,14 @@ pub struct Health {
     pub database: Option<String>,
 }
 
+/// What an export answers in: `json` (the default) or `csv` (also `Accept: text/csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
 /// An empty JSON object, for actions that take no input (the body may also be left out).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

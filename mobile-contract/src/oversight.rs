@@ -28,6 +28,7 @@ pub struct Alert {
     /// What is wrong, for people.
     pub detail: String,
     /// `open`, `acknowledged` or `resolved`.
+    #[schema(value_type = AlertStatus)]
     pub status: String,
     /// Opened.
     pub opened_at: DateTime<Utc>,
@@ -251,4 +252,13 @@ pub struct InspectionList {
     pub pass_rate: Option<f64>,
     /// 0.95.
     pub target: f64,
+}
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
 }

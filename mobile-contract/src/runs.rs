@@ -325,6 +325,7 @@ pub struct Position {
 #[serde(deny_unknown_fields)]
 pub struct PositionBatch {
     /// 1 to 5000 fixes, any order; a fix already stored (same run and time) is ignored.
+    #[schema(min_items = 1, max_items = 5000)]
     pub positions: Vec<Position>,
 }
 

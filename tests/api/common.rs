@@ -69,7 +69,10 @@ pub fn test_config(url: &str) -> Config {
     Config {
         database_url: url.to_owned(),
         bind: "127.0.0.1:0".into(),
-        jwt_secret: None,
+        // PostgreSQL requires a configured secret; SQLite generates its key file.
+        jwt_secret: url
+            .starts_with("postgres")
+            .then(|| "test-secret-of-at-least-thirty-two-bytes".to_owned()),
         max_body_bytes: 256 * 1024,
         // Reproducible plans, fast.
         plan_iterations: Some(300),

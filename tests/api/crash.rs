@@ -17,6 +17,8 @@ fn spawn_server(db: &TestDb) -> (Child, u16) {
         .arg("serve")
         .env("YIFEI_DATABASE_URL", &db.url)
         .env("YIFEI_BIND", "127.0.0.1:0")
+        // Required on PostgreSQL (SQLite would generate a key file beside the database).
+        .env("YIFEI_JWT_SECRET", "crash-test-secret-of-at-least-32-bytes")
         .env("YIFEI_LOG", "info")
         .env("YIFEI_LOG_FORMAT", "json")
         .stdout(Stdio::null())

@@ -8,6 +8,7 @@ mod crash;
 mod custody;
 mod foundation;
 mod hardening_auth;
+mod hardening_http;
 mod notify;
 mod oversight;
 mod runs;

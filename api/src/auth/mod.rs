@@ -54,10 +54,12 @@ fn claimed_caller(req: &HttpRequest) -> Result<(web::Data<AppState>, Caller, Str
         .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?
         .to_str()
         .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    // The scheme name is case-insensitive (RFC 7235 2.1).
     let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
+        .trim_start()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
     let claims = state.keys.verify(token, state.clock.now())?;

@@ -54,7 +54,12 @@ pub enum CodeError {
 /// The canonical code of what a scanner read or a person typed: case, dashes and spaces are
 /// ignored, and the look-alikes I/L (for 1) and O (for 0) are accepted.
 pub fn parse(input: &str) -> Result<String, CodeError> {
-    let input = input.strip_prefix("YF1:").unwrap_or(input);
+    let input = input.trim();
+    // The QR prefix, in any case (`yf1:` from a scanner app that lowercases).
+    let input = match input.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("YF1:") => &input[4..],
+        _ => input,
+    };
     let mut code = Vec::with_capacity(CODE_LEN);
     for c in input.chars() {
         let c = match c.to_ascii_uppercase() {
@@ -104,6 +109,8 @@ mod tests {
             assert_eq!(parse(&c), Ok(c.clone()));
             assert_eq!(parse(&display(&c).to_lowercase()), Ok(c.clone()));
             assert_eq!(parse(&qr_payload(&c)), Ok(c.clone()));
+            assert_eq!(parse(&qr_payload(&c).to_lowercase()), Ok(c.clone()));
+            assert_eq!(parse(&format!("Yf1:{}", display(&c))), Ok(c.clone()));
         }
     }
 

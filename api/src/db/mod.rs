@@ -268,6 +268,11 @@ impl Db {
             .map_err(|e| ApiError::Unavailable(format!("cannot open the database: {e}")))
     }
 
+    /// What `YIFEI_DATABASE_URL` named (the JWT key file sits beside a SQLite file).
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
     /// The SQLite write-ahead log's file, when the database is a file.
     pub fn wal_path(&self) -> Option<std::path::PathBuf> {
         let t = self.url.target.as_str();

@@ -91,7 +91,7 @@ pub async fn logout(
 }
 
 /// The caller's profile.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", operation_id = "get_me", security(("bearer" = [])),
     responses((status = 200, description = "The caller", body = Me)))]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Me>, ApiError> {
     let id = caller.user_id;

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::wire::{Cursor, page_limit, parse_query_enum};
 
 /// Label a new container (clinic staff or hub keeper of an active institution).
-#[utoipa::path(post, path = "/api/v1/containers", tag = "custody", request_body = NewContainer,
+#[utoipa::path(post, path = "/api/v1/containers", tag = "custody", operation_id = "create_container", request_body = NewContainer,
     security(("bearer" = [])),
     responses((status = 201, description = "Labelled", body = Container)))]
 pub async fn create(
@@ -39,7 +39,7 @@ pub async fn create(
 }
 
 /// Label a sheet of 1 to 500 containers at once.
-#[utoipa::path(post, path = "/api/v1/containers/batch", tag = "custody", request_body = NewContainerBatch,
+#[utoipa::path(post, path = "/api/v1/containers/batch", tag = "custody", operation_id = "create_container_batch", request_body = NewContainerBatch,
     security(("bearer" = [])),
     responses((status = 201, description = "Labelled", body = ContainerBatch)))]
 pub async fn create_batch(
@@ -79,11 +79,12 @@ pub struct ListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// The containers the caller may see, oldest first (without their events).
-#[utoipa::path(get, path = "/api/v1/containers", tag = "custody", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/containers", tag = "custody", operation_id = "list_containers", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "One page", body = ContainerPage)))]
 pub async fn list(
@@ -127,7 +128,7 @@ pub async fn list(
 }
 
 /// A container with its custody history in occurrence order.
-#[utoipa::path(get, path = "/api/v1/containers/{code}", tag = "custody",
+#[utoipa::path(get, path = "/api/v1/containers/{code}", tag = "custody", operation_id = "get_container",
     params(("code" = String, Path, description = "Label code, any written form")),
     security(("bearer" = [])),
     responses((status = 200, description = "The container", body = Container)))]
@@ -146,7 +147,7 @@ pub async fn get(
 }
 
 /// The printable label (100 x 70 mm SVG with the QR code).
-#[utoipa::path(get, path = "/api/v1/containers/{code}/label.svg", tag = "custody",
+#[utoipa::path(get, path = "/api/v1/containers/{code}/label.svg", tag = "custody", operation_id = "get_container_label_svg",
     params(("code" = String, Path, description = "Label code")),
     security(("bearer" = [])),
     responses((status = 200, description = "SVG label", content_type = "image/svg+xml", body = String)))]
@@ -162,11 +163,15 @@ pub async fn label_svg(
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            super::middleware::SVG_CSP,
+        ))
         .body(label::svg(&c.label)?))
 }
 
 /// Recompute the container's hash chain (admin, bureau staff).
-#[utoipa::path(get, path = "/api/v1/containers/{code}/audit", tag = "custody",
+#[utoipa::path(get, path = "/api/v1/containers/{code}/audit", tag = "custody", operation_id = "audit_container",
     params(("code" = String, Path, description = "Label code")),
     security(("bearer" = [])),
     responses((status = 200, description = "Audit", body = Audit)))]
@@ -187,7 +192,7 @@ pub async fn audit(
 /// Nest sealed small boxes into this big box at the hub (hub keeper).
 ///
 /// One level deep: a box that holds boxes cannot go into another (422).
-#[utoipa::path(post, path = "/api/v1/containers/{code}/children", tag = "custody",
+#[utoipa::path(post, path = "/api/v1/containers/{code}/children", tag = "custody", operation_id = "nest_containers",
     params(("code" = String, Path, description = "The big box's code")),
     request_body = NestRequest,
     security(("bearer" = [])),
@@ -217,7 +222,7 @@ pub async fn nest(
 
 /// Upload scans made offline: each event is accepted, recognised as a duplicate, or rejected
 /// with a reason; accepted events are committed before this answer is sent.
-#[utoipa::path(post, path = "/api/v1/scans", tag = "custody", request_body = ScanBatch,
+#[utoipa::path(post, path = "/api/v1/scans", tag = "custody", operation_id = "upload_scans", request_body = ScanBatch,
     security(("bearer" = [])),
     responses((status = 200, description = "One result per event, in order", body = ScanResults)))]
 pub async fn scans(

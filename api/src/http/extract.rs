@@ -31,11 +31,15 @@ fn is_json(req: &HttpRequest) -> Option<bool> {
     Some(ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json")))
 }
 
+/// Reads the whole body within the configured limits of size and time: a client that stops
+/// sending (or sends a byte now and then) is answered 408 and its connection closed, so that
+/// stalled uploads cannot pile up connections. The one place every request body is read.
 async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesMut, ApiError> {
-    let limit = req
+    let (limit, timeouts) = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.config.max_body_bytes)
-        .unwrap_or(1024 * 1024);
+        .map(|s| (s.config.max_body_bytes, s.config.timeouts))
+        .unwrap_or((1024 * 1024, crate::config::Timeouts::default()));
+    let deadline = actix_web::rt::time::Instant::now() + timeouts.body;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -45,7 +49,18 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesM
         return Err(ApiError::PayloadTooLarge(limit));
     }
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    loop {
+        let left = deadline.saturating_duration_since(actix_web::rt::time::Instant::now());
+        let wait = left.min(timeouts.body_idle);
+        let Ok(next) = actix_web::rt::time::timeout(wait, payload.next()).await else {
+            let limit = if wait < left {
+                timeouts.body_idle
+            } else {
+                timeouts.body
+            };
+            return Err(ApiError::RequestTimeout(limit.as_secs()));
+        };
+        let Some(chunk) = next else { break };
         let chunk =
             chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > limit {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use yifei_contract::{
     DecisionRequest, DecisionResponse, Institution, InstitutionKind, InstitutionPage,
-    InstitutionStatus, SignUpAccepted, SignUpRequest,
+    InstitutionStatus, ReasonRequest, SignUpAccepted, SignUpRequest,
 };
 
 use super::extract::{ApiJson, OptionalJson};
@@ -18,7 +18,7 @@ use crate::wire::{Cursor, enum_str, page_limit, parse_query_enum};
 /// Sign up an institution (public). It starts `pending`; the account becomes its first
 /// clinic-staff user and can sign in at once, with the login of the answer, to follow the
 /// approval. The answer is the same whether the wanted login is taken or free.
-#[utoipa::path(post, path = "/api/v1/institutions", tag = "institutions", request_body = SignUpRequest,
+#[utoipa::path(post, path = "/api/v1/institutions", tag = "institutions", operation_id = "sign_up_institution", request_body = SignUpRequest,
     responses(
         (status = 201, description = "Registered, pending approval; `login` is the account's login", body = SignUpAccepted),
         (status = 409, description = "Licence number already registered", body = yifei_contract::Problem, content_type = "application/problem+json"),
@@ -48,7 +48,7 @@ pub async fn sign_up(
 }
 
 /// One institution the caller may see (others answer 404).
-#[utoipa::path(get, path = "/api/v1/institutions/{id}", tag = "institutions",
+#[utoipa::path(get, path = "/api/v1/institutions/{id}", tag = "institutions", operation_id = "get_institution",
     params(("id" = String, Path, description = "Institution id")),
     security(("bearer" = [])),
     responses((status = 200, description = "The institution", body = Institution)))]
@@ -80,11 +80,12 @@ pub struct ListQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// The institutions the caller may see, oldest first, paginated.
-#[utoipa::path(get, path = "/api/v1/institutions", tag = "institutions", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/institutions", tag = "institutions", operation_id = "list_institutions", params(ListQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "One page", body = InstitutionPage)))]
 pub async fn list(
@@ -133,7 +134,7 @@ async fn decide(
 }
 
 /// Approve a pending (or suspended) institution: admin, or bureau staff of its township.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/approve", tag = "institutions",
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/approve", tag = "institutions", operation_id = "approve_institution",
     params(("id" = String, Path, description = "Institution id")),
     request_body(content = Option<DecisionRequest>, description = "Optional note"),
     security(("bearer" = [])),
@@ -142,59 +143,60 @@ pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: OptionalJson<Option<DecisionRequest>>,
+    // No body, or an object: not `null`, which the contract does not offer.
+    body: OptionalJson<DecisionRequest>,
 ) -> Result<web::Json<DecisionResponse>, ApiError> {
-    let reason = body.0.and_then(|b| b.reason);
+    let reason = body.0.reason;
     decide(state, caller, id.into_inner(), Decision::Approve, reason).await
 }
 
 /// Reject a pending sign-up (reason required): admin, or bureau staff of its township.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/reject", tag = "institutions",
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/reject", tag = "institutions", operation_id = "reject_institution",
     params(("id" = String, Path, description = "Institution id")),
-    request_body = DecisionRequest,
+    request_body = ReasonRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "Now rejected", body = DecisionResponse)))]
 pub async fn reject(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: ApiJson<DecisionRequest>,
+    body: ApiJson<ReasonRequest>,
 ) -> Result<web::Json<DecisionResponse>, ApiError> {
     decide(
         state,
         caller,
         id.into_inner(),
         Decision::Reject,
-        body.0.reason,
+        Some(body.0.reason),
     )
     .await
 }
 
 /// Suspend an active institution (reason required): it can no longer create containers.
-#[utoipa::path(post, path = "/api/v1/institutions/{id}/suspend", tag = "institutions",
+#[utoipa::path(post, path = "/api/v1/institutions/{id}/suspend", tag = "institutions", operation_id = "suspend_institution",
     params(("id" = String, Path, description = "Institution id")),
-    request_body = DecisionRequest,
+    request_body = ReasonRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "Now suspended", body = DecisionResponse)))]
 pub async fn suspend(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: ApiJson<DecisionRequest>,
+    body: ApiJson<ReasonRequest>,
 ) -> Result<web::Json<DecisionResponse>, ApiError> {
     decide(
         state,
         caller,
         id.into_inner(),
         Decision::Suspend,
-        body.0.reason,
+        Some(body.0.reason),
     )
     .await
 }
 
 /// Change registry settings (service mode, hub, collection interval: admin or bureau staff)
 /// or the contact (also the institution's own staff).
-#[utoipa::path(patch, path = "/api/v1/institutions/{id}", tag = "institutions",
+#[utoipa::path(patch, path = "/api/v1/institutions/{id}", tag = "institutions", operation_id = "update_institution",
     params(("id" = String, Path, description = "Institution id")),
     request_body = yifei_contract::InstitutionUpdate,
     security(("bearer" = [])),

@@ -42,6 +42,7 @@ pub async fn request_meta(
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
+    security_headers(res.headers_mut());
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         target: "yifei::http",
@@ -53,6 +54,34 @@ pub async fn request_meta(
     );
     Ok(res)
 }
+
+/// Headers every answer carries unless its handler chose otherwise: answers are per caller
+/// (tokens, a clinic's records), so no browser or proxy may keep them (`no-store`), a
+/// browser may not guess another media type than the one declared (`nosniff`), and no
+/// answer may run or load anything when opened in a browser (the CSP).
+fn security_headers(h: &mut actix_web::http::header::HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        );
+    }
+}
+
+/// The policy of JSON and CSV answers: nothing may load, nothing may frame them.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The policy of the SVG label: its inline presentation may apply, no script can run and
+/// nothing outside it loads (an SVG opened from the API is a document of our origin).
+pub const SVG_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'";
 
 async fn as_problem(res: ServiceResponse<BoxBody>, request_id: &str) -> ServiceResponse<BoxBody> {
     let status = res.status();

@@ -143,6 +143,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/runs/{id}/manifests").route(web::get().to(runs::run_manifests)),
                 )
+                .service(
+                    web::resource("/runs/{id}/manifests.csv")
+                        .route(web::get().to(runs::run_manifests_csv)),
+                )
+                // Before `/manifests/{number}`, which would take `N.csv` as a number.
+                .service(
+                    web::resource("/manifests/{number}.csv")
+                        .route(web::get().to(runs::manifest_csv)),
+                )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
                 .service(web::resource("/alerts").route(web::get().to(oversight::list)))
                 .service(web::resource("/alerts/{id}/ack").route(web::post().to(oversight::ack)))
@@ -156,6 +165,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     web::resource("/reports/coverage").route(web::get().to(oversight::coverage)),
+                )
+                .service(
+                    web::resource("/reports/coverage.csv")
+                        .route(web::get().to(oversight::coverage_csv)),
                 )
                 .service(
                     web::resource("/reports/coverage/cells").route(web::get().to(oversight::cells)),

@@ -27,12 +27,13 @@ use super::{accounts, auth, custody, institutions, oversight, runs, system};
         runs::create_vehicle, runs::list_vehicles, runs::update_vehicle,
         runs::request_pickup, runs::list_requests, runs::due, runs::plan,
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
-        runs::insert, runs::run_manifests, runs::manifest,
+        runs::insert, runs::run_manifests, runs::manifest, runs::run_manifests_csv,
+        runs::manifest_csv,
         oversight::list, oversight::ack, oversight::resolve, oversight::get_epidemic,
-        oversight::put_epidemic, oversight::coverage, oversight::cells, oversight::record,
+        oversight::put_epidemic, oversight::coverage, oversight::coverage_csv, oversight::cells, oversight::record,
         oversight::list_inspections,
     ),
-    components(schemas(c::Problem, c::FieldError)),
+    components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),
     tags(
         (name = "system", description = "Health and contract"),
@@ -80,6 +81,9 @@ impl Modify for Standard {
             .into_iter()
             .flatten()
             {
+                if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                    optional_body(body);
+                }
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = op.request_body.is_some();
                 let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -111,7 +115,14 @@ impl Modify for Standard {
                 }
                 if has_body
                     && op.operation_id.as_deref().is_some_and(|id| {
-                        ["approve", "reject", "suspend", "skip", "insert"].contains(&id)
+                        [
+                            "approve_institution",
+                            "reject_institution",
+                            "suspend_institution",
+                            "skip_stop",
+                            "insert_stop",
+                        ]
+                        .contains(&id)
                     })
                 {
                     standard.push(("409", "Not allowed in the current status"));
@@ -131,6 +142,29 @@ impl Modify for Standard {
                 }
             }
         }
+    }
+}
+
+/// An `Option<T>` body comes out of utoipa as `oneOf: [T, null]`, which client generators
+/// read as "send `null`" (openapi-python-client then serialises its "unset" marker and
+/// fails): the server takes no body at all for these, so the body is `T`, not required.
+fn optional_body(body: &mut utoipa::openapi::request_body::RequestBody) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    let mut optional = false;
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
+        let Some(RefOr::T(Schema::OneOf(one))) = &content.schema else {
+            continue;
+        };
+        let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+        let rest: Vec<_> = one.items.iter().filter(|s| !is_null(s)).cloned().collect();
+        if rest.len() == 1 && one.items.len() == 2 {
+            content.schema = rest.into_iter().next();
+            optional = true;
+        }
+    }
+    if optional {
+        body.required = Some(utoipa::openapi::Required::False);
     }
 }
 

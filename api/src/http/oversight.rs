@@ -21,6 +21,7 @@ use crate::wire::{Cursor, page_limit};
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// `open`, `acknowledged` or `resolved`.
+    #[param(value_type = Option<yifei_contract::AlertStatus>)]
     pub status: Option<String>,
     /// Rule name, e.g. `storage_breach`.
     pub rule: Option<String>,
@@ -29,6 +30,7 @@ pub struct AlertQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -47,7 +49,7 @@ const RULES: [&str; 10] = [
 
 /// Alerts in the caller's view, newest first. The rules are evaluated first, so what was
 /// uploaded a moment ago is reflected.
-#[utoipa::path(get, path = "/api/v1/alerts", tag = "oversight", params(AlertQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "oversight", operation_id = "list_alerts", params(AlertQuery), security(("bearer" = [])),
     responses((status = 200, description = "Alerts", body = AlertPage)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -94,7 +96,7 @@ pub async fn list(
 }
 
 /// Acknowledge an alert (admin, bureau staff, dispatcher): someone is on it.
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "oversight",
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "oversight", operation_id = "acknowledge_alert",
     params(("id" = String, Path, description = "Alert id")),
     request_body(content = Option<yifei_contract::Empty>, description = "Nothing needed"),
     security(("bearer" = [])),
@@ -103,7 +105,7 @@ pub async fn ack(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    _b: OptionalJson<Option<yifei_contract::Empty>>,
+    _b: OptionalJson<yifei_contract::Empty>,
 ) -> Result<web::Json<Alert>, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
     Ok(web::Json(
@@ -115,7 +117,7 @@ pub async fn ack(
 }
 
 /// Resolve an alert with a note of what was done.
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "oversight",
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "oversight", operation_id = "resolve_alert",
     params(("id" = String, Path, description = "Alert id")),
     request_body = ResolveRequest, security(("bearer" = [])),
     responses((status = 200, description = "Resolved", body = Alert)))]
@@ -135,7 +137,7 @@ pub async fn resolve(
 }
 
 /// Whether epidemic mode is on.
-#[utoipa::path(get, path = "/api/v1/settings/epidemic-mode", tag = "oversight", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/settings/epidemic-mode", tag = "oversight", operation_id = "get_epidemic_mode", security(("bearer" = [])),
     responses((status = 200, description = "Mode", body = EpidemicMode)))]
 pub async fn get_epidemic(
     state: web::Data<AppState>,
@@ -146,7 +148,7 @@ pub async fn get_epidemic(
 }
 
 /// Switch epidemic mode (admin, or bureau staff of the whole county): tighter thresholds.
-#[utoipa::path(put, path = "/api/v1/settings/epidemic-mode", tag = "oversight", request_body = EpidemicMode,
+#[utoipa::path(put, path = "/api/v1/settings/epidemic-mode", tag = "oversight", operation_id = "set_epidemic_mode", request_body = EpidemicMode,
     security(("bearer" = [])),
     responses((status = 200, description = "Mode", body = EpidemicMode)))]
 pub async fn put_epidemic(
@@ -192,8 +194,10 @@ pub struct ReportQuery {
     /// `containers` lists the codes behind each institution's figures.
     pub detail: Option<String>,
     /// `json` (default) or `csv` (also `Accept: text/csv`).
+    #[param(value_type = Option<yifei_contract::ExportFormat>)]
     pub format: Option<String>,
     /// H3 resolution of the cell map, 5 to 9 (default 7).
+    #[param(minimum = 5, maximum = 9)]
     pub res: Option<u8>,
 }
 
@@ -205,6 +209,17 @@ fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError
         .date_naive();
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(to - chrono::Duration::days(29));
+    // Checked on every report, also where it does not apply, so that each documented
+    // parameter means what the contract says wherever it is sent.
+    if q.res.is_some_and(|r| !(5..=9).contains(&r)) {
+        return Err(ApiError::invalid("res", "must be 5 to 9"));
+    }
+    if q.format
+        .as_deref()
+        .is_some_and(|f| !matches!(f, "json" | "csv"))
+    {
+        return Err(ApiError::invalid("format", "must be json or csv"));
+    }
     let with_codes = match q.detail.as_deref() {
         None | Some("") => false,
         Some("containers") => true,
@@ -220,7 +235,7 @@ fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError
 
 /// Coverage and disposal rates by township and institution kind, traceable per institution
 /// (bureau staff of the jurisdiction; admin). JSON, or CSV with `Accept: text/csv`.
-#[utoipa::path(get, path = "/api/v1/reports/coverage", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/coverage", tag = "oversight", operation_id = "get_coverage_report", params(ReportQuery), security(("bearer" = [])),
     responses((status = 200, description = "The report", content((CoverageReport = "application/json"), (String = "text/csv")))))]
 pub async fn coverage(
     state: web::Data<AppState>,
@@ -242,8 +257,45 @@ pub async fn coverage(
     })
 }
 
+/// The coverage report as CSV: the same as `GET /api/v1/reports/coverage?format=csv`, as an
+/// operation of its own so that a client generated from the contract (one answer type per
+/// operation) can fetch it.
+#[utoipa::path(get, path = "/api/v1/reports/coverage.csv", tag = "oversight", operation_id = "get_coverage_report_csv", params(CsvReportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The report as CSV", content_type = "text/csv", body = String)))]
+pub async fn coverage_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    q: web::Query<CsvReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let q = ReportQuery {
+        from: q.from,
+        to: q.to,
+        township: q.township,
+        detail: q.detail,
+        format: Some("csv".into()),
+        res: None,
+    };
+    coverage(state, caller, req, web::Query(q)).await
+}
+
+/// Period and scope of the CSV coverage report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CsvReportQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only.
+    pub township: Option<String>,
+    /// `containers` lists the codes behind each institution's figures.
+    pub detail: Option<String>,
+}
+
 /// The report's institutions by H3 cell: a GeoJSON FeatureCollection for maps.
-#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", operation_id = "get_coverage_cells", params(ReportQuery), security(("bearer" = [])),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object)))]
 pub async fn cells(
     state: web::Data<AppState>,
@@ -269,7 +321,7 @@ pub async fn cells(
 }
 
 /// Record a spot check (bureau staff): an institution of the jurisdiction, or the company.
-#[utoipa::path(post, path = "/api/v1/inspections", tag = "oversight", request_body = NewInspection, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/inspections", tag = "oversight", operation_id = "record_inspection", request_body = NewInspection, security(("bearer" = [])),
     responses(
         (status = 201, description = "Recorded", body = Inspection),
         (status = 404, description = "No such institution or organisation in the caller's jurisdiction", body = yifei_contract::Problem, content_type = "application/problem+json"),

@@ -119,7 +119,7 @@ fn day_or_today(state: &AppState, d: Option<NaiveDate>) -> NaiveDate {
 }
 
 /// Who must be visited on the day and why (dispatcher).
-#[utoipa::path(get, path = "/api/v1/pickups/due", tag = "runs", params(DayQuery),
+#[utoipa::path(get, path = "/api/v1/pickups/due", tag = "runs", operation_id = "list_due_pickups", params(DayQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "Due stops, tightest deadline first", body = DueList)))]
 pub async fn due(
@@ -138,7 +138,7 @@ pub async fn due(
 
 /// Plan a day: the due stops are routed over the fleet and stored as runs; every due stop is
 /// on a run or listed in `unassigned` with the solver's reason (dispatcher).
-#[utoipa::path(post, path = "/api/v1/plans", tag = "runs", request_body = NewPlan,
+#[utoipa::path(post, path = "/api/v1/plans", tag = "runs", operation_id = "create_plan", request_body = NewPlan,
     security(("bearer" = [])),
     responses((status = 201, description = "Planned", body = Plan)))]
 pub async fn plan(
@@ -212,7 +212,7 @@ pub async fn get_run(
 }
 
 /// Skip a stop (driver of the run, dispatcher): the institution goes back to the due list.
-#[utoipa::path(post, path = "/api/v1/runs/{id}/stops/{seq}/skip", tag = "runs",
+#[utoipa::path(post, path = "/api/v1/runs/{id}/stops/{seq}/skip", tag = "runs", operation_id = "skip_stop",
     params(("id" = String, Path, description = "Run id"), ("seq" = i32, Path, description = "Stop position")),
     request_body = SkipRequest, security(("bearer" = [])),
     responses(
@@ -235,7 +235,7 @@ pub async fn skip(
 }
 
 /// Upload GPS fixes of a run (driver of the run); batched, idempotent, late uploads welcome.
-#[utoipa::path(post, path = "/api/v1/runs/{id}/positions", tag = "runs",
+#[utoipa::path(post, path = "/api/v1/runs/{id}/positions", tag = "runs", operation_id = "upload_positions",
     params(("id" = String, Path, description = "Run id")),
     request_body = PositionBatch, security(("bearer" = [])),
     responses((status = 200, description = "Stored", body = PositionResult)))]
@@ -255,7 +255,7 @@ pub async fn positions(
 }
 
 /// Insert an urgent pickup into a run under way at the least added cost (dispatcher).
-#[utoipa::path(post, path = "/api/v1/runs/{id}/insert", tag = "runs",
+#[utoipa::path(post, path = "/api/v1/runs/{id}/insert", tag = "runs", operation_id = "insert_stop",
     params(("id" = String, Path, description = "Run id")),
     request_body = InsertRequest, security(("bearer" = [])),
     responses(
@@ -282,11 +282,12 @@ pub async fn insert(
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `json` (default) or `csv`.
+    #[param(value_type = Option<yifei_contract::ExportFormat>)]
     pub format: Option<String>,
 }
 
 /// The transfer manifests of a run (JSON, or CSV).
-#[utoipa::path(get, path = "/api/v1/runs/{id}/manifests", tag = "runs",
+#[utoipa::path(get, path = "/api/v1/runs/{id}/manifests", tag = "runs", operation_id = "list_run_manifests",
     params(("id" = String, Path, description = "Run id"), FormatQuery), security(("bearer" = [])),
     responses((status = 200, description = "Manifests", content((ManifestList = "application/json"), (String = "text/csv")))))]
 pub async fn run_manifests(
@@ -311,7 +312,7 @@ pub async fn run_manifests(
 }
 
 /// One transfer manifest (联单) by number (JSON, or CSV).
-#[utoipa::path(get, path = "/api/v1/manifests/{number}", tag = "runs",
+#[utoipa::path(get, path = "/api/v1/manifests/{number}", tag = "runs", operation_id = "get_manifest",
     params(("number" = String, Path, description = "Manifest number"), FormatQuery), security(("bearer" = [])),
     responses((status = 200, description = "The manifest", content((Manifest = "application/json"), (String = "text/csv")))))]
 pub async fn manifest(
@@ -333,4 +334,38 @@ pub async fn manifest(
     } else {
         HttpResponse::Ok().json(m)
     })
+}
+
+/// The transfer manifests of a run as CSV (as `?format=csv`, an operation of its own for
+/// generated clients, which expect one answer type per operation).
+#[utoipa::path(get, path = "/api/v1/runs/{id}/manifests.csv", tag = "runs", operation_id = "list_run_manifests_csv",
+    params(("id" = String, Path, description = "Run id")), security(("bearer" = [])),
+    responses((status = 200, description = "Manifests as CSV", content_type = "text/csv", body = String)))]
+pub async fn run_manifests_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = web::Query(FormatQuery {
+        format: Some("csv".into()),
+    });
+    run_manifests(state, caller, req, id, csv).await
+}
+
+/// One transfer manifest as CSV (as `?format=csv`, an operation of its own for generated
+/// clients).
+#[utoipa::path(get, path = "/api/v1/manifests/{number}.csv", tag = "runs", operation_id = "get_manifest_csv",
+    params(("number" = String, Path, description = "Manifest number")), security(("bearer" = [])),
+    responses((status = 200, description = "The manifest as CSV", content_type = "text/csv", body = String)))]
+pub async fn manifest_csv(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = web::Query(FormatQuery {
+        format: Some("csv".into()),
+    });
+    manifest(state, caller, req, number, csv).await
 }

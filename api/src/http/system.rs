@@ -39,7 +39,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The OpenAPI 3.1 document of this server (also checked in as `mobile-contract/openapi.json`).
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system", operation_id = "get_openapi",
     responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok()

@@ -457,6 +457,15 @@ pub fn update(
         let mode = u.service_mode.unwrap_or(parse_enum(&row.service_mode)?);
         match mode {
             ServiceMode::Direct => {
+                // Dropping it silently would let a caller believe a hub was set.
+                if u.hub_id.is_some() {
+                    errors.push(yifei_contract::FieldError {
+                        field: "hub_id".into(),
+                        message: "a direct-service institution has no hub; send \
+                                  service_mode via_hub with it"
+                            .into(),
+                    });
+                }
                 row.service_mode = enum_str(&ServiceMode::Direct);
                 row.hub_id = None;
             }
