@@ -159,7 +159,7 @@ fn answers_carry_the_security_headers(app: &TestApp) {
     let login = app.post(
         "/api/v1/auth/login",
         None,
-        &json!({"login": "clinic1", "password": crate::common::PASSWORD}),
+        &json!({"login": app.login_of("clinic1"), "password": crate::common::PASSWORD}),
     );
     assert_eq!(login.status, 200);
     let refresh = app.post(
