@@ -45,6 +45,11 @@ pub struct Config {
     /// apart for the login throttle; from any other peer the header is ignored, as anyone
     /// can write it.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    // -- Due rule (issue 15): when collection runs go out.
+    /// `YIFEI_WORK_DAYS`: weekdays on which runs go out (`mon-sun`, the default; `mon-sat`).
+    pub work_days: crate::pickups::WorkDays,
+    /// `YIFEI_HOLIDAYS`: local dates with no runs (`2026-10-01,2026-10-02`).
+    pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
 }
 
 impl std::fmt::Debug for Config {
@@ -62,6 +67,8 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("tz", &self.tz)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("work_days", &self.work_days)
+            .field("holidays", &self.holidays)
             .finish()
     }
 }
@@ -100,6 +107,8 @@ impl Default for Config {
             mail_worker: true,
             group_commit: true,
             trusted_proxies: Vec::new(),
+            work_days: crate::pickups::WorkDays::default(),
+            holidays: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -110,6 +119,15 @@ impl Config {
         crate::runs::store::Solving {
             time_limit: self.plan_time_limit,
             iterations: self.plan_iterations,
+        }
+    }
+
+    /// The calendar of collection runs, for the due rule and planning.
+    pub fn schedule(&self) -> crate::pickups::Schedule {
+        crate::pickups::Schedule {
+            tz: self.tz,
+            work_days: self.work_days,
+            holidays: self.holidays.clone(),
         }
     }
 
@@ -179,6 +197,27 @@ impl Config {
                     ))
                 })?;
         }
+        // -- Due rule (issue 15).
+        if let Some(v) = non_empty("YIFEI_WORK_DAYS") {
+            c.work_days = crate::pickups::WorkDays::parse(&v).ok_or_else(|| {
+                ApiError::Config(format!(
+                    "YIFEI_WORK_DAYS must be weekdays like mon-sat or mon,wed,fri, got {v:?}"
+                ))
+            })?;
+        }
+        if let Some(v) = non_empty("YIFEI_HOLIDAYS") {
+            c.holidays = v
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    ApiError::Config(format!(
+                        "YIFEI_HOLIDAYS must be dates YYYY-MM-DD separated by commas, got {v:?}"
+                    ))
+                })?;
+        }
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))
@@ -236,6 +275,23 @@ mod tests {
         let c = cfg(&[("YIFEI_TRUSTED_PROXIES", " 10.0.0.2, ::1 ,")]).expect("proxies");
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(cfg(&[("YIFEI_TRUSTED_PROXIES", "10.0.0.0/8")]).is_err());
+    }
+
+    #[test]
+    fn work_days_and_holidays() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c.work_days, crate::pickups::WorkDays::default());
+        assert!(c.holidays.is_empty());
+        let c = cfg(&[
+            ("YIFEI_WORK_DAYS", "mon-sat"),
+            ("YIFEI_HOLIDAYS", "2026-10-01, 2026-10-02"),
+        ])
+        .expect("set");
+        let s = c.schedule();
+        let d = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+        assert!(!s.works(d(10, 1)) && !s.works(d(10, 4)) && s.works(d(10, 3)));
+        assert!(cfg(&[("YIFEI_WORK_DAYS", "weekdays")]).is_err());
+        assert!(cfg(&[("YIFEI_HOLIDAYS", "1 Oct")]).is_err());
     }
 
     #[test]

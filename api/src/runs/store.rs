@@ -18,6 +18,7 @@ use crate::db::schema::{
 use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
+use crate::pickups::Schedule;
 use crate::pickups::store::{day_bounds, due_stops};
 
 /// How long the solver may think about a day, or a fixed number of iterations (tests,
@@ -85,13 +86,13 @@ pub fn plan(
     day: NaiveDate,
     vehicle_ids: Option<Vec<String>>,
     now: DateTime<Utc>,
-    tz: FixedOffset,
+    schedule: &Schedule,
     solving: Solving,
 ) -> Result<Plan, ApiError> {
     caller.require(&[Role::Dispatcher])?;
     let org = caller.tenant_id()?.to_owned();
     let day_s = day.to_string();
-    let (origin, _) = day_bounds(day, tz);
+    let (origin, _) = day_bounds(day, schedule.tz);
     write_tx(conn, |conn| {
         let (_, plant_lat, plant_lng) = company_site(conn, &org)?;
         // Runs of the day that have not started are replaced; started ones stay.
@@ -130,7 +131,7 @@ pub fn plan(
         }
         fleet.retain(|v| !busy.contains(&v.id));
 
-        let (due, insts) = due_stops(conn, day, tz)?;
+        let (due, insts) = due_stops(conn, Some(&org), day, schedule)?;
         let mut b = ProblemBuilder::new();
         let plant = b
             .location(
@@ -148,19 +149,33 @@ pub fn plan(
             });
         }
         let mut stop_inst = Vec::new();
+        // Waste whose deadline passes before any run of the day can get there is not planned
+        // late in silence: it is reported, for the dispatcher to send someone now.
+        let mut overdue: Vec<UnassignedStop> = Vec::new();
         for d in &due {
             let Some(i) = insts.get(&d.stop) else {
                 continue;
             };
+            if d.overdue() {
+                overdue.push(UnassignedStop {
+                    institution_id: d.stop.clone(),
+                    reason: format!(
+                        "{}. No run can meet its deadline, so it is not planned: add it to a run \
+                         as an urgent stop (POST /api/v1/runs/{{id}}/insert)",
+                        d.explanation
+                    ),
+                });
+                continue;
+            }
             let loc = b
                 .location(
                     RLatLng::new(i.lat, i.lng).map_err(|e| ApiError::Internal(e.to_string()))?,
                 )
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
+            // The storage deadline is a hard limit: the plan never serves a stop after it.
             let deadline = d
                 .deadline
-                .map(|t| (t - origin).num_seconds() as f64)
-                .filter(|s| *s > 0.0); // already overdue: as soon as possible, no hard limit
+                .map(|t| ((t - origin).num_milliseconds() as f64 / 1000.0).max(0.0));
             b.stop(Stop {
                 demand_kg: d.expected_g as f64 / 1000.0,
                 demand_units: f64::from(d.expected_containers),
@@ -200,13 +215,19 @@ pub fn plan(
         };
 
         let plan_id = new_id();
-        let mut unassigned: Vec<UnassignedStop> = Vec::new();
+        let mut unassigned: Vec<UnassignedStop> = overdue;
         match &solution {
             Some(s) => {
                 for u in &s.unassigned {
+                    let d = stop_inst[u.stop];
                     unassigned.push(UnassignedStop {
-                        institution_id: stop_inst[u.stop].stop.clone(),
-                        reason: u.reason.to_string(),
+                        institution_id: d.stop.clone(),
+                        reason: match d.deadline {
+                            Some(t) => {
+                                format!("{} (deadline {})", u.reason, schedule.words(t, day))
+                            }
+                            None => u.reason.to_string(),
+                        },
                     });
                 }
             }
