@@ -6,6 +6,7 @@ mod common;
 mod contract;
 mod crash;
 mod custody;
+mod due_rule;
 mod foundation;
 mod notify;
 mod oversight;
