@@ -19,6 +19,7 @@ both!(
     a_morning_seal_is_due_the_day_before_its_deadline_day,
     overdue_waste_is_listed_first_and_never_planned_late,
     epidemic_mode_keeps_waste_a_day,
+    a_hub_stop_lists_what_is_at_the_hub,
 );
 
 /// `holidays` below, on both databases, with a configured server.
@@ -287,4 +288,68 @@ fn a_holiday_with_no_runs_makes_waste_due_before_it(app: &TestApp) {
     // Clinic B, sealed Monday 08:30 (limit Wednesday 08:30), can wait for Wednesday.
     seal(app, &f.c.clinic_b, 0);
     assert!(stop_of(&due(app, &f.dispatcher, MON), &f.c.inst_b).is_none());
+}
+
+fn a_hub_stop_lists_what_is_at_the_hub(app: &TestApp) {
+    let f = fleet(app);
+    // B is the township hub of A.
+    let r = app.patch(
+        &format!("/api/v1/institutions/{}", f.c.inst_a),
+        Some(&f.c.admin),
+        &json!({"service_mode": "via_hub", "hub_id": f.c.inst_b}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.with_conn(|conn| {
+        use diesel::prelude::*;
+        use yifei_api::db::schema::institutions;
+        diesel::update(institutions::table.find(&f.c.inst_b))
+            .set(institutions::kind.eq("township_health_centre"))
+            .execute(conn)
+            .expect("kind")
+    });
+    app.user("hub1", Role::HubKeeper, Some(&f.c.inst_b));
+    let (hub, _) = app.login("hub1");
+    // The village sealed six boxes this morning and brought two of them in.
+    let village: Vec<String> = (0..6).map(|_| seal(app, &f.c.clinic_a, -60)).collect();
+    let r = scan(
+        app,
+        &hub,
+        &[
+            ev(&village[0], "hub_in", -30, None),
+            ev(&village[1], "hub_in", -30, None),
+        ],
+    );
+    assert_eq!(
+        (&r[0]["status"], &r[1]["status"]),
+        (&json!("accepted"), &json!("accepted"))
+    );
+    // The hub has a box of its own and asks for a pickup.
+    let own = seal(app, &f.c.clinic_b, -20);
+    let r = app.post(
+        "/api/v1/pickup-requests",
+        Some(&f.c.clinic_b),
+        &json!({"est_weight_kg": 1.5, "containers": 1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mon = due(app, &f.dispatcher, MON);
+    let b = stop_of(&mon, &f.c.inst_b).expect("the hub is due");
+    assert_eq!(b["expected_containers"], 3, "{b}");
+    plan(app, &f.dispatcher, MON);
+    let mine = app.get(&format!("/api/v1/me/runs?date={MON}"), Some(&f.c.driver));
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    let stop = mine.body["items"][0]["stops"]
+        .as_array()
+        .expect("stops")
+        .iter()
+        .find(|s| s["institution_id"] == f.c.inst_b.as_str())
+        .expect("hub stop")
+        .clone();
+    let mut want = vec![own, village[0].clone(), village[1].clone()];
+    want.sort();
+    assert_eq!(
+        stop["containers"],
+        json!(want),
+        "only what is at the hub: {stop}"
+    );
+    assert_eq!(stop["expected_containers"], 3, "{stop}");
 }

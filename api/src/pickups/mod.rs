@@ -202,8 +202,12 @@ pub struct Facts {
     pub last_collected: NaiveDateTime,
     /// Oldest seal among containers still at the institution or its hub.
     pub oldest_seal: Option<NaiveDateTime>,
+    /// Sealed waste still at the institution itself.
     pub waiting_g: i64,
     pub waiting_containers: i32,
+    /// Its waste already brought to its hub (`at_hub`): collected at the hub's stop.
+    pub delivered_g: i64,
+    pub delivered_containers: i32,
     /// Open pickup requests: estimated grams and containers.
     pub requested_g: i64,
     pub requested_containers: i32,
@@ -262,6 +266,8 @@ struct Acc {
     due: Due,
     lapses: Option<NaiveDateTime>,
     villages: usize,
+    /// Containers of served villages not brought to the hub yet.
+    away: i32,
 }
 
 /// The due stops of `day` (a local calendar day), overdue ones first, then tightest deadline.
@@ -330,6 +336,7 @@ pub fn due(facts: &[Facts], rules: &Rules, day: NaiveDate) -> Vec<Due> {
             },
             lapses: None,
             villages: 0,
+            away: 0,
         });
         let e = &mut acc.due;
         e.deadline = min_opt(e.deadline, deadline);
@@ -340,9 +347,43 @@ pub fn due(facts: &[Facts], rules: &Rules, day: NaiveDate) -> Vec<Due> {
                 e.reasons.push(r.to_owned());
             }
         }
-        e.expected_g += f.waiting_g.max(f.requested_g);
-        e.expected_containers += f.waiting_containers.max(f.requested_containers);
         e.serves.push(f.id.clone());
+    }
+    // What a stop is expected to hand over is what is physically there: its own waste and,
+    // at a hub, what its villages brought in (due or not: the driver takes it all), never
+    // boxes still sitting in the villages.
+    let mut villages: BTreeMap<&str, Vec<&Facts>> = BTreeMap::new();
+    for f in active.values() {
+        if let Some(h) = f.hub_id.as_deref() {
+            villages.entry(h).or_default().push(f);
+        }
+    }
+    for acc in stops.values_mut() {
+        let stop = acc.due.stop.as_str();
+        let own = active
+            .get(stop)
+            .map(|f| (*f, f.waiting_g, f.waiting_containers));
+        let brought = villages
+            .get(stop)
+            .into_iter()
+            .flatten()
+            .map(|v| (*v, v.delivered_g, v.delivered_containers));
+        let (mut g, mut n, mut away) = (0, 0, 0);
+        for (f, here_g, here_n) in own.into_iter().chain(brought) {
+            if acc.due.serves.contains(&f.id) {
+                g += here_g.max(f.requested_g);
+                n += here_n.max(f.requested_containers);
+                if f.id != stop {
+                    away += f.waiting_containers;
+                }
+            } else {
+                g += here_g;
+                n += here_n;
+            }
+        }
+        acc.due.expected_g = g;
+        acc.due.expected_containers = n;
+        acc.away = away;
     }
     let mut out: Vec<Due> = stops
         .into_values()
@@ -375,6 +416,7 @@ fn finish(acc: Acc, rules: &Rules, day: NaiveDate) -> Due {
         due: mut d,
         lapses,
         villages,
+        away,
     } = acc;
     if d.expected_g == 0 {
         d.expected_g = MIN_EXPECTED_G;
@@ -429,6 +471,12 @@ fn finish(acc: Acc, rules: &Rules, day: NaiveDate) -> Due {
         parts.push(format!(
             "collected here for {villages} institution{} delivering to this hub",
             if villages == 1 { "" } else { "s" }
+        ));
+    }
+    if away > 0 {
+        parts.push(format!(
+            "{away} of their container{} still in the villages, not yet brought to the hub",
+            if away == 1 { " is" } else { "s are" }
         ));
     }
     d.explanation = parts.join("; ");
@@ -491,6 +539,8 @@ mod tests {
             oldest_seal: None,
             waiting_g: 0,
             waiting_containers: 0,
+            delivered_g: 0,
+            delivered_containers: 0,
             requested_g: 0,
             requested_containers: 0,
             has_request: false,
@@ -707,8 +757,15 @@ mod tests {
             [OVERDUE, STORAGE_DEADLINE, INTERVAL_LAPSES, VIA_HUB]
         );
         assert!(
-            d[0].explanation
-                .ends_with("collected here for 2 institutions delivering to this hub")
+            d[0].explanation.ends_with(
+                "collected here for 2 institutions delivering to this hub; \
+                 4 of their containers are still in the villages, not yet brought to the hub"
+            ),
+            "{d:?}"
+        );
+        assert_eq!(
+            (d[0].expected_g, d[0].expected_containers),
+            (MIN_EXPECTED_G, 1)
         );
         // An inactive hub: the villages are visited at their door.
         let mut hub = facts("hub");
@@ -717,6 +774,43 @@ mod tests {
         v1.hub_id = Some("hub".into());
         v1.has_request = true;
         assert_eq!(due(&[hub, v1], &rules(), date(3))[0].stop, "v1");
+    }
+
+    #[test]
+    fn a_hub_stop_expects_what_is_at_the_hub() {
+        // The hub asked for a pickup; one village brought two boxes in, another still holds
+        // six (sealed this morning, not due): the stop expects the hub's box and the two.
+        let mut hub = facts("hub");
+        hub.has_request = true;
+        hub.requested_containers = 1;
+        hub.requested_g = 800;
+        let mut brought = facts("v1");
+        brought.hub_id = Some("hub".into());
+        brought.oldest_seal = Some(local(3, 7, 0));
+        brought.last_collected = local(3, 7, 0);
+        brought.delivered_g = 2000;
+        brought.delivered_containers = 2;
+        let mut home = facts("v2");
+        home.hub_id = Some("hub".into());
+        home.oldest_seal = Some(local(3, 7, 0));
+        home.last_collected = local(3, 7, 0);
+        home.waiting_g = 6000;
+        home.waiting_containers = 6;
+        let d = due(&[hub, brought, home.clone()], &rules(), date(3));
+        assert_eq!(ids(&d), ["hub"]);
+        assert_eq!(d[0].serves, ["hub"]);
+        assert_eq!((d[0].expected_g, d[0].expected_containers), (2800, 3));
+        assert_eq!(d[0].explanation, "a pickup was requested");
+        // Once the home village is due, its six boxes are named as still away.
+        home.has_request = true;
+        let d = due(&[facts("hub"), home], &rules(), date(3));
+        assert_eq!(d[0].expected_containers, 1, "nothing is at the hub yet");
+        assert!(
+            d[0].explanation.ends_with(
+                "6 of their containers are still in the villages, not yet brought to the hub"
+            ),
+            "{d:?}"
+        );
     }
 
     #[test]

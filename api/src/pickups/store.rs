@@ -88,11 +88,12 @@ pub fn due_stops(
         .load::<(String, Option<NaiveDateTime>)>(conn)?
         .into_iter()
         .collect();
-    let waiting: Vec<(String, Option<NaiveDateTime>, Option<i32>)> = containers::table
+    let waiting: Vec<(String, String, Option<NaiveDateTime>, Option<i32>)> = containers::table
         .filter(containers::state.eq_any(["sealed", "at_hub"]))
         .filter(containers::parent_id.is_null())
         .select((
             containers::institution_id,
+            containers::state,
             containers::sealed_at,
             containers::seal_weight_g,
         ))
@@ -135,6 +136,8 @@ pub fn due_stops(
                 oldest_seal: None,
                 waiting_g: 0,
                 waiting_containers: 0,
+                delivered_g: 0,
+                delivered_containers: 0,
                 requested_g: 0,
                 requested_containers: 0,
                 has_request: false,
@@ -153,14 +156,20 @@ pub fn due_stops(
             (i.id.clone(), f)
         })
         .collect();
-    for (inst, sealed_at, g) in waiting {
+    for (inst, state, sealed_at, g) in waiting {
         if let Some(f) = facts.get_mut(&inst) {
             f.oldest_seal = match (f.oldest_seal, sealed_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            f.waiting_g += i64::from(g.unwrap_or(0));
-            f.waiting_containers += 1;
+            let g = i64::from(g.unwrap_or(0));
+            if f.hub_id.is_some() && state == "at_hub" {
+                f.delivered_g += g;
+                f.delivered_containers += 1;
+            } else {
+                f.waiting_g += g;
+                f.waiting_containers += 1;
+            }
         }
     }
     for (inst, g, n) in requests {

@@ -329,8 +329,9 @@ pub fn detail_of(conn: &mut DbConnection, id: &str) -> Result<Run, ApiError> {
         .iter()
         .map(|(s, _)| s.institution_id.clone())
         .collect();
-    // Containers waiting at each stop: its own and, at a hub, those of its villages.
-    let waiting: Vec<(String, String, Option<String>)> = containers::table
+    // Containers waiting at each stop, where they physically are: its own and, at a hub,
+    // the boxes its villages brought in (`at_hub`), never those still in the villages.
+    let waiting: Vec<(String, String, String, Option<String>, String)> = containers::table
         .inner_join(institutions::table)
         .filter(containers::state.eq_any(["sealed", "at_hub"]))
         .filter(containers::parent_id.is_null())
@@ -339,16 +340,23 @@ pub fn detail_of(conn: &mut DbConnection, id: &str) -> Result<Run, ApiError> {
                 .eq_any(&stop_ids)
                 .or(institutions::hub_id.eq_any(&stop_ids)),
         )
-        .select((containers::code, institutions::id, institutions::hub_id))
+        .select((
+            containers::code,
+            containers::state,
+            institutions::id,
+            institutions::hub_id,
+            institutions::service_mode,
+        ))
         .load(conn)?;
     let mut codes: HashMap<&str, Vec<String>> = HashMap::new();
-    for (code, inst, hub) in &waiting {
-        let at = if stop_ids.contains(inst) {
-            inst
-        } else {
-            hub.as_ref().unwrap_or(inst)
+    for (code, state, inst, hub, mode) in &waiting {
+        let at = match hub {
+            Some(h) if state == "at_hub" && mode == "via_hub" => h,
+            _ => inst,
         };
-        codes.entry(at.as_str()).or_default().push(code.clone());
+        if stop_ids.contains(at) {
+            codes.entry(at.as_str()).or_default().push(code.clone());
+        }
     }
     let date = NaiveDate::parse_from_str(&run.day, "%Y-%m-%d")
         .map_err(|e| ApiError::Internal(e.to_string()))?;
