@@ -569,8 +569,11 @@ mod tests {
         // can be there only at 08:10 (40 min away), so Tuesday must collect it.
         let mut a = sealed("a", local(2, 8, 0));
         a.reach.travel_s = 40.0 * 60.0;
-        assert!(due(&[a.clone()], &rules(), date(2)).is_empty(), "Monday");
-        let d = due(&[a.clone()], &rules(), date(3));
+        assert!(
+            due(std::slice::from_ref(&a), &rules(), date(2)).is_empty(),
+            "Monday"
+        );
+        let d = due(std::slice::from_ref(&a), &rules(), date(3));
         assert_eq!(ids(&d), ["a"], "Tuesday");
         assert_eq!(d[0].deadline, Some(local(4, 8, 0)));
         assert_eq!(d[0].next_chance, Some(local(4, 8, 10)));
@@ -592,7 +595,7 @@ mod tests {
         let a = sealed("a", local(2, 8, 0));
         assert_eq!(ids(&due(&[a], &rules(), date(3))), ["a"]);
         let b = sealed("b", local(2, 8, 1));
-        assert!(due(&[b.clone()], &rules(), date(3)).is_empty());
+        assert!(due(std::slice::from_ref(&b), &rules(), date(3)).is_empty());
         let d = due(&[b], &rules(), date(4));
         assert_eq!(ids(&d), ["b"]);
         assert_eq!(d[0].earliest, Some(local(4, 8, 0)));
@@ -603,7 +606,7 @@ mod tests {
     fn overnight_deadlines_are_served_the_evening_before() {
         // Sealed Sunday 03:10: the limit ends Tuesday 03:10, before any run of Tuesday.
         let a = sealed("a", local(1, 3, 10));
-        let d = due(&[a.clone()], &rules(), date(2));
+        let d = due(std::slice::from_ref(&a), &rules(), date(2));
         assert_eq!(ids(&d), ["a"]);
         assert!(
             d[0].explanation.starts_with(
@@ -642,12 +645,12 @@ mod tests {
         // Saturday 2026-03-07; the limit ends Sunday 14:00.
         let a = sealed("a", local(6, 14, 0));
         assert!(
-            due(&[a.clone()], &rules(), date(7)).is_empty(),
+            due(std::slice::from_ref(&a), &rules(), date(7)).is_empty(),
             "runs on Sunday"
         );
         let mut r = rules();
         r.schedule.work_days = WorkDays::parse("mon-sat").expect("days");
-        let d = due(&[a.clone()], &r, date(7));
+        let d = due(std::slice::from_ref(&a), &r, date(7));
         assert_eq!(ids(&d), ["a"], "no run on Sunday: Saturday collects");
         assert_eq!(d[0].next_chance, Some(local(9, 8, 0)));
         assert!(
@@ -667,7 +670,7 @@ mod tests {
     fn epidemic_mode_keeps_waste_24_hours() {
         // Sealed Tuesday 07:00: 24 h end Wednesday 07:00, before Wednesday's 08:00.
         let a = sealed("a", local(3, 7, 0));
-        assert!(due(&[a.clone()], &rules(), date(3)).is_empty());
+        assert!(due(std::slice::from_ref(&a), &rules(), date(3)).is_empty());
         let epidemic = Rules::new(schedule(), vec![(7.5 * H, 17.5 * H)], true);
         assert_eq!(epidemic.storage_limit_h, 24);
         let d = due(&[a], &epidemic, date(3));
@@ -685,7 +688,7 @@ mod tests {
         // Collected Monday 07:00, every 48 h: lapses Wednesday 07:00, before 08:00.
         let mut a = facts("a");
         a.last_collected = local(2, 7, 0);
-        let d = due(&[a.clone()], &rules(), date(3));
+        let d = due(std::slice::from_ref(&a), &rules(), date(3));
         assert_eq!(d[0].reasons, [INTERVAL_LAPSES]);
         assert_eq!(
             d[0].explanation,
