@@ -429,6 +429,8 @@ fn finish(acc: Acc, rules: &Rules, day: NaiveDate) -> Due {
         None => format!("no possible visit in the next {LOOKAHEAD_DAYS} days (no working vehicle)"),
     };
     let mut parts = Vec::new();
+    // The clocks that run out before the next chance, then the next chance once.
+    let mut clocks = Vec::new();
     if let Some(dl) = d
         .deadline
         .filter(|_| d.reasons.iter().any(|r| r == STORAGE_DEADLINE))
@@ -451,15 +453,21 @@ fn finish(acc: Acc, rules: &Rules, day: NaiveDate) -> Due {
                     duration_words(m)
                 ));
             }
-            _ => parts.push(format!(
-                "deadline {} ({} h storage limit), {next}",
+            _ => clocks.push(format!(
+                "deadline {} ({} h storage limit)",
                 w(dl),
                 rules.storage_limit_h
             )),
         }
     }
     if let Some(l) = lapses.filter(|_| d.reasons.iter().any(|r| r == INTERVAL_LAPSES)) {
-        parts.push(format!("collection interval lapses {}, {next}", w(l)));
+        let past = d.earliest.unwrap_or_else(|| rules.schedule.origin(day));
+        let verb = if l < past { "lapsed" } else { "lapses" };
+        clocks.push(format!("collection interval {verb} {}", w(l)));
+    }
+    if !clocks.is_empty() {
+        clocks.push(next);
+        parts.push(clocks.join(", "));
     }
     if d.reasons.iter().any(|r| r == REQUESTED) {
         parts.push("a pickup was requested".to_owned());
@@ -581,7 +589,7 @@ mod tests {
         assert_eq!(d[0].late_by_min, None);
         assert_eq!(
             d[0].explanation,
-            "deadline 08:00 tomorrow (48 h storage limit), next possible visit 08:10 tomorrow; \
+            "deadline 08:00 tomorrow (48 h storage limit), \
              collection interval lapses 08:00 tomorrow, next possible visit 08:10 tomorrow"
         );
         assert_eq!((d[0].expected_g, d[0].expected_containers), (1500, 2));
@@ -609,9 +617,11 @@ mod tests {
         let d = due(std::slice::from_ref(&a), &rules(), date(2));
         assert_eq!(ids(&d), ["a"]);
         assert!(
-            d[0].explanation.starts_with(
-                "deadline 03:10 tomorrow (48 h storage limit), next possible visit 08:00 tomorrow"
-            ),
+            d[0].explanation
+                .starts_with("deadline 03:10 tomorrow (48 h storage limit)")
+                && d[0]
+                    .explanation
+                    .ends_with("next possible visit 08:00 tomorrow"),
             "{d:?}"
         );
         // Planned for Tuesday instead, it is already late: due first, with its lateness.
@@ -632,7 +642,8 @@ mod tests {
         assert_eq!(d[0].reasons, [OVERDUE, STORAGE_DEADLINE, INTERVAL_LAPSES]);
         assert!(
             d[0].explanation.starts_with(
-            "OVERDUE: 48 h storage limit passed 03:10 today; the earliest visit 08:00 today is 4 h 50 min late: collect first"
+            "OVERDUE: 48 h storage limit passed 03:10 today; the earliest visit 08:00 today is 4 h 50 min late: collect first; \
+             collection interval lapsed 03:10 today, next possible visit 08:00 tomorrow"
             ),
             "{d:?}"
         );
@@ -654,9 +665,11 @@ mod tests {
         assert_eq!(ids(&d), ["a"], "no run on Sunday: Saturday collects");
         assert_eq!(d[0].next_chance, Some(local(9, 8, 0)));
         assert!(
-            d[0].explanation.starts_with(
-                "deadline 14:00 tomorrow (48 h storage limit), next possible visit 08:00 Mon 2026-03-09"
-            ),
+            d[0].explanation
+                .starts_with("deadline 14:00 tomorrow (48 h storage limit)")
+                && d[0]
+                    .explanation
+                    .ends_with("next possible visit 08:00 Mon 2026-03-09"),
             "{d:?}"
         );
         // A holiday on Sunday and Monday, every weekday worked.
