@@ -364,7 +364,7 @@ fn plan(
         day,
         None,
         now,
-        config.tz,
+        &config.schedule(),
         config.solving(),
     )?;
     let stops: usize = plan.runs.iter().map(|r| r.stops.len()).sum();

@@ -62,6 +62,11 @@ pub struct Config {
     /// `YIFEI_BODY_TIMEOUT_S` for the whole body, `YIFEI_KEEP_ALIVE_S` idle between
     /// requests, `YIFEI_DISCONNECT_TIMEOUT_S` to close a connection cleanly.
     pub timeouts: Timeouts,
+    // -- Due rule (issue 15): when collection runs go out.
+    /// `YIFEI_WORK_DAYS`: weekdays on which runs go out (`mon-sun`, the default; `mon-sat`).
+    pub work_days: crate::pickups::WorkDays,
+    /// `YIFEI_HOLIDAYS`: local dates with no runs (`2026-10-01,2026-10-02`).
+    pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
 }
 
 /// Connection and request read timeouts (see [`Config::timeouts`]).
@@ -104,6 +109,8 @@ impl std::fmt::Debug for Config {
             .field("tz", &self.tz)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("timeouts", &self.timeouts)
+            .field("work_days", &self.work_days)
+            .field("holidays", &self.holidays)
             .finish()
     }
 }
@@ -148,6 +155,8 @@ impl Default for Config {
             group_commit: true,
             trusted_proxies: Vec::new(),
             timeouts: Timeouts::default(),
+            work_days: crate::pickups::WorkDays::default(),
+            holidays: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -158,6 +167,15 @@ impl Config {
         crate::runs::store::Solving {
             time_limit: self.plan_time_limit,
             iterations: self.plan_iterations,
+        }
+    }
+
+    /// The calendar of collection runs, for the due rule and planning.
+    pub fn schedule(&self) -> crate::pickups::Schedule {
+        crate::pickups::Schedule {
+            tz: self.tz,
+            work_days: self.work_days,
+            holidays: self.holidays.clone(),
         }
     }
 
@@ -258,6 +276,27 @@ impl Config {
         secs("YIFEI_BODY_TIMEOUT_S", &mut t.body)?;
         secs("YIFEI_KEEP_ALIVE_S", &mut t.keep_alive)?;
         secs("YIFEI_DISCONNECT_TIMEOUT_S", &mut t.disconnect)?;
+        // -- Due rule (issue 15).
+        if let Some(v) = non_empty("YIFEI_WORK_DAYS") {
+            c.work_days = crate::pickups::WorkDays::parse(&v).ok_or_else(|| {
+                ApiError::Config(format!(
+                    "YIFEI_WORK_DAYS must be weekdays like mon-sat or mon,wed,fri, got {v:?}"
+                ))
+            })?;
+        }
+        if let Some(v) = non_empty("YIFEI_HOLIDAYS") {
+            c.holidays = v
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    ApiError::Config(format!(
+                        "YIFEI_HOLIDAYS must be dates YYYY-MM-DD separated by commas, got {v:?}"
+                    ))
+                })?;
+        }
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))
@@ -343,6 +382,23 @@ mod tests {
         // 0 would mean "wait for ever", the hole these close.
         assert!(cfg(&[("YIFEI_BODY_IDLE_TIMEOUT_S", "0")]).is_err());
         assert!(cfg(&[("YIFEI_KEEP_ALIVE_S", "soon")]).is_err());
+    }
+
+    #[test]
+    fn work_days_and_holidays() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c.work_days, crate::pickups::WorkDays::default());
+        assert!(c.holidays.is_empty());
+        let c = cfg(&[
+            ("YIFEI_WORK_DAYS", "mon-sat"),
+            ("YIFEI_HOLIDAYS", "2026-10-01, 2026-10-02"),
+        ])
+        .expect("set");
+        let s = c.schedule();
+        let d = |m, d| chrono::NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+        assert!(!s.works(d(10, 1)) && !s.works(d(10, 4)) && s.works(d(10, 3)));
+        assert!(cfg(&[("YIFEI_WORK_DAYS", "weekdays")]).is_err());
+        assert!(cfg(&[("YIFEI_HOLIDAYS", "1 Oct")]).is_err());
     }
 
     #[test]

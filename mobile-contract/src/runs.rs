@@ -158,10 +158,14 @@ pub struct DueStop {
     pub address: String,
     /// Where.
     pub location: LatLng,
-    /// Latest service (48 h after the oldest seal), if waste is waiting.
+    /// Latest service: the storage limit (48 h after the oldest seal; 24 h in epidemic mode)
+    /// of the oldest waste waiting for this stop, if any is waiting.
     #[serde(default)]
     pub deadline: Option<DateTime<Utc>>,
-    /// Why it is due: `storage_deadline`, `interval_lapses`, `requested`, `skipped`.
+    /// Why it is due: `overdue` (the deadline passes before any run of the day can get
+    /// there), `storage_deadline` (the deadline comes at or before `next_chance`),
+    /// `interval_lapses` (the collection interval lapses by `next_chance`), `requested`,
+    /// `skipped`, `via_hub` (villages delivering to this hub are collected here).
     pub reasons: Vec<String>,
     /// Expected waste, kg.
     pub expected_kg: f64,
@@ -169,6 +173,20 @@ pub struct DueStop {
     pub expected_containers: i32,
     /// Institutions whose waste is collected here (itself and villages via this hub).
     pub serves: Vec<String>,
+    /// The earliest possible visit on the day itself: the earliest vehicle shift start, the
+    /// drive from the plant, the first opening window, back before the shift ends.
+    #[serde(default)]
+    pub earliest_visit: Option<DateTime<Utc>>,
+    /// The next chance to collect after the day: the earliest possible visit of the next
+    /// working day (`YIFEI_WORK_DAYS`, `YIFEI_HOLIDAYS`); absent when there is none.
+    #[serde(default)]
+    pub next_chance: Option<DateTime<Utc>>,
+    /// Minutes by which the deadline passes before `earliest_visit` (overdue stops only).
+    #[serde(default)]
+    pub late_by_min: Option<i64>,
+    /// Why it is due, for the dispatcher: "deadline 03:10 tomorrow (48 h storage limit),
+    /// next possible visit 08:40 tomorrow" (local times, days relative to the listed day).
+    pub explanation: String,
 }
 
 /// `GET /api/v1/pickups/due`.
@@ -176,7 +194,7 @@ pub struct DueStop {
 pub struct DueList {
     /// The local calendar day.
     pub date: NaiveDate,
-    /// Due stops, tightest deadline first.
+    /// Due stops: overdue first, then tightest deadline.
     pub stops: Vec<DueStop>,
 }
 

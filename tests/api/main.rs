@@ -6,6 +6,7 @@ mod common;
 mod contract;
 mod crash;
 mod custody;
+mod due_rule;
 mod foundation;
 mod hardening_auth;
 mod hardening_http;

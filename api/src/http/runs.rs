@@ -127,11 +127,11 @@ pub async fn due(
     caller: Caller,
     q: web::Query<DayQuery>,
 ) -> Result<web::Json<DueList>, ApiError> {
-    let (day, tz) = (day_or_today(&state, q.date), state.config.tz);
+    let (day, schedule) = (day_or_today(&state, q.date), state.config.schedule());
     Ok(web::Json(
         state
             .db
-            .run(move |conn| pickups::store::due_list(conn, &caller, day, tz))
+            .run(move |conn| pickups::store::due_list(conn, &caller, day, &schedule))
             .await?,
     ))
 }
@@ -147,10 +147,14 @@ pub async fn plan(
     body: ApiJson<NewPlan>,
 ) -> Result<HttpResponse, ApiError> {
     let NewPlan { date, vehicle_ids } = body.0;
-    let (now, tz, solving) = (state.clock.now(), state.config.tz, state.config.solving());
+    let (now, schedule, solving) = (
+        state.clock.now(),
+        state.config.schedule(),
+        state.config.solving(),
+    );
     let plan = state
         .db
-        .run(move |conn| store::plan(conn, &caller, date, vehicle_ids, now, tz, solving))
+        .run(move |conn| store::plan(conn, &caller, date, vehicle_ids, now, &schedule, solving))
         .await?;
     Ok(HttpResponse::Created().json(plan))
 }

@@ -6,10 +6,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yifei_contract::{DueList, DueStop, LatLng, NewPickupRequest, PickupRequest, Role};
+use yifei_routing::LatLng as RLatLng;
 
-use super::{Due, Facts};
+use super::{Due, Facts, Reach, Rules, Schedule};
 use crate::auth::Caller;
-use crate::db::schema::{containers, institutions, pickup_requests, run_stops, runs};
+use crate::db::schema::{
+    containers, institutions, organisations, pickup_requests, run_stops, runs, vehicles,
+};
 use crate::db::{DbConnection, new_id};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
@@ -24,13 +27,54 @@ pub fn day_bounds(day: NaiveDate, tz: FixedOffset) -> (NaiveDateTime, NaiveDateT
     (start, start + chrono::Duration::days(1))
 }
 
-/// Due stops of `day` for the company's county, with the institutions' rows.
+/// The plant the company's runs start from: the company's, or for a caller of no company
+/// (admin) the first disposal company's that has a position.
+fn plant_of(conn: &mut DbConnection, org: Option<&str>) -> Result<Option<RLatLng>, ApiError> {
+    let mut q = organisations::table
+        .filter(organisations::kind.eq("disposal_company"))
+        .filter(organisations::lat.is_not_null())
+        .filter(organisations::lng.is_not_null())
+        .select((organisations::lat, organisations::lng))
+        .order(organisations::id.asc())
+        .into_boxed();
+    if let Some(o) = org {
+        q = q.filter(organisations::id.eq(o.to_owned()));
+    }
+    let site: Option<(Option<f64>, Option<f64>)> = q.first(conn).optional()?;
+    Ok(site.and_then(|(lat, lng)| RLatLng::new(lat?, lng?).ok()))
+}
+
+/// The rules of the day for `org`'s fleet (every active vehicle when `org` is `None`).
+pub fn rules_for(
+    conn: &mut DbConnection,
+    org: Option<&str>,
+    schedule: &Schedule,
+) -> Result<Rules, ApiError> {
+    let mut q = vehicles::table
+        .filter(vehicles::active.eq(true))
+        .select((vehicles::shift_start, vehicles::shift_end))
+        .into_boxed();
+    if let Some(o) = org {
+        q = q.filter(vehicles::org_id.eq(o.to_owned()));
+    }
+    let shifts = q
+        .load::<(String, String)>(conn)?
+        .iter()
+        .filter_map(|(a, b)| Some((crate::runs::seconds(a)?, crate::runs::seconds(b)?)))
+        .collect();
+    let epidemic = crate::oversight::epidemic(conn)?;
+    Ok(Rules::new(schedule.clone(), shifts, epidemic))
+}
+
+/// Due stops of `day` for `org`'s fleet and plant, with the institutions' rows.
 pub fn due_stops(
     conn: &mut DbConnection,
+    org: Option<&str>,
     day: NaiveDate,
-    tz: FixedOffset,
+    schedule: &Schedule,
 ) -> Result<(Vec<Due>, HashMap<String, InstitutionRow>), ApiError> {
-    let (_, end) = day_bounds(day, tz);
+    let rules = rules_for(conn, org, schedule)?;
+    let plant = plant_of(conn, org)?;
     let day_s = day.to_string();
     let insts: Vec<InstitutionRow> = institutions::table
         .select(InstitutionRow::as_select())
@@ -44,11 +88,12 @@ pub fn due_stops(
         .load::<(String, Option<NaiveDateTime>)>(conn)?
         .into_iter()
         .collect();
-    let waiting: Vec<(String, Option<NaiveDateTime>, Option<i32>)> = containers::table
+    let waiting: Vec<(String, String, Option<NaiveDateTime>, Option<i32>)> = containers::table
         .filter(containers::state.eq_any(["sealed", "at_hub"]))
         .filter(containers::parent_id.is_null())
         .select((
             containers::institution_id,
+            containers::state,
             containers::sealed_at,
             containers::seal_weight_g,
         ))
@@ -91,23 +136,40 @@ pub fn due_stops(
                 oldest_seal: None,
                 waiting_g: 0,
                 waiting_containers: 0,
+                delivered_g: 0,
+                delivered_containers: 0,
                 requested_g: 0,
                 requested_containers: 0,
                 has_request: false,
                 planned: planned.contains(i.id.as_str()),
                 skipped: skipped.contains(i.id.as_str()),
+                reach: Reach {
+                    // No plant position: the vehicle is assumed there already.
+                    travel_s: plant
+                        .zip(RLatLng::new(i.lat, i.lng).ok())
+                        .and_then(|(p, at)| crate::runs::travel_seconds(p, at))
+                        .unwrap_or(0.0),
+                    windows: crate::runs::windows(&i.hours()),
+                    service_s: 0.0,
+                },
             };
             (i.id.clone(), f)
         })
         .collect();
-    for (inst, sealed_at, g) in waiting {
+    for (inst, state, sealed_at, g) in waiting {
         if let Some(f) = facts.get_mut(&inst) {
             f.oldest_seal = match (f.oldest_seal, sealed_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            f.waiting_g += i64::from(g.unwrap_or(0));
-            f.waiting_containers += 1;
+            let g = i64::from(g.unwrap_or(0));
+            if f.hub_id.is_some() && state == "at_hub" {
+                f.delivered_g += g;
+                f.delivered_containers += 1;
+            } else {
+                f.waiting_g += g;
+                f.waiting_containers += 1;
+            }
         }
     }
     for (inst, g, n) in requests {
@@ -117,8 +179,14 @@ pub fn due_stops(
             f.requested_containers += n.unwrap_or(1);
         }
     }
-    let facts: Vec<Facts> = facts.into_values().collect();
-    let due = super::due(&facts, end);
+    let facts: Vec<Facts> = facts
+        .into_values()
+        .map(|mut f| {
+            f.reach.service_s = crate::runs::service_seconds(f.waiting_containers);
+            f
+        })
+        .collect();
+    let due = super::due(&facts, &rules, day);
     Ok((due, insts.into_iter().map(|i| (i.id.clone(), i)).collect()))
 }
 
@@ -127,10 +195,10 @@ pub fn due_list(
     conn: &mut DbConnection,
     caller: &Caller,
     day: NaiveDate,
-    tz: FixedOffset,
+    schedule: &Schedule,
 ) -> Result<DueList, ApiError> {
     caller.require(&[Role::Dispatcher, Role::Admin])?;
-    let (due, insts) = due_stops(conn, day, tz)?;
+    let (due, insts) = due_stops(conn, caller.tenant.as_deref(), day, schedule)?;
     let stops = due
         .into_iter()
         .filter_map(|d| {
@@ -149,6 +217,10 @@ pub fn due_list(
                 expected_kg: d.expected_g as f64 / 1000.0,
                 expected_containers: d.expected_containers,
                 serves: d.serves,
+                earliest_visit: d.earliest.map(|t| t.and_utc()),
+                next_chance: d.next_chance.map(|t| t.and_utc()),
+                late_by_min: d.late_by_min,
+                explanation: d.explanation,
             })
         })
         .collect();

@@ -8,7 +8,7 @@ pub mod fleet;
 pub mod store;
 
 use yifei_contract::OpeningWindow;
-use yifei_routing::{HaversineMatrix, TimeWindow};
+use yifei_routing::{HaversineMatrix, LatLng, MatrixProvider, TimeWindow};
 
 use crate::institutions::parse_hhmm;
 
@@ -17,6 +17,12 @@ pub const MATRIX: HaversineMatrix = HaversineMatrix {
     circuity: 1.4,
     speed_kmh: 35.0,
 };
+
+/// Driving time from `a` to `b` in seconds, exactly as the solver sees it (the same
+/// [`MATRIX`]): the due rule asks when the first run of a day could reach a stop.
+pub fn travel_seconds(a: LatLng, b: LatLng) -> Option<f64> {
+    MATRIX.matrix(&[a, b]).ok().map(|m| m.duration(0, 1))
+}
 
 /// Time on site: park, scan, weigh, load.
 pub fn service_seconds(containers: i32) -> f64 {
@@ -70,5 +76,16 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert_eq!((w[1].start, w[1].end), (14.0 * 3600.0, 17.5 * 3600.0));
         assert_eq!(service_seconds(0), 200.0);
+    }
+
+    #[test]
+    fn travel_is_the_solvers() {
+        let (a, b) = (
+            LatLng::new(36.3, 117.4).expect("a"),
+            LatLng::new(36.25, 117.35).expect("b"),
+        );
+        let m = MATRIX.matrix(&[a, b]).expect("matrix");
+        assert_eq!(travel_seconds(a, b), Some(m.duration(0, 1)));
+        assert!(travel_seconds(a, b).is_some_and(|s| s > 600.0 && s < 1800.0));
     }
 }

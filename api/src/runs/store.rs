@@ -18,6 +18,7 @@ use crate::db::schema::{
 use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
+use crate::pickups::Schedule;
 use crate::pickups::store::{day_bounds, due_stops};
 
 /// How long the solver may think about a day, or a fixed number of iterations (tests,
@@ -85,13 +86,13 @@ pub fn plan(
     day: NaiveDate,
     vehicle_ids: Option<Vec<String>>,
     now: DateTime<Utc>,
-    tz: FixedOffset,
+    schedule: &Schedule,
     solving: Solving,
 ) -> Result<Plan, ApiError> {
     caller.require(&[Role::Dispatcher])?;
     let org = caller.tenant_id()?.to_owned();
     let day_s = day.to_string();
-    let (origin, _) = day_bounds(day, tz);
+    let (origin, _) = day_bounds(day, schedule.tz);
     write_tx(conn, |conn| {
         let (_, plant_lat, plant_lng) = company_site(conn, &org)?;
         // Runs of the day that have not started are replaced; started ones stay.
@@ -130,7 +131,7 @@ pub fn plan(
         }
         fleet.retain(|v| !busy.contains(&v.id));
 
-        let (due, insts) = due_stops(conn, day, tz)?;
+        let (due, insts) = due_stops(conn, Some(&org), day, schedule)?;
         let mut b = ProblemBuilder::new();
         let plant = b
             .location(
@@ -148,6 +149,10 @@ pub fn plan(
             });
         }
         let mut stop_inst = Vec::new();
+        // Waste whose deadline passes before any run of the day can get there is already
+        // late: it is planned all the same (leaving it for tomorrow would only add to the
+        // breach), with no time limit the solver could not meet, and its stop keeps the
+        // passed deadline and the `overdue` reason for the driver and the dispatcher to see.
         for d in &due {
             let Some(i) = insts.get(&d.stop) else {
                 continue;
@@ -157,10 +162,11 @@ pub fn plan(
                     RLatLng::new(i.lat, i.lng).map_err(|e| ApiError::Internal(e.to_string()))?,
                 )
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
+            // The storage deadline is a hard limit: the plan never serves a stop after it.
             let deadline = d
                 .deadline
-                .map(|t| (t - origin).num_seconds() as f64)
-                .filter(|s| *s > 0.0); // already overdue: as soon as possible, no hard limit
+                .filter(|_| !d.overdue())
+                .map(|t| ((t - origin).num_milliseconds() as f64 / 1000.0).max(0.0));
             b.stop(Stop {
                 demand_kg: d.expected_g as f64 / 1000.0,
                 demand_units: f64::from(d.expected_containers),
@@ -204,9 +210,15 @@ pub fn plan(
         match &solution {
             Some(s) => {
                 for u in &s.unassigned {
+                    let d = stop_inst[u.stop];
                     unassigned.push(UnassignedStop {
-                        institution_id: stop_inst[u.stop].stop.clone(),
-                        reason: u.reason.to_string(),
+                        institution_id: d.stop.clone(),
+                        reason: match d.deadline {
+                            Some(t) => {
+                                format!("{} (deadline {})", u.reason, schedule.words(t, day))
+                            }
+                            None => u.reason.to_string(),
+                        },
                     });
                 }
             }
@@ -308,8 +320,9 @@ pub fn detail_of(conn: &mut DbConnection, id: &str) -> Result<Run, ApiError> {
         .iter()
         .map(|(s, _)| s.institution_id.clone())
         .collect();
-    // Containers waiting at each stop: its own and, at a hub, those of its villages.
-    let waiting: Vec<(String, String, Option<String>)> = containers::table
+    // Containers waiting at each stop, where they physically are: its own and, at a hub,
+    // the boxes its villages brought in (`at_hub`), never those still in the villages.
+    let waiting: Vec<(String, String, String, Option<String>, String)> = containers::table
         .inner_join(institutions::table)
         .filter(containers::state.eq_any(["sealed", "at_hub"]))
         .filter(containers::parent_id.is_null())
@@ -318,16 +331,23 @@ pub fn detail_of(conn: &mut DbConnection, id: &str) -> Result<Run, ApiError> {
                 .eq_any(&stop_ids)
                 .or(institutions::hub_id.eq_any(&stop_ids)),
         )
-        .select((containers::code, institutions::id, institutions::hub_id))
+        .select((
+            containers::code,
+            containers::state,
+            institutions::id,
+            institutions::hub_id,
+            institutions::service_mode,
+        ))
         .load(conn)?;
     let mut codes: HashMap<&str, Vec<String>> = HashMap::new();
-    for (code, inst, hub) in &waiting {
-        let at = if stop_ids.contains(inst) {
-            inst
-        } else {
-            hub.as_ref().unwrap_or(inst)
+    for (code, state, inst, hub, mode) in &waiting {
+        let at = match hub {
+            Some(h) if state == "at_hub" && mode == "via_hub" => h,
+            _ => inst,
         };
-        codes.entry(at.as_str()).or_default().push(code.clone());
+        if stop_ids.contains(at) {
+            codes.entry(at.as_str()).or_default().push(code.clone());
+        }
     }
     let date = NaiveDate::parse_from_str(&run.day, "%Y-%m-%d")
         .map_err(|e| ApiError::Internal(e.to_string()))?;
