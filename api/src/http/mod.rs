@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod custody;
 pub mod extract;
+pub mod hygiene;
 pub mod institutions;
 pub mod middleware;
 pub mod openapi;
