@@ -7,6 +7,7 @@ mod contract;
 mod crash;
 mod custody;
 mod foundation;
+mod hardening_custody;
 mod notify;
 mod oversight;
 mod runs;
