@@ -1,6 +1,7 @@
 //! Black-box tests: each scenario starts the real server on a random port and talks HTTP to
 //! it as the mobile app would, once on SQLite and once on PostgreSQL.
 
+mod bad_input;
 mod cli;
 mod common;
 mod contract;

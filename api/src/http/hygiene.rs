@@ -3,9 +3,10 @@
 //!
 //! PostgreSQL's `text` cannot store NUL (U+0000) and answers an error for it (which was a
 //! 500); SQLite stores it and C code reading it back stops at it. JSON can also escape
-//! half a surrogate pair (`"\ud800"`), which no UTF-8 string can hold. Both are refused as a
-//! 422 naming the field. Header values need nothing here: HTTP itself forbids NUL in them
-//! (the parser answers 400) and a value that is not text fails `to_str()` where it is read.
+//! half a surrogate pair (`"\ud800"`), which no UTF-8 string can hold, and a URL can
+//! percent-encode bytes that are not UTF-8. All are refused as a 422 naming the field.
+//! Header values need nothing here: HTTP itself forbids NUL in them (the parser answers
+//! 400), and a value that is not text fails `to_str()` where it is read.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,7 +17,7 @@ use crate::error::ApiError;
 
 /// What a refused field is told.
 pub const MESSAGE: &str =
-    "must not contain NUL (U+0000) or half a surrogate pair: a database cannot store them";
+    "must be text without NUL (U+0000) or half a surrogate pair: a database cannot store them";
 
 /// Finds the `\u` escapes of a JSON text that decode to NUL or to half a surrogate pair, and
 /// returns a copy with each replaced by `\u0000` (the same length), so that the text parses
@@ -125,22 +126,29 @@ pub fn refusal(paths: Vec<String>) -> ApiError {
     )
 }
 
-/// Whether a percent-encoded URL part decodes to a NUL somewhere.
-fn has_nul(encoded: &str) -> bool {
-    memchr::memmem::find_iter(encoded.as_bytes(), b"%")
-        .any(|at| encoded.get(at + 1..at + 3) == Some("00"))
+/// Whether a percent-encoded URL part decodes to something that is not text a database can
+/// hold: a NUL, or bytes that are not UTF-8 (`%FF`, or a surrogate's bytes `%ED%A0%80`),
+/// which the extractors would otherwise pass on mangled or refuse each in its own way.
+fn bad_part(encoded: &str) -> bool {
+    if !encoded.contains('%') {
+        return false;
+    }
+    match percent_encoding::percent_decode_str(encoded).decode_utf8() {
+        Ok(text) => text.contains('\0'),
+        Err(_) => true,
+    }
 }
 
-/// Which path parameters and query parameters of a request carry a NUL, named as the
+/// Which path parameters and query parameters of a request carry such text, named as the
 /// contract names them (`id`, `township`): the route's pattern names the segments.
 fn url_faults(req: &ServiceRequest) -> Vec<String> {
     let mut out = Vec::new();
     let path = req.uri().path();
-    if has_nul(path) {
+    if bad_part(path) {
         let pattern = req.match_pattern().unwrap_or_default();
         let names: Vec<&str> = pattern.split('/').collect();
         for (i, segment) in path.split('/').enumerate() {
-            if has_nul(segment) {
+            if bad_part(segment) {
                 let name = names
                     .get(i)
                     .and_then(|n| n.strip_prefix('{'))
@@ -151,11 +159,13 @@ fn url_faults(req: &ServiceRequest) -> Vec<String> {
         }
     }
     if let Some(query) = req.uri().query()
-        && has_nul(query)
+        && query.contains('%')
     {
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if k.contains('\0') || v.contains('\0') {
-                out.push(k.replace('\0', "\u{FFFD}"));
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if bad_part(k) || bad_part(v) {
+                let name = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+                out.push(name.replace('\0', "\u{FFFD}"));
             }
         }
     }
@@ -163,8 +173,8 @@ fn url_faults(req: &ServiceRequest) -> Vec<String> {
     out
 }
 
-/// Refuses a request whose path or query string decodes to a NUL, before any handler (or
-/// actix's `Path` and `Query` extractors) sees it.
+/// Refuses a request whose path or query string decodes to a NUL or to bytes that are not
+/// UTF-8, before any handler (or actix's `Path` and `Query` extractors) sees it.
 pub async fn url_text(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -224,9 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn url_parts_with_nul() {
-        assert!(has_nul("/a/%00"));
-        assert!(!has_nul("/a/%2500"), "an encoded percent sign, then 00");
-        assert!(!has_nul("/a/%0"));
+    fn url_parts_with_nul_or_not_text() {
+        assert!(bad_part("/a/%00"));
+        assert!(bad_part("a%ED%A0%80b"), "a surrogate's bytes");
+        assert!(bad_part("%FF"));
+        assert!(!bad_part("/a/%2500"), "an encoded percent sign, then 00");
+        assert!(!bad_part("/a/%0"));
+        assert!(!bad_part("%E7%9F%B3%E9%97%A8%E9%95%87"), "石门镇");
+        assert!(!bad_part("/api/v1/institutions"));
     }
 }
