@@ -1325,7 +1325,7 @@ mod tests {
                 packaging,
                 note: None,
             };
-            store::create(conn, &keeper, 1, &spec, now, tz).expect("label")[0]
+            store::create(conn, &keeper, 1, &spec, now - Duration::hours(1), tz).expect("label")[0]
                 .code
                 .clone()
         };
@@ -1406,11 +1406,12 @@ mod tests {
             packaging: Packaging::Bag,
             note: None,
         };
-        let codes: Vec<String> = store::create(&mut conn, &keeper, 2, &spec, now, tz)
-            .expect("label")
-            .into_iter()
-            .map(|c| c.code)
-            .collect();
+        let codes: Vec<String> =
+            store::create(&mut conn, &keeper, 2, &spec, now - Duration::hours(1), tz)
+                .expect("label")
+                .into_iter()
+                .map(|c| c.code)
+                .collect();
         let first = scan(&codes[0], ScanAction::Seal, 5, now);
         let second = ScanEvent {
             code: codes[1].clone(),
@@ -1442,6 +1443,58 @@ mod tests {
         assert_eq!(untouched, "labelled", "the refused plan sealed the box");
         let r = ingest(&mut conn, &keeper, &[second], now, TimeLimits::DEFAULT, tz).expect("again");
         assert_eq!(r[0].reason.as_deref(), Some("event_id_reused"));
+    }
+
+    #[test]
+    fn device_times_and_text_are_checked_before_the_database() {
+        let now = Utc::now();
+        let clinic = Caller {
+            user_id: "u".into(),
+            role: Role::ClinicStaff,
+            tenant: Some("i".into()),
+        };
+        let code = codes::generate().expect("code");
+        let check = |e: &ScanEvent| precheck(&clinic, e, now, TimeLimits::DEFAULT).err();
+        let e = scan(&code, ScanAction::Seal, 10, now);
+        assert_eq!(check(&e), None);
+        let old = |minutes| scan(&code, ScanAction::Seal, minutes, now);
+        assert_eq!(
+            check(&old(30 * 24 * 60 + 1)),
+            Some(("stale_timestamp", None))
+        );
+        assert_eq!(check(&old(30 * 24 * 60 - 1)), None);
+        assert_eq!(check(&old(-6)), Some(("future_timestamp", None)));
+        let nul = ScanEvent {
+            device_id: Some("phone\0".into()),
+            ..e.clone()
+        };
+        assert_eq!(check(&nul), Some(("invalid_text", Some("device_id"))));
+        let nul = ScanEvent {
+            code: format!("{code}\0"),
+            ..e.clone()
+        };
+        assert_eq!(check(&nul), Some(("invalid_text", Some("code"))));
+        let collect = ScanEvent {
+            action: ScanAction::Collect,
+            run_id: Some("  r1 ".into()),
+            ..e.clone()
+        };
+        assert_eq!(run_named(&collect), Some("r1"));
+        assert_eq!(
+            run_named(&ScanEvent {
+                run_id: Some(" ".into()),
+                ..collect.clone()
+            }),
+            None
+        );
+        assert_eq!(
+            run_named(&ScanEvent {
+                action: ScanAction::Seal,
+                ..collect
+            }),
+            None,
+            "only collect scans complete stops"
+        );
     }
 
     both!(
