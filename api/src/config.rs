@@ -39,8 +39,13 @@ pub struct Config {
     /// revocation by another process (second server, CLI) takes effect within this time;
     /// 0 checks the database on every request.
     pub session_check: Duration,
-    /// `YIFEI_CLOCK_SKEW_S`: how far ahead of the server's clock a device's scan time may be.
+    /// `YIFEI_CLOCK_SKEW_S`: how far ahead of the server's clock a device's scan time may be
+    /// (and how far before its container's labelling).
     pub clock_skew: chrono::Duration,
+    /// `YIFEI_SCAN_MAX_AGE_DAYS`: how far behind the server's clock a scan's time may be.
+    pub scan_max_age: chrono::Duration,
+    /// `YIFEI_GPS_MAX_AGE_H`: how far behind the server's clock a GPS fix's time may be.
+    pub gps_max_age: chrono::Duration,
     /// `YIFEI_PLAN_TIME_LIMIT_MS`: how long the solver thinks about a day.
     pub plan_time_limit: Duration,
     /// `YIFEI_PLAN_ITERATIONS`: a fixed iteration count instead (reproducible plans, tests).
@@ -148,6 +153,8 @@ impl Default for Config {
             sign_up_rate_window: Duration::from_secs(3600),
             session_check: Duration::from_secs(1),
             clock_skew: chrono::Duration::minutes(5),
+            scan_max_age: crate::custody::ingest::DEFAULT_MAX_AGE,
+            gps_max_age: chrono::Duration::hours(24),
             plan_time_limit: Duration::from_secs(5),
             plan_iterations: None,
             alert_interval: Some(Duration::from_secs(60)),
@@ -162,6 +169,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The window a scan's device time must fall in.
+    pub fn scan_limits(&self) -> crate::custody::ingest::TimeLimits {
+        crate::custody::ingest::TimeLimits {
+            skew: self.clock_skew,
+            max_age: self.scan_max_age,
+        }
+    }
+
     /// Solver budget for planning.
     pub fn solving(&self) -> crate::runs::store::Solving {
         crate::runs::store::Solving {
@@ -237,6 +252,13 @@ impl Config {
         }
         if let Some(v) = num("YIFEI_CLOCK_SKEW_S")? {
             c.clock_skew = chrono::Duration::seconds(i64::try_from(v.min(86_400)).unwrap_or(300));
+        }
+        if let Some(v) = num("YIFEI_SCAN_MAX_AGE_DAYS")? {
+            c.scan_max_age = chrono::Duration::days(i64::try_from(v.clamp(1, 3660)).unwrap_or(30));
+        }
+        if let Some(v) = num("YIFEI_GPS_MAX_AGE_H")? {
+            c.gps_max_age =
+                chrono::Duration::hours(i64::try_from(v.clamp(1, 24 * 3660)).unwrap_or(24));
         }
         if let Some(v) = num("YIFEI_PLAN_TIME_LIMIT_MS")? {
             c.plan_time_limit = Duration::from_millis(v.clamp(100, 600_000));
@@ -354,6 +376,22 @@ mod tests {
         let c = cfg(&[("YIFEI_TRUSTED_PROXIES", " 10.0.0.2, ::1 ,")]).expect("proxies");
         assert_eq!(c.trusted_proxies.len(), 2);
         assert!(cfg(&[("YIFEI_TRUSTED_PROXIES", "10.0.0.0/8")]).is_err());
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(
+            (c.scan_max_age.num_days(), c.gps_max_age.num_hours()),
+            (30, 24)
+        );
+        let c = cfg(&[
+            ("YIFEI_SCAN_MAX_AGE_DAYS", "7"),
+            ("YIFEI_GPS_MAX_AGE_H", "0"),
+        ])
+        .expect("ages");
+        assert_eq!(
+            (c.scan_max_age.num_days(), c.gps_max_age.num_hours()),
+            (7, 1),
+            "at least an hour"
+        );
+        assert!(cfg(&[("YIFEI_SCAN_MAX_AGE_DAYS", "a month")]).is_err());
     }
 
     #[test]

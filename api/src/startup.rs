@@ -60,6 +60,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                // Innermost: a NUL in the path or query string is refused before routing.
+                .wrap(from_fn(crate::http::hygiene::url_text))
                 .wrap(from_fn(crate::http::middleware::request_meta))
                 .wrap(TracingLogger::default())
                 .configure(crate::http::routes)

@@ -346,10 +346,21 @@ pub struct ScanResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ContainerState>,
     /// Why it was rejected: `unknown_code`, `mistyped_code`, `action_not_allowed`,
-    /// `future_timestamp`, `weight_required`, `weight_out_of_range`, `reason_required`,
-    /// `method_required`, `event_id_reused`.
+    /// `future_timestamp` (more than the clock-skew allowance ahead of the server's clock),
+    /// `stale_timestamp` (older than the server's bound, 30 days by default),
+    /// `before_container_created` (before the container was labelled, beyond the clock-skew
+    /// allowance), `weight_required`, `weight_out_of_range`, `reason_required`,
+    /// `method_required`, `invalid_location`, `text_too_long`, `invalid_text` (a text field
+    /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect scan
+    /// naming a run that is not the driver's own, or one the server does not know: send it
+    /// again with the right run's id, or without `run_id`), `event_id_reused`. The other events of the batch
+    /// are judged on their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The event's field at fault, for `invalid_text` (`code`, `run_id`, `reason`,
+    /// `method`, `device_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// `POST /api/v1/scans` answer.

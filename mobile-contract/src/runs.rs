@@ -243,6 +243,9 @@ pub struct RunStop {
     /// First collect scan there.
     #[serde(default)]
     pub completed_at: Option<DateTime<Utc>>,
+    /// Who completed it (user id): the run's driver, or a dispatcher of its company.
+    #[serde(default)]
+    pub completed_by: Option<String>,
     /// Codes of the sealed containers waiting there (for offline checking).
     pub containers: Vec<String>,
 }
@@ -354,6 +357,19 @@ pub struct PositionResult {
     pub accepted: i32,
     /// Fixes already stored.
     pub duplicates: i32,
+    /// Fixes refused, each with its reason; the others are stored all the same.
+    #[serde(default)]
+    pub rejected: Vec<RejectedPosition>,
+}
+
+/// A GPS fix refused.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RejectedPosition {
+    /// Its index in the upload, from 0.
+    pub index: i32,
+    /// `stale_timestamp` (older than the server's bound, a day by default) or
+    /// `future_timestamp` (more than the clock-skew allowance ahead of the server's clock).
+    pub reason: String,
 }
 
 /// Party of a manifest.

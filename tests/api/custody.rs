@@ -62,12 +62,18 @@ pub fn county(app: &TestApp) -> County {
     }
 }
 
+/// A container labelled two days before the clock's now: the tests' scans are back-dated
+/// (up to 40 h), and an event dated before its container's label is refused.
 pub fn new_container(app: &TestApp, token: &str, category: &str, packaging: &str) -> String {
+    use yifei_api::clock::Clock;
+    let now = app.clock.now();
+    app.clock.set(now - Duration::days(2));
     let r = app.post(
         "/api/v1/containers",
         Some(token),
         &json!({"category": category, "packaging": packaging}),
     );
+    app.clock.set(now);
     assert_eq!(r.status, 201, "{}", r.text);
     r.str("code")
 }

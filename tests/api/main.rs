@@ -1,6 +1,7 @@
 //! Black-box tests: each scenario starts the real server on a random port and talks HTTP to
 //! it as the mobile app would, once on SQLite and once on PostgreSQL.
 
+mod bad_input;
 mod cli;
 mod common;
 mod contract;
@@ -9,6 +10,7 @@ mod custody;
 mod due_rule;
 mod foundation;
 mod hardening_auth;
+mod hardening_custody;
 mod hardening_http;
 mod notify;
 mod oversight;

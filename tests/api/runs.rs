@@ -14,16 +14,16 @@ both!(
     skipped_stops_return_and_urgent_ones_are_inserted,
 );
 
-const DAY: &str = "2026-03-02";
+pub const DAY: &str = "2026-03-02";
 
-struct Fleet {
-    c: County,
-    dispatcher: String,
-    vehicle: String,
-    company: String,
+pub struct Fleet {
+    pub c: County,
+    pub dispatcher: String,
+    pub vehicle: String,
+    pub company: String,
 }
 
-fn fleet(app: &TestApp) -> Fleet {
+pub fn fleet(app: &TestApp) -> Fleet {
     let c = county(app);
     let company: String = app.with_conn(|conn| {
         use diesel::prelude::*;
@@ -119,7 +119,7 @@ fn fleet_is_managed_by_dispatchers(app: &TestApp) {
 }
 
 /// Seals a container at the institution `hours` before t0.
-fn sealed(app: &TestApp, token: &str, hours: i64, kg: f64) -> String {
+pub fn sealed(app: &TestApp, token: &str, hours: i64, kg: f64) -> String {
     let code = new_container(app, token, "infectious", "bag");
     let r = scan(app, token, &[ev(&code, "seal", -hours * 60, Some(kg))]);
     assert_eq!(r[0]["status"], "accepted", "{r:?}");
@@ -234,7 +234,7 @@ fn due_list_follows_the_rules(app: &TestApp) {
         .problem(422);
 }
 
-fn plan(app: &TestApp, token: &str) -> Value {
+pub fn plan(app: &TestApp, token: &str) -> Value {
     let r = app.post("/api/v1/plans", Some(token), &json!({"date": DAY}));
     assert_eq!(r.status, 201, "{}", r.text);
     r.body.clone()
@@ -323,7 +323,7 @@ fn a_planned_day_is_worked_from_the_app(app: &TestApp) {
     );
     assert_eq!(
         r.body,
-        json!({"accepted": 2, "duplicates": 0}),
+        json!({"accepted": 2, "duplicates": 0, "rejected": []}),
         "{}",
         r.text
     );
@@ -332,7 +332,10 @@ fn a_planned_day_is_worked_from_the_app(app: &TestApp) {
         Some(&f.c.driver),
         &fixes,
     );
-    assert_eq!(r.body, json!({"accepted": 0, "duplicates": 2}));
+    assert_eq!(
+        r.body,
+        json!({"accepted": 0, "duplicates": 2, "rejected": []})
+    );
     app.post(
         &format!("/api/v1/runs/{run_id}/positions"),
         Some(&other_driver),

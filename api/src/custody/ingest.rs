@@ -13,12 +13,31 @@ use super::{MAX_WEIGHT_KG, codes, grams, micros, role_may};
 use crate::auth::Caller;
 use crate::db::DbConnection;
 use crate::db::batch::{JsonBatch, PgArrays};
-use crate::db::schema::{containers, institutions, scan_events};
+use crate::db::schema::{containers, institutions, runs, scan_events};
 use crate::error::ApiError;
 use crate::wire::{enum_str, parse_enum};
 
 /// Device clocks may run this far ahead of the server's before a scan is refused.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// Scans older than this (by the server's clock) are refused: a phone offline for a month
+/// has lost its uploads' meaning, and a clock reset to 1970 must not raise alerts.
+pub const DEFAULT_MAX_AGE: Duration = Duration::days(30);
+
+/// The window a device's time must fall in: not more than `skew` ahead of the server's clock
+/// (nor more than `skew` before its container was labelled), not more than `max_age` behind.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeLimits {
+    pub skew: Duration,
+    pub max_age: Duration,
+}
+
+impl TimeLimits {
+    pub const DEFAULT: TimeLimits = TimeLimits {
+        skew: DEFAULT_CLOCK_SKEW,
+        max_age: DEFAULT_MAX_AGE,
+    };
+}
 
 /// Longest free-text field of a scan.
 const MAX_TEXT: usize = 200;
@@ -35,13 +54,39 @@ fn propagates(a: ScanAction) -> bool {
     )
 }
 
-fn reject(event_id: &str, reason: &str) -> ScanResult {
+fn reject(event_id: &str, reason: &'static str) -> ScanResult {
+    refuse(event_id, (reason, None))
+}
+
+/// Why an event is refused, and the field at fault where one is named.
+type Refusal = (&'static str, Option<&'static str>);
+
+fn refuse(event_id: &str, (reason, field): Refusal) -> ScanResult {
     ScanResult {
         event_id: event_id.to_owned(),
         status: ScanStatus::Rejected,
         state: None,
         reason: Some(reason.to_owned()),
+        field: field.map(str::to_owned),
     }
+}
+
+/// The first text field of an event holding what a database cannot store (a NUL, which is
+/// also what the body's parser turns half a surrogate pair into: `http::hygiene`).
+fn bad_text(e: &ScanEvent) -> Option<&'static str> {
+    let bad = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains('\0'));
+    if e.code.contains('\0') {
+        return Some("code");
+    }
+    [
+        ("run_id", &e.run_id),
+        ("reason", &e.reason),
+        ("method", &e.method),
+        ("device_id", &e.device_id),
+    ]
+    .into_iter()
+    .find(|(_, v)| bad(v))
+    .map(|(f, _)| f)
 }
 
 /// Checks what can be checked without the database; `Err` is the rejection reason.
@@ -49,7 +94,19 @@ fn precheck(
     caller: &Caller,
     e: &ScanEvent,
     now: DateTime<Utc>,
-    skew: Duration,
+    limits: TimeLimits,
+) -> Result<String, Refusal> {
+    if let Some(field) = bad_text(e) {
+        return Err(("invalid_text", Some(field)));
+    }
+    precheck_clean(caller, e, now, limits).map_err(|reason| (reason, None))
+}
+
+fn precheck_clean(
+    caller: &Caller,
+    e: &ScanEvent,
+    now: DateTime<Utc>,
+    TimeLimits { skew, max_age }: TimeLimits,
 ) -> Result<String, &'static str> {
     let code = codes::parse(&e.code).map_err(|err| match err {
         codes::CodeError::Mistyped => "mistyped_code",
@@ -60,6 +117,9 @@ fn precheck(
     }
     if e.occurred_at > now + skew {
         return Err("future_timestamp");
+    }
+    if e.occurred_at < now - max_age {
+        return Err("stale_timestamp");
     }
     let needs_weight = matches!(
         e.action,
@@ -365,7 +425,7 @@ struct Job {
     caller: Caller,
     events: Vec<ScanEvent>,
     now: DateTime<Utc>,
-    skew: Duration,
+    limits: TimeLimits,
     tz: chrono::FixedOffset,
     /// Worked out before the writer's turn; `None` to work it out in the writer.
     plan: Option<Plan>,
@@ -410,7 +470,7 @@ impl GroupCommitter {
         caller: Caller,
         events: Vec<ScanEvent>,
         now: DateTime<Utc>,
-        skew: Duration,
+        limits: TimeLimits,
         tz: chrono::FixedOffset,
     ) -> Result<Vec<ScanResult>, ApiError> {
         check_batch(&events)?;
@@ -418,7 +478,7 @@ impl GroupCommitter {
         let plan = self
             .db
             .conn()
-            .and_then(|mut c| plan(&mut c, &caller, &events, now, skew, tz, Lock::None))
+            .and_then(|mut c| plan(&mut c, &caller, &events, now, limits, tz, Lock::None))
             .map_err(|e| tracing::debug!(error = %e, "scan batch planned by the writer"))
             .ok();
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
@@ -426,7 +486,7 @@ impl GroupCommitter {
             caller,
             events,
             now,
-            skew,
+            limits,
             tz,
             plan,
             reply,
@@ -520,7 +580,7 @@ impl Writer {
                             None => {}
                         }
                         conn.transaction(|c| {
-                            ingest_once(c, &j.caller, &j.events, j.now, j.skew, j.tz)
+                            ingest_once(c, &j.caller, &j.events, j.now, j.limits, j.tz)
                         })
                     })
                     .collect::<Vec<_>>())
@@ -591,13 +651,13 @@ pub fn ingest(
     caller: &Caller,
     events: &[ScanEvent],
     now: DateTime<Utc>,
-    skew: Duration,
+    limits: TimeLimits,
     tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
     check_batch(events)?;
     // First worked out without locks and stored only if nothing changed meanwhile: the
     // containers' locks are then held for the writes alone.
-    match plan(conn, caller, events, now, skew, tz, Lock::None)
+    match plan(conn, caller, events, now, limits, tz, Lock::None)
         .and_then(|p| write_unlocked(conn, p))
     {
         Err(e) if is_retryable(&e) => {
@@ -609,7 +669,7 @@ pub fn ingest(
     loop {
         attempt += 1;
         match crate::db::write_tx(conn, |conn| {
-            ingest_once(conn, caller, events, now, skew, tz)
+            ingest_once(conn, caller, events, now, limits, tz)
         }) {
             Err(e) if attempt < 6 && is_retryable(&e) => {
                 tracing::debug!(attempt, error = %e, "scan batch collided; retrying");
@@ -626,10 +686,10 @@ fn ingest_once(
     caller: &Caller,
     events: &[ScanEvent],
     now: DateTime<Utc>,
-    skew: Duration,
+    limits: TimeLimits,
     tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
-    let p = plan(conn, caller, events, now, skew, tz, Lock::Rows)?;
+    let p = plan(conn, caller, events, now, limits, tz, Lock::Rows)?;
     write(conn, p)
 }
 
@@ -646,6 +706,8 @@ struct Plan {
     collects: Vec<(String, String, Option<String>, chrono::NaiveDateTime)>,
     received: chrono::NaiveDateTime,
     tz: chrono::FixedOffset,
+    /// Who scanned: completes the stops of `collects` (checked by `runs::may_complete`).
+    actor: String,
 }
 
 /// Whether the reads of a plan take the containers' locks.
@@ -667,7 +729,7 @@ fn plan(
     caller: &Caller,
     events: &[ScanEvent],
     now: DateTime<Utc>,
-    skew: Duration,
+    limits: TimeLimits,
     tz: chrono::FixedOffset,
     lock: Lock,
 ) -> Result<Plan, ApiError> {
@@ -675,12 +737,13 @@ fn plan(
     let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
     let mut codes_of: Vec<Option<String>> = vec![None; events.len()];
     for (i, e) in events.iter().enumerate() {
-        match precheck(caller, e, now, skew) {
+        match precheck(caller, e, now, limits) {
             Ok(code) => codes_of[i] = Some(code),
-            Err(reason) => results[i] = Some(reject(&e.event_id.to_string(), reason)),
+            Err(refusal) => results[i] = Some(refuse(&e.event_id.to_string(), refusal)),
         }
     }
     let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
+    let runs = runs_of(conn, events, &codes_of)?;
     let (found, stored) = match lock {
         // Most batches: containers, sites and already-stored event ids in one query.
         Lock::None => read_batch(conn, &codes_of, &ids)?,
@@ -721,6 +784,18 @@ fn plan(
             Some(cid) if *cid == c.id => results[i] = Some(outcome(id, ScanStatus::Duplicate)),
             Some(_) => results[i] = Some(reject(id, "event_id_reused")),
             None => {
+                if micros(e.occurred_at) < c.created_at - limits.skew {
+                    results[i] = Some(reject(id, "before_container_created"));
+                    continue;
+                }
+                if let Some(run) = run_named(e)
+                    && !runs
+                        .get(run)
+                        .is_some_and(|r| crate::runs::may_complete(caller, r))
+                {
+                    results[i] = Some(reject(id, "not_your_run"));
+                    continue;
+                }
                 seen_in_batch.insert(id.clone(), c.id.clone());
                 todo.entry(c.id.clone()).or_default().push(i);
             }
@@ -739,6 +814,7 @@ fn plan(
         collects: Vec::new(),
         received,
         tz,
+        actor: caller.user_id.clone(),
     };
     if !todo.is_empty() {
         let rows: HashMap<String, (ContainerRow, Site)> = by_code
@@ -780,6 +856,47 @@ fn plan(
     Ok(p)
 }
 
+/// The run a collect scan names, if it names one (as stored: trimmed, blank is none).
+fn run_named(e: &ScanEvent) -> Option<&str> {
+    (e.action == ScanAction::Collect)
+        .then_some(e.run_id.as_deref())
+        .flatten()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+}
+
+/// The runs the batch's collect scans name (one query for the batch, none for a batch that
+/// names no run): whose they are decides whether a scan may complete their stops.
+fn runs_of(
+    conn: &mut DbConnection,
+    events: &[ScanEvent],
+    codes_of: &[Option<String>],
+) -> Result<HashMap<String, crate::runs::RunOwner>, ApiError> {
+    let mut ids: Vec<&str> = events
+        .iter()
+        .zip(codes_of)
+        .filter(|(_, code)| code.is_some())
+        .filter_map(|(e, _)| run_named(e))
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let found: Vec<crate::runs::RunOwner> = by_keys(
+        conn,
+        "SELECT id, org_id, driver_id FROM runs WHERE id IN (SELECT value FROM json_each(?))",
+        &ids,
+        |pg| {
+            runs::table
+                .filter(runs::id.eq_any(&ids))
+                .select(crate::runs::RunOwner::as_select())
+                .load(pg)
+        },
+    )?;
+    Ok(found.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
 /// Stores a plan made without locks. On PostgreSQL a batch that only appends events, the
 /// common case, is one statement (`DerivedBatch::save_with_events_pg`); pickups completing
 /// run stops, boxes weighed inside a big box, and SQLite without the scan writer take
@@ -816,7 +933,16 @@ fn write(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> 
     store::insert_events(conn, &p.events)?;
     // Pickups on a run complete its stops and open the institutions' manifests.
     for (run, inst, hub, at) in &p.collects {
-        crate::runs::store::on_collect(conn, run, inst, hub.as_deref(), *at, p.received, p.tz)?;
+        crate::runs::store::on_collect(
+            conn,
+            run,
+            &p.actor,
+            inst,
+            hub.as_deref(),
+            *at,
+            p.received,
+            p.tz,
+        )?;
     }
     Ok(p.results)
 }
@@ -827,6 +953,7 @@ fn outcome(event_id: &str, status: ScanStatus) -> ScanResult {
         status,
         state: None,
         reason: None,
+        field: None,
     }
 }
 
@@ -1198,7 +1325,7 @@ mod tests {
                 packaging,
                 note: None,
             };
-            store::create(conn, &keeper, 1, &spec, now, tz).expect("label")[0]
+            store::create(conn, &keeper, 1, &spec, now - Duration::hours(1), tz).expect("label")[0]
                 .code
                 .clone()
         };
@@ -1210,7 +1337,7 @@ mod tests {
             scan(&big, ScanAction::Seal, 30, now),
             scan(&small, ScanAction::Seal, 30, now),
         ];
-        ingest(&mut conn, &keeper, &seals, now, DEFAULT_CLOCK_SKEW, tz).expect("seal");
+        ingest(&mut conn, &keeper, &seals, now, TimeLimits::DEFAULT, tz).expect("seal");
 
         let pickup = [scan(&big, ScanAction::Collect, 5, now)];
         let p = plan(
@@ -1218,7 +1345,7 @@ mod tests {
             &driver,
             &pickup,
             now,
-            DEFAULT_CLOCK_SKEW,
+            TimeLimits::DEFAULT,
             tz,
             Lock::None,
         )
@@ -1255,7 +1382,7 @@ mod tests {
         );
 
         let results =
-            ingest(&mut conn, &driver, &pickup, now, DEFAULT_CLOCK_SKEW, tz).expect("pickup");
+            ingest(&mut conn, &driver, &pickup, now, TimeLimits::DEFAULT, tz).expect("pickup");
         assert_eq!(results[0].status, ScanStatus::Accepted);
         assert_eq!(
             collects(&mut conn, &small),
@@ -1279,11 +1406,12 @@ mod tests {
             packaging: Packaging::Bag,
             note: None,
         };
-        let codes: Vec<String> = store::create(&mut conn, &keeper, 2, &spec, now, tz)
-            .expect("label")
-            .into_iter()
-            .map(|c| c.code)
-            .collect();
+        let codes: Vec<String> =
+            store::create(&mut conn, &keeper, 2, &spec, now - Duration::hours(1), tz)
+                .expect("label")
+                .into_iter()
+                .map(|c| c.code)
+                .collect();
         let first = scan(&codes[0], ScanAction::Seal, 5, now);
         let second = ScanEvent {
             code: codes[1].clone(),
@@ -1294,12 +1422,12 @@ mod tests {
             &keeper,
             std::slice::from_ref(&second),
             now,
-            DEFAULT_CLOCK_SKEW,
+            TimeLimits::DEFAULT,
             tz,
             Lock::None,
         )
         .expect("plan");
-        let r = ingest(&mut conn, &keeper, &[first], now, DEFAULT_CLOCK_SKEW, tz).expect("first");
+        let r = ingest(&mut conn, &keeper, &[first], now, TimeLimits::DEFAULT, tz).expect("first");
         assert_eq!(r[0].status, ScanStatus::Accepted);
         let stale = write_unlocked(&mut conn, p);
         assert!(
@@ -1313,8 +1441,60 @@ mod tests {
             .first(&mut **conn)
             .expect("state");
         assert_eq!(untouched, "labelled", "the refused plan sealed the box");
-        let r = ingest(&mut conn, &keeper, &[second], now, DEFAULT_CLOCK_SKEW, tz).expect("again");
+        let r = ingest(&mut conn, &keeper, &[second], now, TimeLimits::DEFAULT, tz).expect("again");
         assert_eq!(r[0].reason.as_deref(), Some("event_id_reused"));
+    }
+
+    #[test]
+    fn device_times_and_text_are_checked_before_the_database() {
+        let now = Utc::now();
+        let clinic = Caller {
+            user_id: "u".into(),
+            role: Role::ClinicStaff,
+            tenant: Some("i".into()),
+        };
+        let code = codes::generate().expect("code");
+        let check = |e: &ScanEvent| precheck(&clinic, e, now, TimeLimits::DEFAULT).err();
+        let e = scan(&code, ScanAction::Seal, 10, now);
+        assert_eq!(check(&e), None);
+        let old = |minutes| scan(&code, ScanAction::Seal, minutes, now);
+        assert_eq!(
+            check(&old(30 * 24 * 60 + 1)),
+            Some(("stale_timestamp", None))
+        );
+        assert_eq!(check(&old(30 * 24 * 60 - 1)), None);
+        assert_eq!(check(&old(-6)), Some(("future_timestamp", None)));
+        let nul = ScanEvent {
+            device_id: Some("phone\0".into()),
+            ..e.clone()
+        };
+        assert_eq!(check(&nul), Some(("invalid_text", Some("device_id"))));
+        let nul = ScanEvent {
+            code: format!("{code}\0"),
+            ..e.clone()
+        };
+        assert_eq!(check(&nul), Some(("invalid_text", Some("code"))));
+        let collect = ScanEvent {
+            action: ScanAction::Collect,
+            run_id: Some("  r1 ".into()),
+            ..e.clone()
+        };
+        assert_eq!(run_named(&collect), Some("r1"));
+        assert_eq!(
+            run_named(&ScanEvent {
+                run_id: Some(" ".into()),
+                ..collect.clone()
+            }),
+            None
+        );
+        assert_eq!(
+            run_named(&ScanEvent {
+                action: ScanAction::Seal,
+                ..collect
+            }),
+            None,
+            "only collect scans complete stops"
+        );
     }
 
     both!(

@@ -218,6 +218,7 @@ diesel::table! {
         status -> Text,
         skip_reason -> Nullable<Text>,
         completed_at -> Nullable<Timestamp>,
+        completed_by -> Nullable<Text>,
     }
 }
 

@@ -8,7 +8,7 @@ use yifei_contract::{
     NewContainerBatch, ScanBatch, ScanResults,
 };
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, Batch, BatchJson};
 use crate::auth::Caller;
 use crate::custody::{MAX_BATCH, ingest, label, store};
 use crate::error::ApiError;
@@ -212,12 +212,23 @@ pub async fn nest(
     if occurred_at > now + state.config.clock_skew {
         return Err(ApiError::invalid("occurred_at", "is in the future"));
     }
+    if occurred_at < now - state.config.scan_max_age {
+        return Err(ApiError::invalid(
+            "occurred_at",
+            "is older than the server accepts (YIFEI_SCAN_MAX_AGE_DAYS)",
+        ));
+    }
     Ok(web::Json(
         state
             .db
             .run(move |conn| store::nest(conn, &caller, &code, &codes, occurred_at, now, tz))
             .await?,
     ))
+}
+
+/// Text a database cannot hold in one event refuses that event alone (`invalid_text`).
+impl Batch for ScanBatch {
+    const ITEMS: &'static str = "events";
 }
 
 /// Upload scans made offline: each event is accepted, recognised as a duplicate, or rejected
@@ -228,14 +239,18 @@ pub async fn nest(
 pub async fn scans(
     state: web::Data<AppState>,
     caller: Caller,
-    body: ApiJson<ScanBatch>,
+    body: BatchJson<ScanBatch>,
 ) -> Result<web::Json<ScanResults>, ApiError> {
     let events = body.0.events;
-    let (now, skew, tz) = (state.clock.now(), state.config.clock_skew, state.config.tz);
+    let (now, limits, tz) = (
+        state.clock.now(),
+        state.config.scan_limits(),
+        state.config.tz,
+    );
     let results = if state.config.group_commit && state.scan_writer.is_some() {
         let st = state.clone();
         actix_web::web::block(move || match &st.scan_writer {
-            Some(w) => w.ingest(caller, events, now, skew, tz),
+            Some(w) => w.ingest(caller, events, now, limits, tz),
             None => Err(ApiError::Internal("no scan writer".into())),
         })
         .await
@@ -243,7 +258,7 @@ pub async fn scans(
     } else {
         state
             .db
-            .run(move |conn| ingest::ingest(conn, &caller, &events, now, skew, tz))
+            .run(move |conn| ingest::ingest(conn, &caller, &events, now, limits, tz))
             .await?
     };
     if state.config.alert_interval.is_some()

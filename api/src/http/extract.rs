@@ -72,8 +72,46 @@ async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesM
 }
 
 /// Parses JSON straight into `T`, naming the path of the offending field: syntax errors are
-/// 400, type and value errors 422.
+/// 400, type and value errors 422, and text a database cannot hold (NUL, half a surrogate
+/// pair; `hygiene::text_faults`) 422 wherever it is, keys included.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse_json_judging(body, None)
+}
+
+/// Like `parse_json`, but text a database cannot hold inside the items of the top-level array
+/// `items` (`events[3].device_id`) is let through, to be refused item by item by the domain
+/// (`custody::ingest`): the body is parsed with each bad string carrying a NUL. Such text
+/// anywhere else is refused as in `parse_json`.
+pub fn parse_json_judging<T: DeserializeOwned>(
+    body: &[u8],
+    items: Option<&str>,
+) -> Result<T, ApiError> {
+    let Some(cleaned) = super::hygiene::text_faults(body) else {
+        return parse_clean(body);
+    };
+    let value: serde_json::Value = serde_json::from_slice(&cleaned)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    let paths = super::hygiene::nul_paths(&value);
+    let in_items = |p: &String| {
+        items.is_some_and(|items| {
+            p.strip_prefix(items)
+                .and_then(|rest| rest.strip_prefix('['))
+                .and_then(|rest| rest.split_once("]."))
+                .is_some_and(|(i, _)| i.bytes().all(|b| b.is_ascii_digit()))
+        })
+    };
+    if paths.is_empty() || !paths.iter().all(in_items) {
+        let outside: Vec<String> = paths.into_iter().filter(|p| !in_items(p)).collect();
+        return Err(super::hygiene::refusal(if outside.is_empty() {
+            vec!["body".into()]
+        } else {
+            outside
+        }));
+    }
+    parse_clean(&cleaned)
+}
+
+fn parse_clean<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // serde would map an array onto a struct positionally; every body of this API is an
     // object (or `null` where the body is optional).
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
@@ -137,6 +175,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             }
             let body = read_body(req, payload).await?;
             parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// A batch whose items are judged one by one: text a database cannot hold inside an item is
+/// left for the handler to refuse with that item alone (`parse_json_judging`).
+pub trait Batch: DeserializeOwned {
+    /// The top-level array of items.
+    const ITEMS: &'static str;
+}
+
+/// A JSON body of a `Batch`.
+#[derive(Debug)]
+pub struct BatchJson<T>(pub T);
+
+impl<T: Batch + 'static> FromRequest for BatchJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            if is_json(&req) != Some(true) {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as Content-Type: application/json".into(),
+                ));
+            }
+            let body = read_body(req, payload).await?;
+            parse_json_judging(&body, Some(T::ITEMS)).map(BatchJson)
         })
     }
 }
@@ -240,5 +308,42 @@ mod tests {
         ));
         assert_eq!(field(parse_json(b"\"just text\"")), "body");
         assert_eq!(field(parse_json(b"[\"x\", \"clinic\"]")), "body");
+        // Text a database cannot hold, wherever it is.
+        let mut b = base.clone();
+        b["contact"]["name"] = "王\0医生".into();
+        assert_eq!(field(parse_json(b.to_string().as_bytes())), "contact.name");
+        let lone = base.to_string().replacen(r#""v""#, r#""v\udc00""#, 1);
+        assert_eq!(field(parse_json(lone.as_bytes())), "village");
+    }
+
+    #[test]
+    fn a_batch_leaves_bad_text_in_its_items_to_be_judged_one_by_one() {
+        let event = |device: &str| {
+            format!(
+                r#"{{"event_id":"0195a4c2-1111-7000-8000-000000000001","code":"7K3M9Q2XC4TB","action":"seal","occurred_at":"2026-03-02T09:41:07+08:00","device_id":"{device}"}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"events":[{},{}]}}"#,
+            event("phone"),
+            event(r"ph\u0000one")
+        );
+        let batch: yifei_contract::ScanBatch =
+            parse_json_judging(body.as_bytes(), Some("events")).expect("parsed");
+        assert_eq!(batch.events[1].device_id.as_deref(), Some("ph\0one"));
+        let lone = body.replace(r"\u0000", r"\ud800");
+        let batch: yifei_contract::ScanBatch =
+            parse_json_judging(lone.as_bytes(), Some("events")).expect("parsed");
+        assert_eq!(batch.events[1].device_id.as_deref(), Some("ph\0one"));
+        assert!(matches!(
+            parse_json::<yifei_contract::ScanBatch>(body.as_bytes()),
+            Err(ApiError::Validation(v)) if v[0].field == "events[1].device_id"
+        ));
+        // Outside the items: the whole body is refused.
+        let outside = format!(r#"{{"events":[{}],"x\u0000":1}}"#, event("phone"));
+        assert!(matches!(
+            parse_json_judging::<yifei_contract::ScanBatch>(outside.as_bytes(), Some("events")),
+            Err(ApiError::Validation(v)) if v[0].field == "x\u{FFFD}"
+        ));
     }
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod custody;
 pub mod extract;
+pub mod hygiene;
 pub mod institutions;
 pub mod limits;
 pub mod middleware;

@@ -108,14 +108,24 @@ pub struct DayQuery {
     pub date: Option<NaiveDate>,
 }
 
-fn day_or_today(state: &AppState, d: Option<NaiveDate>) -> NaiveDate {
-    d.unwrap_or_else(|| {
-        state
-            .clock
-            .now()
-            .with_timezone(&state.config.tz)
-            .date_naive()
-    })
+fn today(state: &AppState) -> NaiveDate {
+    state
+        .clock
+        .now()
+        .with_timezone(&state.config.tz)
+        .date_naive()
+}
+
+/// The day asked for (today when absent), within `bounds` of today (`runs::check_day`).
+fn day_or_today(
+    state: &AppState,
+    d: Option<NaiveDate>,
+    bounds: (i64, i64),
+) -> Result<NaiveDate, ApiError> {
+    let today = today(state);
+    let day = d.unwrap_or(today);
+    crate::runs::check_day("date", day, today, bounds)?;
+    Ok(day)
 }
 
 /// Who must be visited on the day and why (dispatcher).
@@ -127,7 +137,10 @@ pub async fn due(
     caller: Caller,
     q: web::Query<DayQuery>,
 ) -> Result<web::Json<DueList>, ApiError> {
-    let (day, schedule) = (day_or_today(&state, q.date), state.config.schedule());
+    let (day, schedule) = (
+        day_or_today(&state, q.date, crate::runs::PLAN_DAYS)?,
+        state.config.schedule(),
+    );
     Ok(web::Json(
         state
             .db
@@ -147,6 +160,7 @@ pub async fn plan(
     body: ApiJson<NewPlan>,
 ) -> Result<HttpResponse, ApiError> {
     let NewPlan { date, vehicle_ids } = body.0;
+    crate::runs::check_day("date", date, today(&state), crate::runs::PLAN_DAYS)?;
     let (now, schedule, solving) = (
         state.clock.now(),
         state.config.schedule(),
@@ -168,7 +182,7 @@ pub async fn list_runs(
     caller: Caller,
     q: web::Query<DayQuery>,
 ) -> Result<web::Json<RunList>, ApiError> {
-    let day = day_or_today(&state, q.date);
+    let day = day_or_today(&state, q.date, crate::runs::READ_DAYS)?;
     let items = state
         .db
         .run(move |conn| store::list(conn, &caller, day, false))
@@ -186,7 +200,7 @@ pub async fn my_runs(
     caller: Caller,
     q: web::Query<DayQuery>,
 ) -> Result<web::Json<RunList>, ApiError> {
-    let day = day_or_today(&state, q.date);
+    let day = day_or_today(&state, q.date, crate::runs::READ_DAYS)?;
     let items = state
         .db
         .run(move |conn| store::list(conn, &caller, day, true))
@@ -250,10 +264,11 @@ pub async fn positions(
     body: ApiJson<PositionBatch>,
 ) -> Result<web::Json<PositionResult>, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
+    let window = (state.config.gps_max_age, state.config.clock_skew);
     Ok(web::Json(
         state
             .db
-            .run(move |conn| store::positions(conn, &caller, &id, &body.0.positions, now))
+            .run(move |conn| store::positions(conn, &caller, &id, &body.0.positions, now, window))
             .await?,
     ))
 }

@@ -7,10 +7,62 @@
 pub mod fleet;
 pub mod store;
 
-use yifei_contract::OpeningWindow;
+use chrono::{Duration, NaiveDate};
+use diesel::prelude::*;
+use yifei_contract::{OpeningWindow, Role};
 use yifei_routing::{HaversineMatrix, LatLng, MatrixProvider, TimeWindow};
 
+use crate::auth::Caller;
+use crate::error::ApiError;
 use crate::institutions::parse_hhmm;
+
+/// Whose a run is: what decides who may complete its stops.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = crate::db::schema::runs)]
+pub struct RunOwner {
+    pub id: String,
+    pub org_id: String,
+    pub driver_id: Option<String>,
+}
+
+/// Whether the caller may complete the run's stops (a collect scan naming the run): its
+/// driver, or a dispatcher of its company. Anyone else's scan naming it is refused like one
+/// naming a run that does not exist, so another company's run ids reveal nothing.
+pub fn may_complete(caller: &Caller, run: &RunOwner) -> bool {
+    match caller.role {
+        Role::Driver => run.driver_id.as_deref() == Some(caller.user_id.as_str()),
+        Role::Dispatcher => caller.tenant.as_deref() == Some(run.org_id.as_str()),
+        _ => false,
+    }
+}
+
+/// Days a plan or a due list may be asked for, around the server's local today: a week
+/// back (re-planning after an outage), a month ahead (the rolling horizon and holidays).
+pub const PLAN_DAYS: (i64, i64) = (7, 31);
+
+/// Days runs may be listed for: five years back (transfer records are kept at least three,
+/// 医疗废物管理条例 Art.12), a month ahead.
+pub const READ_DAYS: (i64, i64) = (5 * 366, 31);
+
+/// Refuses a day outside `today - back ..= today + ahead` as a 422 naming `field` (a year
+/// 0001 or 9999 is a typing error, and days that far out overflow the clock's arithmetic).
+pub fn check_day(
+    field: &str,
+    day: NaiveDate,
+    today: NaiveDate,
+    (back, ahead): (i64, i64),
+) -> Result<(), ApiError> {
+    let (first, last) = (today - Duration::days(back), today + Duration::days(ahead));
+    if day < first || day > last {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "must be between {first} and {last} ({back} days before to {ahead} after today)"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// Rural roads: 1.4 x the straight line at 35 km/h on average.
 pub const MATRIX: HaversineMatrix = HaversineMatrix {
@@ -87,5 +139,47 @@ mod tests {
         let m = MATRIX.matrix(&[a, b]).expect("matrix");
         assert_eq!(travel_seconds(a, b), Some(m.duration(0, 1)));
         assert!(travel_seconds(a, b).is_some_and(|s| s > 600.0 && s < 1800.0));
+    }
+
+    #[test]
+    fn only_the_runs_driver_and_its_dispatchers_complete_its_stops() {
+        let run = RunOwner {
+            id: "r".into(),
+            org_id: "co".into(),
+            driver_id: Some("d1".into()),
+        };
+        let who = |user: &str, role, tenant: &str| Caller {
+            user_id: user.into(),
+            role,
+            tenant: Some(tenant.into()),
+        };
+        assert!(may_complete(&who("d1", Role::Driver, "co"), &run));
+        assert!(
+            !may_complete(&who("d2", Role::Driver, "co"), &run),
+            "a colleague"
+        );
+        assert!(!may_complete(&who("d3", Role::Driver, "other"), &run));
+        assert!(may_complete(&who("x", Role::Dispatcher, "co"), &run));
+        assert!(!may_complete(&who("y", Role::Dispatcher, "other"), &run));
+        assert!(!may_complete(&who("z", Role::PlantOperator, "co"), &run));
+        let unassigned = RunOwner {
+            driver_id: None,
+            ..run
+        };
+        assert!(!may_complete(&who("d1", Role::Driver, "co"), &unassigned));
+    }
+
+    #[test]
+    fn days_are_bounded_around_today() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 2).expect("day");
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("day");
+        assert!(check_day("date", today, today, PLAN_DAYS).is_ok());
+        assert!(check_day("date", d(2026, 2, 23), today, PLAN_DAYS).is_ok());
+        assert!(check_day("date", d(2026, 2, 22), today, PLAN_DAYS).is_err());
+        assert!(check_day("date", d(2026, 4, 2), today, PLAN_DAYS).is_ok());
+        assert!(check_day("date", d(2026, 4, 3), today, PLAN_DAYS).is_err());
+        assert!(check_day("date", d(1, 1, 1), today, READ_DAYS).is_err());
+        assert!(check_day("date", d(9999, 12, 31), today, READ_DAYS).is_err());
+        assert!(check_day("date", d(2022, 1, 1), today, READ_DAYS).is_ok());
     }
 }

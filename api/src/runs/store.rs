@@ -62,6 +62,7 @@ pub struct StopRow {
     pub status: String,
     pub skip_reason: Option<String>,
     pub completed_at: Option<NaiveDateTime>,
+    pub completed_by: Option<String>,
 }
 
 fn company_site(conn: &mut DbConnection, org: &str) -> Result<(String, f64, f64), ApiError> {
@@ -280,6 +281,7 @@ pub fn plan(
                         status: "pending".into(),
                         skip_reason: None,
                         completed_at: None,
+                        completed_by: None,
                     })
                     .execute(conn)?;
             }
@@ -391,6 +393,7 @@ pub fn detail_of(conn: &mut DbConnection, id: &str) -> Result<Run, ApiError> {
                     status: s.status.clone(),
                     skip_reason: s.skip_reason.clone(),
                     completed_at: s.completed_at.map(|d| d.and_utc()),
+                    completed_by: s.completed_by.clone(),
                     containers: c,
                 }
             })
@@ -508,13 +511,33 @@ pub fn skip(
     })
 }
 
-/// Stores GPS fixes; a fix already stored (same run and time) is ignored, late ones are fine.
+/// Why a GPS fix's device time is refused, if it is: older than `max_age` or more than
+/// `skew` ahead of the server's clock (a phone whose clock was reset must not draw a track in
+/// 1970 or 2099).
+pub fn fix_time_refused(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_age: Duration,
+    skew: Duration,
+) -> Option<&'static str> {
+    if at < now - max_age {
+        Some("stale_timestamp")
+    } else if at > now + skew {
+        Some("future_timestamp")
+    } else {
+        None
+    }
+}
+
+/// Stores GPS fixes; a fix already stored (same run and time) is ignored, late ones are fine
+/// within `max_age`; fixes outside the time window are refused one by one.
 pub fn positions(
     conn: &mut DbConnection,
     caller: &Caller,
     run_id: &str,
     fixes: &[yifei_contract::Position],
     now: DateTime<Utc>,
+    (max_age, skew): (Duration, Duration),
 ) -> Result<PositionResult, ApiError> {
     caller.require(&[Role::Driver])?;
     if fixes.is_empty() || fixes.len() > 5000 {
@@ -528,9 +551,20 @@ pub fn positions(
             ));
         }
     }
+    let mut rejected = Vec::new();
+    let mut kept = Vec::with_capacity(fixes.len());
+    for (i, p) in fixes.iter().enumerate() {
+        match fix_time_refused(p.at, now, max_age, skew) {
+            Some(reason) => rejected.push(yifei_contract::RejectedPosition {
+                index: i32::try_from(i).unwrap_or(i32::MAX),
+                reason: reason.into(),
+            }),
+            None => kept.push(p),
+        }
+    }
     write_tx(conn, |conn| {
         visible(conn, caller, run_id)?;
-        let mut rows: Vec<(String, NaiveDateTime, f64, f64, NaiveDateTime)> = fixes
+        let mut rows: Vec<(String, NaiveDateTime, f64, f64, NaiveDateTime)> = kept
             .iter()
             .map(|p| {
                 (
@@ -569,7 +603,8 @@ pub fn positions(
         let accepted = i32::try_from(accepted).unwrap_or(i32::MAX);
         Ok(PositionResult {
             accepted,
-            duplicates: i32::try_from(fixes.len()).unwrap_or(i32::MAX) - accepted,
+            duplicates: i32::try_from(kept.len()).unwrap_or(i32::MAX) - accepted,
+            rejected: rejected.clone(),
         })
     })
 }
@@ -727,6 +762,7 @@ pub fn insert(
                         status: "pending".into(),
                         skip_reason: None,
                         completed_at: None,
+                        completed_by: None,
                     })
                     .execute(conn)?;
             } else {
@@ -752,11 +788,14 @@ pub fn insert(
     })
 }
 
-/// A collect scan with a run id: completes the stop serving the container's institution,
-/// opens the institution's manifest for the run, fulfils its pickup requests.
+/// A collect scan with a run id, by `by` (whom ingest checked with `runs::may_complete`):
+/// completes the stop serving the container's institution (recording who did), opens the
+/// institution's manifest for the run, fulfils its pickup requests.
+#[allow(clippy::too_many_arguments)]
 pub fn on_collect(
     conn: &mut DbConnection,
     run_id: &str,
+    by: &str,
     institution_id: &str,
     hub_id: Option<&str>,
     occurred_at: NaiveDateTime,
@@ -785,6 +824,7 @@ pub fn on_collect(
                 .set((
                     run_stops::status.eq("completed"),
                     run_stops::completed_at.eq(occurred_at),
+                    run_stops::completed_by.eq(by),
                 ))
                 .execute(conn)?;
         }

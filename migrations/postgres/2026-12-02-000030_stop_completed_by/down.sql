@@ -1,0 +1,1 @@
+ALTER TABLE run_stops DROP COLUMN completed_by;
