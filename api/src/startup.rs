@@ -39,9 +39,6 @@ impl Application {
         } else {
             None
         };
-        if let Some(every) = config.alert_interval {
-            crate::oversight::alerts::spawn_evaluator(db.clone(), clock.clone(), config.tz, every);
-        }
         if let Some(mail) = mail {
             crate::notify::spawn_worker(db.clone(), mail, clock.clone());
         }
@@ -112,13 +109,19 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
     let keys = JwtKeys::new(secret.as_bytes())?;
     let (db_backend, db_for_writer) = (db.backend, db.clone());
     let throttle = LoginThrottle::new(config.login_max_failures, config.login_window);
+    let alerts = crate::oversight::evaluator::Evaluator::start(
+        db.clone(),
+        clock.clone(),
+        config.tz,
+        config.alert_interval,
+    );
     Ok(AppState {
         db,
         config,
         keys,
         clock,
         throttle,
-        last_alert_eval: std::sync::atomic::AtomicI64::new(0),
+        alerts,
         scan_writer: (db_backend == crate::db::Backend::Sqlite)
             .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),
     })

@@ -7,6 +7,7 @@ mod contract;
 mod crash;
 mod custody;
 mod foundation;
+mod hardening_oversight;
 mod notify;
 mod oversight;
 mod runs;

@@ -45,8 +45,9 @@ const RULES: [&str; 10] = [
     "discrepancy_unresolved",
 ];
 
-/// Alerts in the caller's view, newest first. The rules are evaluated first, so what was
-/// uploaded a moment ago is reflected.
+/// Alerts in the caller's view, newest first: bureau staff their jurisdiction, a company its
+/// own and the institution-side ones, an approved institution its own (a pending one none).
+/// Reading never evaluates the rules: `evaluated_at` says how current the list is.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "oversight", params(AlertQuery), security(("bearer" = [])),
     responses((status = 200, description = "Alerts", body = AlertPage)))]
 pub async fn list(
@@ -78,22 +79,24 @@ pub async fn list(
         cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit: page_limit(q.limit)?,
     };
-    let now = state.clock.now();
+    caller.require(&[
+        Role::Admin,
+        Role::BureauStaff,
+        Role::Dispatcher,
+        Role::PlantOperator,
+        Role::ClinicStaff,
+        Role::HubKeeper,
+    ])?;
     Ok(web::Json(
         state
             .db
-            .run(move |conn| {
-                if caller.role == Role::Driver {
-                    return Err(ApiError::Forbidden("drivers do not handle alerts".into()));
-                }
-                alerts::evaluate(conn, now)?;
-                alerts::list(conn, &caller, filter)
-            })
+            .run(move |conn| alerts::list(conn, &caller, filter))
             .await?,
     ))
 }
 
-/// Acknowledge an alert (admin, bureau staff, dispatcher): someone is on it.
+/// Acknowledge an alert: someone is on it (admin; health-bureau staff of its township; a
+/// dispatcher for its company's alerts and the institution-side ones).
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "oversight",
     params(("id" = String, Path, description = "Alert id")),
     request_body(content = Option<yifei_contract::Empty>, description = "Nothing needed"),
@@ -114,7 +117,8 @@ pub async fn ack(
     ))
 }
 
-/// Resolve an alert with a note of what was done.
+/// Resolve an alert with a note of what was done (admin; health-bureau staff of its
+/// township; a dispatcher only for its own company's alerts).
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "oversight",
     params(("id" = String, Path, description = "Alert id")),
     request_body = ResolveRequest, security(("bearer" = [])),
@@ -156,10 +160,10 @@ pub async fn put_epidemic(
 ) -> Result<web::Json<EpidemicMode>, ApiError> {
     caller.require(&[Role::Admin, Role::BureauStaff])?;
     let enabled = body.0.enabled;
-    let now = state.clock.now();
     state
         .db
         .run(move |conn| {
+            crate::roles::require_acting_bureau(conn, &caller)?;
             if caller.role == Role::BureauStaff
                 && !matches!(
                     crate::institutions::store::scope_of(conn, &caller)?,
@@ -171,10 +175,11 @@ pub async fn put_epidemic(
                 ));
             }
             oversight::set_epidemic(conn, enabled)?;
-            alerts::evaluate(conn, now)?;
             Ok(())
         })
         .await?;
+    // The new thresholds apply from the next evaluation, which starts now.
+    state.alerts.request();
     tracing::warn!(enabled, "epidemic mode switched");
     Ok(web::Json(EpidemicMode { enabled }))
 }
