@@ -13,6 +13,7 @@ use crate::custody::{county, ev, new_container, scan};
 both!(
     reads_never_evaluate_and_uploads_do,
     alerts_follow_the_company_they_concern,
+    csv_exports_cannot_carry_formulas,
 );
 
 fn items(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
@@ -259,4 +260,112 @@ fn alerts_follow_the_company_they_concern(app: &TestApp) {
         "{}",
         r.text
     );
+}
+
+/// Every CSV export (the manifests of a run, one manifest, the coverage report) with a
+/// formula in each kind of text a user chose: institution name, township, company name.
+fn csv_exports_cannot_carry_formulas(app: &TestApp) {
+    let company = app.org("disposal_company", "-2+3 处置公司", &[]);
+    app.user("admin1", Role::Admin, None);
+    app.user("driver1", Role::Driver, Some(&company));
+    app.user("dispatch1", Role::Dispatcher, Some(&company));
+    let admin = app.login("admin1").0;
+    let mut body = crate::common::sign_up_body(1, "@SUM(1+1)");
+    body["name"] = json!("=cmd|' /C calc'!A0");
+    let r = app.post("/api/v1/institutions", None, &body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let inst = r.str("id");
+    let r = app.post(
+        &format!("/api/v1/institutions/{inst}/approve"),
+        Some(&admin),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let clinic = app.login("clinic1").0;
+    let code = new_container(app, &clinic, "infectious", "bag");
+    app.clock.advance(Duration::hours(1));
+    let tok = |l: &str| app.login(l).0;
+    let (admin, clinic, driver, dispatcher) = (
+        tok("admin1"),
+        tok("clinic1"),
+        tok("driver1"),
+        tok("dispatch1"),
+    );
+    scan(app, &clinic, &[ev(&code, "seal", 10, Some(2.0))]);
+    let r = app.post(
+        "/api/v1/pickup-requests",
+        Some(&clinic),
+        &json!({"est_weight_kg": 2.0}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let me = app.get("/api/v1/me", Some(&driver));
+    let r = app.post(
+        "/api/v1/vehicles",
+        Some(&dispatcher),
+        &json!({"plate": "@鲁J·A1234", "capacity_kg": 800, "capacity_units": 60, "refrigerated": false, "driver_id": me.body["id"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.post(
+        "/api/v1/plans",
+        Some(&dispatcher),
+        &json!({"date": "2026-03-02"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let run = r.body["runs"][0]["id"].as_str().expect("a run").to_owned();
+    let mut collect = ev(&code, "collect", 20, Some(2.0));
+    collect["run_id"] = json!(run);
+    let res = scan(app, &driver, &[collect]);
+    assert_eq!(res[0]["status"], "accepted", "{res:?}");
+    let manifests = app.get(
+        &format!("/api/v1/runs/{run}/manifests?format=csv"),
+        Some(&dispatcher),
+    );
+    assert_eq!(manifests.status, 200, "{}", manifests.text);
+    let number = app
+        .get(&format!("/api/v1/runs/{run}/manifests"), Some(&dispatcher))
+        .body["items"][0]["number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    let one = app.get(
+        &format!("/api/v1/manifests/{number}?format=csv"),
+        Some(&admin),
+    );
+    assert_eq!(one.status, 200, "{}", one.text);
+    let coverage = app.get("/api/v1/reports/coverage?format=csv", Some(&admin));
+    assert_eq!(coverage.status, 200, "{}", coverage.text);
+    let coverage_accept = app.get_with("/api/v1/reports/coverage", Some(&admin), "text/csv");
+    for (what, csv, wanted) in [
+        (
+            "run manifests",
+            &manifests.text,
+            vec!["'=cmd|' /C calc'!A0", "'-2+3 处置公司", "'@鲁J·A1234"],
+        ),
+        (
+            "manifest",
+            &one.text,
+            vec!["'=cmd|' /C calc'!A0", "'-2+3 处置公司", "'@鲁J·A1234"],
+        ),
+        ("coverage", &coverage.text, vec!["township,'@SUM(1+1),1,"]),
+        (
+            "coverage (Accept)",
+            &coverage_accept.text,
+            vec!["township,'@SUM(1+1),1,"],
+        ),
+    ] {
+        for w in wanted {
+            assert!(csv.contains(w), "{what}: {w} missing from\n{csv}");
+        }
+        // No cell of any line starts a formula.
+        for line in csv.lines() {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(
+                    !cell.starts_with(['=', '+', '@', '\t', '\r'])
+                        && !(cell.starts_with('-') && cell.parse::<f64>().is_err()),
+                    "{what}: formula cell {cell:?} in {line}"
+                );
+            }
+        }
+    }
 }
