@@ -14,6 +14,7 @@ both!(
     reads_never_evaluate_and_uploads_do,
     alerts_follow_the_company_they_concern,
     csv_exports_cannot_carry_formulas,
+    filters_are_applied_and_refused_outside_the_jurisdiction,
 );
 
 fn items(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
@@ -368,4 +369,101 @@ fn csv_exports_cannot_carry_formulas(app: &TestApp) {
             }
         }
     }
+}
+
+/// 石门镇 and 北山乡, percent-encoded for a query string.
+const SM: &str = "%E7%9F%B3%E9%97%A8%E9%95%87";
+const BS: &str = "%E5%8C%97%E5%B1%B1%E4%B9%A1";
+
+fn filters_are_applied_and_refused_outside_the_jurisdiction(app: &TestApp) {
+    let c = county(app);
+    let inst_c = app.sign_up(3, "北山乡");
+    let r = app.post(
+        &format!("/api/v1/institutions/{inst_c}/approve"),
+        Some(&c.admin),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let county_org = app.org("health_bureau", "县卫生健康局", &[]);
+    app.user("bureau1", Role::BureauStaff, Some(&county_org));
+    let south_org = app.org("health_bureau", "南片", &["石门镇"]);
+    app.user("south1", Role::BureauStaff, Some(&south_org));
+    let (b, south) = (app.login("bureau1").0, app.login("south1").0);
+    let all_ok = json!({"packaging": true, "labels": true, "storage_time": true, "register": true, "signage": true});
+    let mut failed = all_ok.clone();
+    failed["labels"] = json!(false);
+    let r = app.post(
+        "/api/v1/inspections",
+        Some(&b),
+        &json!({"institution_id": c.inst_a, "checklist": all_ok}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.post(
+        "/api/v1/inspections",
+        Some(&b),
+        &json!({"institution_id": inst_c, "checklist": failed, "rectification_deadline": "2026-03-20T00:00:00Z"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    // The township filter is applied to the list and its pass rate.
+    let list = |tok: &str, q: &str| {
+        let r = app.get(&format!("/api/v1/inspections{q}"), Some(tok));
+        assert_eq!(r.status, 200, "{}", r.text);
+        (
+            r.body["items"].as_array().map(Vec::len),
+            r.body["pass_rate"].as_f64(),
+        )
+    };
+    assert_eq!(list(&b, ""), (Some(2), Some(0.5)));
+    assert_eq!(list(&b, &format!("?township={SM}")), (Some(1), Some(1.0)));
+    assert_eq!(list(&b, &format!("?township={BS}")), (Some(1), Some(0.0)));
+    assert_eq!(
+        list(&south, &format!("?township={SM}")),
+        (Some(1), Some(1.0))
+    );
+    // A township outside the caller's jurisdiction is refused, on every endpoint that takes one.
+    for path in [
+        format!("/api/v1/reports/coverage?township={BS}"),
+        format!("/api/v1/reports/coverage?township={BS}&format=csv"),
+        format!("/api/v1/reports/coverage/cells?township={BS}"),
+        format!("/api/v1/inspections?township={BS}"),
+        format!("/api/v1/alerts?township={BS}"),
+        format!("/api/v1/institutions?township={BS}"),
+    ] {
+        let p = app.get(&path, Some(&south)).problem(403).clone();
+        assert!(
+            p["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("北山乡") && d.contains("jurisdiction")),
+            "{path}: {p}"
+        );
+    }
+    let r = app.get(
+        &format!("/api/v1/reports/coverage?township={SM}"),
+        Some(&south),
+    );
+    assert_eq!(
+        (r.status, r.body["total"]["registered"].as_i64()),
+        (200, Some(2)),
+        "{}",
+        r.text
+    );
+    // A county-wide bureau may filter on any township.
+    let r = app.get(&format!("/api/v1/reports/coverage?township={BS}"), Some(&b));
+    assert_eq!(
+        (r.status, r.body["total"]["registered"].as_i64()),
+        (200, Some(1)),
+        "{}",
+        r.text
+    );
+    // An institution the caller may not see, as a filter, is not found rather than empty.
+    app.get(
+        &format!("/api/v1/containers?institution_id={}", c.inst_b),
+        Some(&c.clinic_a),
+    )
+    .problem(404);
+    let r = app.get(
+        &format!("/api/v1/containers?institution_id={}", c.inst_a),
+        Some(&c.clinic_a),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 }

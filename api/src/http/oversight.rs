@@ -184,7 +184,7 @@ pub async fn put_epidemic(
     Ok(web::Json(EpidemicMode { enabled }))
 }
 
-/// Period and scope of a report.
+/// Period and scope of the coverage report.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
@@ -192,25 +192,56 @@ pub struct ReportQuery {
     pub from: Option<NaiveDate>,
     /// Last local day, inclusive (default: today).
     pub to: Option<NaiveDate>,
-    /// One township only.
+    /// One township only (bureau staff: one of their jurisdiction, else 403).
     pub township: Option<String>,
     /// `containers` lists the codes behind each institution's figures.
     pub detail: Option<String>,
     /// `json` (default) or `csv` (also `Accept: text/csv`).
     pub format: Option<String>,
+}
+
+/// Period and scope of the cell map.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CellsQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only (bureau staff: one of their jurisdiction, else 403).
+    pub township: Option<String>,
     /// H3 resolution of the cell map, 5 to 9 (default 7).
     pub res: Option<u8>,
 }
 
-fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError> {
+/// Period and township of the inspection list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only (bureau staff: one of their jurisdiction, else 403); the
+    /// disposal company's inspections belong to no township and are left out then.
+    pub township: Option<String>,
+}
+
+fn params(
+    state: &AppState,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    township: Option<&str>,
+    detail: Option<&str>,
+) -> Result<reports::Params, ApiError> {
     let today = state
         .clock
         .now()
         .with_timezone(&state.config.tz)
         .date_naive();
-    let to = q.to.unwrap_or(today);
-    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
-    let with_codes = match q.detail.as_deref() {
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - chrono::Duration::days(29));
+    let with_codes = match detail {
         None | Some("") => false,
         Some("containers") => true,
         Some(_) => return Err(ApiError::invalid("detail", "must be containers")),
@@ -218,7 +249,7 @@ fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError
     Ok(reports::Params {
         from,
         to,
-        township: q.township.clone().filter(|t| !t.trim().is_empty()),
+        township: township.map(str::to_owned).filter(|t| !t.trim().is_empty()),
         with_codes,
     })
 }
@@ -233,7 +264,13 @@ pub async fn coverage(
     req: HttpRequest,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params(&state, &q)?;
+    let p = params(
+        &state,
+        q.from,
+        q.to,
+        q.township.as_deref(),
+        q.detail.as_deref(),
+    )?;
     let csv = wants_csv(&req, q.format.as_deref())?;
     let (now, tz) = (state.clock.now(), state.config.tz);
     let r = state
@@ -248,14 +285,14 @@ pub async fn coverage(
 }
 
 /// The report's institutions by H3 cell: a GeoJSON FeatureCollection for maps.
-#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", params(CellsQuery), security(("bearer" = [])),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object)))]
 pub async fn cells(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<ReportQuery>,
+    q: web::Query<CellsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params(&state, &q)?;
+    let p = params(&state, q.from, q.to, q.township.as_deref(), None)?;
     let res = q.res.unwrap_or(7);
     if !(5..=9).contains(&res) {
         return Err(ApiError::invalid("res", "must be 5 to 9"));
@@ -293,21 +330,21 @@ pub async fn record(
 }
 
 /// Inspections of a period with their pass rate against the 95 % target.
-#[utoipa::path(get, path = "/api/v1/inspections", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/inspections", tag = "oversight", params(PeriodQuery), security(("bearer" = [])),
     responses((status = 200, description = "Inspections", body = InspectionList)))]
 pub async fn list_inspections(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<ReportQuery>,
+    q: web::Query<PeriodQuery>,
 ) -> Result<web::Json<InspectionList>, ApiError> {
-    let p = params(&state, &q)?;
+    let p = params(&state, q.from, q.to, q.township.as_deref(), None)?;
     let tz = state.config.tz;
     let (start, _) = crate::pickups::store::day_bounds(p.from, tz);
     let (_, end) = crate::pickups::store::day_bounds(p.to, tz);
     Ok(web::Json(
         state
             .db
-            .run(move |conn| inspections::list(conn, &caller, start, end))
+            .run(move |conn| inspections::list(conn, &caller, start, end, p.township.as_deref()))
             .await?,
     ))
 }

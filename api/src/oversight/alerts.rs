@@ -1037,6 +1037,12 @@ pub fn list(
         q = q.filter(alerts::rule.eq(r));
     }
     if let Some(t) = f.township {
+        if let Viewer::Bureau {
+            townships: Some(j), ..
+        } = &v
+        {
+            crate::institutions::Scope::Townships(j.clone()).check_township(&t)?;
+        }
         q = q.filter(alerts::township.eq(t));
     }
     if let Some(c) = f.cursor {

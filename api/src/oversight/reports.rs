@@ -203,6 +203,7 @@ pub fn coverage(
         q = q.filter(institutions::township.eq_any(t.clone()));
     }
     if let Some(t) = &p.township {
+        scope.check_township(t)?;
         q = q.filter(institutions::township.eq(t.clone()));
     }
     let insts: Vec<InstitutionRow> = q.order(institutions::id.asc()).load(conn)?;
@@ -348,10 +349,7 @@ pub fn coverage(
         .iter()
         .map(|i| (i.id.as_str(), i.kind.as_str()))
         .collect();
-    for ins in inspections::in_scope(conn, caller, start, end)? {
-        if p.township.is_some() && ins.township != p.township {
-            continue;
-        }
+    for ins in inspections::in_scope(conn, caller, start, end, p.township.as_deref())? {
         let passed = i64::from(ins.passed);
         total.inspections += 1;
         total.inspections_passed += passed;
