@@ -10,4 +10,5 @@ mod foundation;
 mod hardening_oversight;
 mod notify;
 mod oversight;
+mod roles;
 mod runs;
