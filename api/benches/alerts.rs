@@ -1,8 +1,10 @@
 //! Whether `GET /alerts` can slow everyone (issue #14, item 4): the rate of `GET /me` of one
 //! client alone, against the same client while 8 connections of a pending (unapproved)
 //! clinic hammer `GET /alerts`, and while 8 connections of county-wide bureau staff do (the
-//! heaviest honest reader: the whole county's alerts). Same server, same run, the demo
-//! county on a fresh database.
+//! heaviest honest reader: the whole county's alerts). The reference is 8 connections on
+//! `/me` itself: on two cores any 8 busy connections take most of the CPU, so `/alerts` is
+//! harmless when it leaves `/me` the rate that `/me` load does. Same server, same run, the
+//! demo county on a fresh database.
 //!
 //! `cargo bench -p yifei-api --bench alerts` (SQLite; `ALERTS_PG=1` adds PostgreSQL from
 //! `YIFEI_TEST_PG_URL`). `ALERTS_SECS` (default 5) is the length of each phase.
@@ -70,12 +72,12 @@ fn hammer(
         .collect()
 }
 
-/// `/me` per second alone, and with 8 connections on `/alerts` by `reader` (also returned:
-/// `/alerts` per second).
-fn measure(base: &str, me_token: &str, reader: Option<&str>, secs: f64) -> (f64, f64) {
+/// `/me` per second of one client while 8 connections send `GET load_path` as `reader`
+/// (none: alone); also returns the load's requests per second.
+fn measure(base: &str, me_token: &str, reader: Option<(&str, &str)>, secs: f64) -> (f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let load = reader
-        .map(|t| hammer(base, "/alerts?limit=50", t, 8, &stop))
+        .map(|(path, t)| hammer(base, path, t, 8, &stop))
         .unwrap_or_default();
     // Let the load start before measuring.
     std::thread::sleep(Duration::from_millis(300));
@@ -140,12 +142,19 @@ fn run(url: &str, secs: f64) {
         .expect("json");
     let stored = alerts["items"].as_array().map_or(0, Vec::len);
     let (alone, _) = measure(&base, &me, None, secs);
-    let (with_pending, pending_rate) = measure(&base, &me, Some(&pending), secs);
-    let (with_bureau, bureau_rate) = measure(&base, &me, Some(&bureau), secs);
+    // The reference load: 8 more connections on `/me` itself, the cheapest signed-in read.
+    let (with_me, me_rate) = measure(&base, &me, Some(("/me", &bureau)), secs);
+    let (with_pending, pending_rate) =
+        measure(&base, &me, Some(("/alerts?limit=50", &pending)), secs);
+    let (with_bureau, bureau_rate) = measure(&base, &me, Some(("/alerts?limit=50", &bureau)), secs);
     let (again, _) = measure(&base, &me, None, secs);
     println!(
         "{}: {stored} alerts on the bureau's first page; /me alone {alone:.0} req/s (again at the end {again:.0})",
         url.split(':').next().unwrap_or("?")
+    );
+    println!(
+        "  8 x bureau on /me ({me_rate:.0} req/s, the reference load): /me {with_me:.0} req/s = {:.2} of alone",
+        with_me / alone
     );
     println!(
         "  8 x pending clinic on /alerts ({pending_rate:.0} req/s): /me {with_pending:.0} req/s = {:.2} of alone",
