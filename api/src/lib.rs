@@ -18,6 +18,7 @@ pub mod manifests;
 pub mod notify;
 pub mod oversight;
 pub mod pickups;
+pub mod roles;
 pub mod runs;
 pub mod startup;
 pub mod state;

@@ -41,9 +41,6 @@ impl Application {
         } else {
             None
         };
-        if let Some(every) = config.alert_interval {
-            crate::oversight::alerts::spawn_evaluator(db.clone(), clock.clone(), config.tz, every);
-        }
         if let Some(mail) = mail {
             crate::notify::spawn_worker(db.clone(), mail, clock.clone());
         }
@@ -121,6 +118,12 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
     let auth_limit = RateLimiter::new(config.auth_rate_limit, config.auth_rate_window);
     let sign_up_limit = RateLimiter::new(config.sign_up_rate_limit, config.sign_up_rate_window);
     let sessions = SessionCache::new(config.session_check);
+    let alerts = crate::oversight::evaluator::Evaluator::start(
+        db.clone(),
+        clock.clone(),
+        config.tz,
+        config.alert_interval,
+    );
     Ok(AppState {
         db,
         config,
@@ -130,7 +133,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         auth_limit,
         sign_up_limit,
         sessions,
-        last_alert_eval: std::sync::atomic::AtomicI64::new(0),
+        alerts,
         scan_writer: (db_backend == crate::db::Backend::Sqlite)
             .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),
     })

@@ -20,9 +20,9 @@ pub struct AppState {
     pub sign_up_limit: RateLimiter,
     /// Recently checked sessions (the `sid` of access tokens).
     pub sessions: SessionCache,
-    /// When alerts were last evaluated after a scan upload (unix seconds): uploads trigger an
-    /// evaluation at most every few seconds, off the request path.
-    pub last_alert_eval: std::sync::atomic::AtomicI64,
+    /// The alert evaluator: the only place rules are evaluated (periodically, and on request
+    /// after uploads), one evaluation at a time, never on a read.
+    pub alerts: crate::oversight::evaluator::Evaluator,
     /// SQLite only: the group-committing scan writer.
     pub scan_writer: Option<crate::custody::ingest::GroupCommitter>,
 }

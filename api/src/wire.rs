@@ -48,12 +48,91 @@ impl Cursor {
     }
 }
 
-/// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+/// One cell of a CSV export.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    /// Text from anyone (names, townships, codes): neutralised against formula injection.
+    Text(&'a str),
+    /// A number the server formatted itself: written as is, so a negative stays numeric.
+    Num(String),
+}
+
+impl Cell<'_> {
+    /// A number with `decimals` places, or an empty cell.
+    pub fn num(v: Option<f64>, decimals: usize) -> Cell<'static> {
+        Cell::Num(v.map(|x| format!("{x:.decimals$}")).unwrap_or_default())
+    }
+
+    /// An integer.
+    pub fn int(v: i64) -> Cell<'static> {
+        Cell::Num(v.to_string())
+    }
+}
+
+/// Text that a spreadsheet would run as a formula (OWASP "CSV injection": a cell starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which makes it
+/// plain text; anything else is unchanged.
+pub fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
     } else {
-        s.to_owned()
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// The one CSV writer of every export (RFC 4180 quoting by the `csv` crate, text cells
+/// neutralised): no export writes CSV another way.
+pub struct CsvWriter {
+    w: csv::Writer<Vec<u8>>,
+}
+
+impl CsvWriter {
+    /// A document with its header line.
+    pub fn new(header: &[&str]) -> CsvWriter {
+        let mut w = CsvWriter {
+            w: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new()),
+        };
+        w.row(&header.iter().map(|h| Cell::Text(h)).collect::<Vec<_>>());
+        w
+    }
+
+    /// One line.
+    pub fn row(&mut self, cells: &[Cell<'_>]) {
+        let fields = cells.iter().map(|c| match c {
+            Cell::Text(t) => neutralise(t),
+            Cell::Num(n) => std::borrow::Cow::Borrowed(n.as_str()),
+        });
+        // Writing into memory cannot fail.
+        let _ = self.w.write_record(fields.map(|f| f.into_owned()));
+    }
+
+    /// The document.
+    pub fn finish(self) -> String {
+        let bytes = self.w.into_inner().unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn text_cells_cannot_be_formulas_and_numbers_stay_numbers() {
+        let mut w = CsvWriter::new(&["name", "kg"]);
+        for bad in ["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            w.row(&[Cell::Text(bad), Cell::num(Some(-1.5), 3)]);
+        }
+        w.row(&[Cell::Text("A, \"B\""), Cell::int(-2)]);
+        w.row(&[Cell::Text("王家村卫生室"), Cell::num(None, 1)]);
+        assert_eq!(
+            w.finish(),
+            "name,kg\n\
+             '=cmd|' /C calc'!A0,-1.500\n'+1,-1.500\n'-1,-1.500\n'@SUM(A1),-1.500\n\
+             '\tx,-1.500\n\"'\rx\",-1.500\n\"A, \"\"B\"\"\",-2\n王家村卫生室,\n"
+        );
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Alert {
     /// Its township.
     #[serde(default)]
     pub township: Option<String>,
+    /// The disposal company the alert concerns (its run or plant handled the container or
+    /// manifest); none for an institution-side condition (storage, not collected, inactive).
+    /// Only that company's staff see it and act on it.
+    #[serde(default)]
+    pub org_id: Option<String>,
     /// What is wrong, for people.
     pub detail: String,
     /// `open`, `acknowledged` or `resolved`.
@@ -57,6 +62,11 @@ pub struct AlertPage {
     /// Cursor of the next page.
     #[serde(default)]
     pub next_cursor: Option<String>,
+    /// When the rules were last evaluated (in the background every `YIFEI_ALERT_INTERVAL_S`
+    /// and shortly after each upload that stored something): the list is as current as
+    /// this, not more. Absent before the first evaluation.
+    #[serde(default)]
+    pub evaluated_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/alerts/{id}/resolve`.

@@ -132,6 +132,12 @@ impl TestApp {
         }
     }
 
+    /// Evaluates the alert rules now, through the server's own evaluator, and returns when an
+    /// evaluation that started after this call has finished (reads never evaluate).
+    pub fn evaluate_alerts(&self) {
+        self.state.alerts.evaluate_now();
+    }
+
     /// Stops the server (gracefully); a new one can then start on `TestDb::reuse(&app.db)`.
     pub fn shutdown(&self) {
         let h = self.handle.clone();

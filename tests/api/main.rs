@@ -12,6 +12,8 @@ mod foundation;
 mod hardening_auth;
 mod hardening_custody;
 mod hardening_http;
+mod hardening_oversight;
 mod notify;
 mod oversight;
+mod roles;
 mod runs;

@@ -22,6 +22,7 @@ fn bureau(app: &TestApp) -> String {
 }
 
 fn alerts(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    app.evaluate_alerts();
     let r = app.get(&format!("/api/v1/alerts{query}"), Some(token));
     assert_eq!(r.status, 200, "{}", r.text);
     r.body["items"].as_array().expect("items").clone()

@@ -300,8 +300,9 @@ fn a_planned_day_is_worked_from_the_app(app: &TestApp) {
     );
     app.get(&format!("/api/v1/runs/{run_id}"), Some(&other_driver))
         .problem(404);
+    // Clinic staff never read runs: their role is refused (403), whatever the run.
     app.get(&format!("/api/v1/runs/{run_id}"), Some(&f.c.clinic_a))
-        .problem(404);
+        .problem(403);
     app.get(&format!("/api/v1/me/runs?date={DAY}"), Some(&f.dispatcher))
         .problem(403);
     assert_eq!(

@@ -973,6 +973,9 @@ pub fn list(
         q = q.filter(containers::flags.like(format!("%\"{flag}\"%")));
     }
     if let Some(i) = f.institution_id {
+        // An institution the caller may not see is refused like any record (404), not
+        // answered with an empty page.
+        crate::institutions::store::get_visible(conn, caller, &i)?;
         q = q.filter(containers::institution_id.eq(i));
     }
     if let Some(c) = f.cursor {

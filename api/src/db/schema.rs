@@ -265,6 +265,7 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         resolved_by -> Nullable<Text>,
         note -> Nullable<Text>,
+        org_id -> Nullable<Text>,
     }
 }
 

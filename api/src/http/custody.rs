@@ -261,39 +261,13 @@ pub async fn scans(
             .run(move |conn| ingest::ingest(conn, &caller, &events, now, limits, tz))
             .await?
     };
-    if state.config.alert_interval.is_some()
-        && results
-            .iter()
-            .any(|r| r.status == yifei_contract::ScanStatus::Accepted)
+    // A late upload can open or close alerts: ask the evaluator, off the request path (all
+    // uploads meanwhile share its next evaluation).
+    if results
+        .iter()
+        .any(|r| r.status == yifei_contract::ScanStatus::Accepted)
     {
-        evaluate_soon(&state);
+        state.alerts.request();
     }
     Ok(web::Json(ScanResults { results }))
-}
-
-/// A late upload can open or close alerts: evaluate the rules after it, in the background and
-/// at most every 5 seconds, so that ingest latency does not pay for it.
-fn evaluate_soon(state: &web::Data<AppState>) {
-    use std::sync::atomic::Ordering;
-    let now = state.clock.now();
-    let last = state.last_alert_eval.load(Ordering::Relaxed);
-    if now.timestamp() - last < 5
-        || state
-            .last_alert_eval
-            .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        return;
-    }
-    let st = state.clone();
-    actix_web::rt::spawn(async move {
-        let now = st.clock.now();
-        if let Err(e) = st
-            .db
-            .run(move |conn| crate::oversight::alerts::evaluate(conn, now).map(|_| ()))
-            .await
-        {
-            tracing::warn!(error = %e, "alert evaluation after an upload failed");
-        }
-    });
 }

@@ -47,8 +47,9 @@ const RULES: [&str; 10] = [
     "discrepancy_unresolved",
 ];
 
-/// Alerts in the caller's view, newest first. The rules are evaluated first, so what was
-/// uploaded a moment ago is reflected.
+/// Alerts in the caller's view, newest first: bureau staff their jurisdiction, a company its
+/// own and the institution-side ones, an approved institution its own (a pending one none).
+/// Reading never evaluates the rules: `evaluated_at` says how current the list is.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "oversight", operation_id = "list_alerts", params(AlertQuery), security(("bearer" = [])),
     responses((status = 200, description = "Alerts", body = AlertPage)))]
 pub async fn list(
@@ -80,22 +81,24 @@ pub async fn list(
         cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit: page_limit(q.limit)?,
     };
-    let now = state.clock.now();
+    caller.require(&[
+        Role::Admin,
+        Role::BureauStaff,
+        Role::Dispatcher,
+        Role::PlantOperator,
+        Role::ClinicStaff,
+        Role::HubKeeper,
+    ])?;
     Ok(web::Json(
         state
             .db
-            .run(move |conn| {
-                if caller.role == Role::Driver {
-                    return Err(ApiError::Forbidden("drivers do not handle alerts".into()));
-                }
-                alerts::evaluate(conn, now)?;
-                alerts::list(conn, &caller, filter)
-            })
+            .run(move |conn| alerts::list(conn, &caller, filter))
             .await?,
     ))
 }
 
-/// Acknowledge an alert (admin, bureau staff, dispatcher): someone is on it.
+/// Acknowledge an alert: someone is on it (admin; health-bureau staff of its township; a
+/// dispatcher for its company's alerts and the institution-side ones).
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "oversight", operation_id = "acknowledge_alert",
     params(("id" = String, Path, description = "Alert id")),
     request_body(content = Option<yifei_contract::Empty>, description = "Nothing needed"),
@@ -116,7 +119,8 @@ pub async fn ack(
     ))
 }
 
-/// Resolve an alert with a note of what was done.
+/// Resolve an alert with a note of what was done (admin; health-bureau staff of its
+/// township; a dispatcher only for its own company's alerts).
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "oversight", operation_id = "resolve_alert",
     params(("id" = String, Path, description = "Alert id")),
     request_body = ResolveRequest, security(("bearer" = [])),
@@ -158,10 +162,10 @@ pub async fn put_epidemic(
 ) -> Result<web::Json<EpidemicMode>, ApiError> {
     caller.require(&[Role::Admin, Role::BureauStaff])?;
     let enabled = body.0.enabled;
-    let now = state.clock.now();
     state
         .db
         .run(move |conn| {
+            crate::roles::require_acting_bureau(conn, &caller)?;
             if caller.role == Role::BureauStaff
                 && !matches!(
                     crate::institutions::store::scope_of(conn, &caller)?,
@@ -173,15 +177,16 @@ pub async fn put_epidemic(
                 ));
             }
             oversight::set_epidemic(conn, enabled)?;
-            alerts::evaluate(conn, now)?;
             Ok(())
         })
         .await?;
+    // The new thresholds apply from the next evaluation, which starts now.
+    state.alerts.request();
     tracing::warn!(enabled, "epidemic mode switched");
     Ok(web::Json(EpidemicMode { enabled }))
 }
 
-/// Period and scope of a report.
+/// Period and scope of the coverage report.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
@@ -189,38 +194,58 @@ pub struct ReportQuery {
     pub from: Option<NaiveDate>,
     /// Last local day, inclusive (default: today).
     pub to: Option<NaiveDate>,
-    /// One township only.
+    /// One township only (bureau staff: one of their jurisdiction, else 403).
     pub township: Option<String>,
     /// `containers` lists the codes behind each institution's figures.
     pub detail: Option<String>,
     /// `json` (default) or `csv` (also `Accept: text/csv`).
     #[param(value_type = Option<yifei_contract::ExportFormat>)]
     pub format: Option<String>,
+}
+
+/// Period and scope of the cell map.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CellsQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only (bureau staff: one of their jurisdiction, else 403).
+    pub township: Option<String>,
     /// H3 resolution of the cell map, 5 to 9 (default 7).
     #[param(minimum = 5, maximum = 9)]
     pub res: Option<u8>,
 }
 
-fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError> {
+/// Period and township of the inspection list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeriodQuery {
+    /// First local day (default: 30 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// Last local day, inclusive (default: today).
+    pub to: Option<NaiveDate>,
+    /// One township only (bureau staff: one of their jurisdiction, else 403); the
+    /// disposal company's inspections belong to no township and are left out then.
+    pub township: Option<String>,
+}
+
+fn params(
+    state: &AppState,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    township: Option<&str>,
+    detail: Option<&str>,
+) -> Result<reports::Params, ApiError> {
     let today = state
         .clock
         .now()
         .with_timezone(&state.config.tz)
         .date_naive();
-    let to = q.to.unwrap_or(today);
-    let from = q.from.unwrap_or(to - chrono::Duration::days(29));
-    // Checked on every report, also where it does not apply, so that each documented
-    // parameter means what the contract says wherever it is sent.
-    if q.res.is_some_and(|r| !(5..=9).contains(&r)) {
-        return Err(ApiError::invalid("res", "must be 5 to 9"));
-    }
-    if q.format
-        .as_deref()
-        .is_some_and(|f| !matches!(f, "json" | "csv"))
-    {
-        return Err(ApiError::invalid("format", "must be json or csv"));
-    }
-    let with_codes = match q.detail.as_deref() {
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - chrono::Duration::days(29));
+    let with_codes = match detail {
         None | Some("") => false,
         Some("containers") => true,
         Some(_) => return Err(ApiError::invalid("detail", "must be containers")),
@@ -228,7 +253,7 @@ fn params(state: &AppState, q: &ReportQuery) -> Result<reports::Params, ApiError
     Ok(reports::Params {
         from,
         to,
-        township: q.township.clone().filter(|t| !t.trim().is_empty()),
+        township: township.map(str::to_owned).filter(|t| !t.trim().is_empty()),
         with_codes,
     })
 }
@@ -243,7 +268,13 @@ pub async fn coverage(
     req: HttpRequest,
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params(&state, &q)?;
+    let p = params(
+        &state,
+        q.from,
+        q.to,
+        q.township.as_deref(),
+        q.detail.as_deref(),
+    )?;
     let csv = wants_csv(&req, q.format.as_deref())?;
     let (now, tz) = (state.clock.now(), state.config.tz);
     let r = state
@@ -275,7 +306,6 @@ pub async fn coverage_csv(
         township: q.township,
         detail: q.detail,
         format: Some("csv".into()),
-        res: None,
     };
     coverage(state, caller, req, web::Query(q)).await
 }
@@ -295,14 +325,14 @@ pub struct CsvReportQuery {
 }
 
 /// The report's institutions by H3 cell: a GeoJSON FeatureCollection for maps.
-#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", operation_id = "get_coverage_cells", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/reports/coverage/cells", tag = "oversight", operation_id = "get_coverage_cells", params(CellsQuery), security(("bearer" = [])),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object)))]
 pub async fn cells(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<ReportQuery>,
+    q: web::Query<CellsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params(&state, &q)?;
+    let p = params(&state, q.from, q.to, q.township.as_deref(), None)?;
     let res = q.res.unwrap_or(7);
     if !(5..=9).contains(&res) {
         return Err(ApiError::invalid("res", "must be 5 to 9"));
@@ -340,21 +370,21 @@ pub async fn record(
 }
 
 /// Inspections of a period with their pass rate against the 95 % target.
-#[utoipa::path(get, path = "/api/v1/inspections", tag = "oversight", params(ReportQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/inspections", tag = "oversight", params(PeriodQuery), security(("bearer" = [])),
     responses((status = 200, description = "Inspections", body = InspectionList)))]
 pub async fn list_inspections(
     state: web::Data<AppState>,
     caller: Caller,
-    q: web::Query<ReportQuery>,
+    q: web::Query<PeriodQuery>,
 ) -> Result<web::Json<InspectionList>, ApiError> {
-    let p = params(&state, &q)?;
+    let p = params(&state, q.from, q.to, q.township.as_deref(), None)?;
     let tz = state.config.tz;
     let (start, _) = crate::pickups::store::day_bounds(p.from, tz);
     let (_, end) = crate::pickups::store::day_bounds(p.to, tz);
     Ok(web::Json(
         state
             .db
-            .run(move |conn| inspections::list(conn, &caller, start, end))
+            .run(move |conn| inspections::list(conn, &caller, start, end, p.township.as_deref()))
             .await?,
     ))
 }

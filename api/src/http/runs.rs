@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::runs::{fleet, store};
 use crate::state::AppState;
 use crate::{manifests, pickups};
+use yifei_contract::Role;
 
 /// Add a vehicle to the company's fleet (dispatcher).
 #[utoipa::path(post, path = "/api/v1/vehicles", tag = "runs", request_body = NewVehicle,
@@ -37,7 +38,7 @@ pub async fn create_vehicle(
     Ok(HttpResponse::Created().json(v))
 }
 
-/// The company's vehicles (dispatcher; a driver sees their own).
+/// The company's vehicles (dispatcher; a driver sees their own; admin every company's).
 #[utoipa::path(get, path = "/api/v1/vehicles", tag = "runs", security(("bearer" = [])),
     responses((status = 200, description = "Vehicles", body = VehicleList)))]
 pub async fn list_vehicles(
@@ -173,7 +174,7 @@ pub async fn plan(
     Ok(HttpResponse::Created().json(plan))
 }
 
-/// The company's runs of a day (dispatcher, plant operator).
+/// The company's runs of a day (dispatcher, plant operator; admin: every company's).
 #[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(DayQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "Runs", body = RunList)))]
@@ -208,7 +209,7 @@ pub async fn my_runs(
     Ok(web::Json(RunList { items }))
 }
 
-/// One run (the company's dispatchers and plant, its driver).
+/// One run (the company's dispatchers and plant, its driver, admin; other roles 403).
 #[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
     params(("id" = String, Path, description = "Run id")), security(("bearer" = [])),
     responses((status = 200, description = "The run", body = Run)))]
@@ -217,6 +218,12 @@ pub async fn get_run(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<Run>, ApiError> {
+    caller.require(&[
+        Role::Admin,
+        Role::Dispatcher,
+        Role::PlantOperator,
+        Role::Driver,
+    ])?;
     let id = id.into_inner();
     Ok(web::Json(
         state

@@ -266,6 +266,21 @@ impl Scope {
         }
     }
 
+    /// Refuses a `township` filter outside a bureau's jurisdiction (403: the caller asked for
+    /// what its role may never see there; saying so leaks nothing, the jurisdiction is its
+    /// own). Other scopes filter within what they see.
+    pub fn check_township(&self, township: &str) -> Result<(), ApiError> {
+        match self {
+            Scope::Townships(t) if !t.iter().any(|x| x == township) => {
+                Err(ApiError::Forbidden(format!(
+                    "township {township} is outside your jurisdiction ({})",
+                    t.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether an institution falls inside the scope.
     pub fn admits(
         &self,
@@ -494,6 +509,12 @@ mod tests {
             hub.admits("v", "x", Active, Some("h")) && !hub.admits("v", "x", Active, Some("z"))
         );
         assert!(!Scope::of(Role::ClinicStaff, None, vec![]).admits("", "x", Active, None));
+        assert!(s.check_township("王庄镇").is_ok());
+        assert!(matches!(
+            s.check_township("石门镇"),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(Scope::All.check_township("石门镇").is_ok());
     }
 
     #[test]

@@ -338,6 +338,7 @@ pub fn list(
         q = q.filter(institutions::status.eq(super::status_str(s)));
     }
     if let Some(t) = f.township {
+        scope.check_township(&t)?;
         q = q.filter(institutions::township.eq(t));
     }
     if let Some(k) = f.kind {
@@ -370,6 +371,7 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<DecisionResponse, ApiError> {
     caller.require(&super::DECIDERS)?;
+    crate::roles::require_acting_bureau(conn, caller)?;
     crate::db::write_tx(conn, |conn| {
         let row = get_visible(conn, caller, id)?;
         let next = super::decide(row.status()?, decision, reason.as_deref())?;
@@ -409,6 +411,7 @@ pub fn update(
             Role::HubKeeper,
         ])?;
     }
+    crate::roles::require_acting_bureau(conn, caller)?;
     crate::db::write_tx(conn, |conn| {
         let mut row = get_visible(conn, caller, id)?;
         if matches!(caller.role, Role::HubKeeper)

@@ -255,39 +255,55 @@ pub fn of_run(
     Ok(out)
 }
 
-/// CSV of manifests: one row per container line, the header fields repeated.
+/// CSV of manifests: one row per container line, the header fields repeated (through the
+/// one CSV writer, so no name can smuggle a formula into a spreadsheet).
 pub fn csv(list: &[Manifest]) -> String {
-    let esc = crate::wire::csv_field;
-    let num = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
-    let mut out = String::from(
-        "number,status,run_id,shipper,carrier,plate,receiver,code,category,hw_code,packaging,seal_kg,collect_kg,receive_kg,state,collected_at,received_at\n",
-    );
+    use crate::wire::{Cell, CsvWriter};
+    let mut w = CsvWriter::new(&[
+        "number",
+        "status",
+        "run_id",
+        "shipper",
+        "carrier",
+        "plate",
+        "receiver",
+        "code",
+        "category",
+        "hw_code",
+        "packaging",
+        "seal_kg",
+        "collect_kg",
+        "receive_kg",
+        "state",
+        "collected_at",
+        "received_at",
+    ]);
     for m in list {
+        let collected = m.collected.at.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let received = m.received.at.map(|t| t.to_rfc3339()).unwrap_or_default();
         for l in &m.lines {
-            let fields = [
-                esc(&m.number),
-                esc(&m.status),
-                esc(&m.run_id),
-                esc(&m.shipper.name),
-                esc(&m.carrier.name),
-                esc(&m.plate),
-                esc(&m.receiver.name),
-                esc(&l.code),
-                esc(&l.category),
-                esc(&l.hw_code),
-                esc(&l.packaging),
-                num(l.seal_kg),
-                num(l.collect_kg),
-                num(l.receive_kg),
-                esc(&l.state),
-                m.collected.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                m.received.at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            ];
-            out.push_str(&fields.join(","));
-            out.push('\n');
+            w.row(&[
+                Cell::Text(&m.number),
+                Cell::Text(&m.status),
+                Cell::Text(&m.run_id),
+                Cell::Text(&m.shipper.name),
+                Cell::Text(&m.carrier.name),
+                Cell::Text(&m.plate),
+                Cell::Text(&m.receiver.name),
+                Cell::Text(&l.code),
+                Cell::Text(&l.category),
+                Cell::Text(&l.hw_code),
+                Cell::Text(&l.packaging),
+                Cell::num(l.seal_kg, 3),
+                Cell::num(l.collect_kg, 3),
+                Cell::num(l.receive_kg, 3),
+                Cell::Text(&l.state),
+                Cell::Text(&collected),
+                Cell::Text(&received),
+            ]);
         }
     }
-    out
+    w.finish()
 }
 
 #[cfg(test)]

@@ -13,8 +13,6 @@ use crate::auth::Caller;
 use crate::db::schema::{alerts, containers, institutions};
 use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
-use crate::institutions::Scope;
-use crate::institutions::store::scope_of;
 use crate::wire::{Cursor, page};
 
 /// Thresholds of the rules.
@@ -384,6 +382,7 @@ struct AlertRow {
     resolved_at: Option<NaiveDateTime>,
     resolved_by: Option<String>,
     note: Option<String>,
+    org_id: Option<String>,
 }
 
 impl AlertRow {
@@ -396,6 +395,7 @@ impl AlertRow {
             subject_id: self.subject_id.clone(),
             institution_id: self.institution_id.clone(),
             township: self.township.clone(),
+            org_id: self.org_id.clone(),
             detail: self.detail.clone(),
             status: self.status.clone(),
             opened_at: self.opened_at.and_utc(),
@@ -561,7 +561,9 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
             }
             known
         };
-        for c in current.iter().filter(|c| !known.contains(&c.key)) {
+        let fresh: Vec<&Condition> = current.iter().filter(|c| !known.contains(&c.key)).collect();
+        let companies = companies_of(conn, &fresh, &active)?;
+        for c in fresh {
             let row = AlertRow {
                 id: new_id(),
                 condition_key: c.key.clone(),
@@ -582,6 +584,7 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
                 resolved_at: None,
                 resolved_by: None,
                 note: None,
+                org_id: companies.get(&c.key).cloned(),
             };
             // Another evaluation (background, another request) may open it at the same moment:
             // the unique condition key decides, and only the winner sends the emails.
@@ -597,16 +600,160 @@ pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluatio
                 ev.opened += 1;
             }
         }
+        set_evaluated_at(conn, now)?;
         Ok(ev)
     })
 }
 
-/// Email addresses to tell about something at an institution: its contact, the disposal
-/// company's dispatchers, and the bureau staff whose jurisdiction covers its township.
+/// Rules about what a disposal company did or holds: their alerts belong to that company.
+const COMPANY_RULES: [&str; 5] = [
+    "collected_not_received",
+    "received_not_disposed",
+    "weight_discrepancy",
+    "location_mismatch",
+    "count_discrepancy",
+];
+
+/// The disposal company each new condition concerns (by condition key): for a container,
+/// the company of its latest pickup or plant scan (the run's company for a pickup on a run,
+/// else the scanning account's); for a manifest, its run's company; an unresolved
+/// discrepancy inherits its discrepancy's. Institution-side conditions concern none.
+fn companies_of(
+    conn: &mut DbConnection,
+    fresh: &[&Condition],
+    active: &[AlertRow],
+) -> Result<HashMap<String, String>, ApiError> {
+    use crate::db::schema::{manifests, runs, scan_events, users};
+    let mut out = HashMap::new();
+    let codes: Vec<&str> = fresh
+        .iter()
+        .filter(|c| c.subject_type == "container" && COMPANY_RULES.contains(&c.rule))
+        .map(|c| c.subject_id.as_str())
+        .collect();
+    // code -> (occurred_at, actor, run) of its latest company scan.
+    let mut latest: HashMap<String, (NaiveDateTime, String, Option<String>)> = HashMap::new();
+    for chunk in codes.chunks(500) {
+        let rows: Vec<(String, NaiveDateTime, String, Option<String>)> = scan_events::table
+            .inner_join(containers::table)
+            .filter(containers::code.eq_any(chunk))
+            .filter(scan_events::action.eq_any(["collect", "receive", "reject", "dispose"]))
+            .select((
+                containers::code,
+                scan_events::occurred_at,
+                scan_events::actor_id,
+                scan_events::run_id,
+            ))
+            .load(conn)?;
+        for (code, at, actor, run) in rows {
+            let e = latest
+                .entry(code)
+                .or_insert((at, actor.clone(), run.clone()));
+            if at > e.0 {
+                *e = (at, actor, run);
+            }
+        }
+    }
+    let run_ids: Vec<String> = latest.values().filter_map(|v| v.2.clone()).collect();
+    let actor_ids: Vec<String> = latest.values().map(|v| v.1.clone()).collect();
+    let mut run_org: HashMap<String, String> = HashMap::new();
+    for chunk in run_ids.chunks(500) {
+        run_org.extend(
+            runs::table
+                .filter(runs::id.eq_any(chunk))
+                .select((runs::id, runs::org_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    let mut user_org: HashMap<String, String> = HashMap::new();
+    for chunk in actor_ids.chunks(500) {
+        user_org.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select((users::id, users::org_id))
+                .load::<(String, Option<String>)>(conn)?
+                .into_iter()
+                .filter_map(|(u, o)| o.map(|o| (u, o))),
+        );
+    }
+    let numbers: Vec<&str> = fresh
+        .iter()
+        .filter(|c| c.subject_type == "manifest")
+        .map(|c| c.subject_id.as_str())
+        .collect();
+    let mut manifest_org: HashMap<String, String> = HashMap::new();
+    for chunk in numbers.chunks(500) {
+        manifest_org.extend(
+            manifests::table
+                .inner_join(runs::table)
+                .filter(manifests::number.eq_any(chunk))
+                .select((manifests::number, runs::org_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    for c in fresh {
+        let org = match (c.subject_type, c.rule) {
+            ("manifest", _) => manifest_org.get(&c.subject_id).cloned(),
+            (_, "discrepancy_unresolved") => c
+                .key
+                .strip_prefix("discrepancy_unresolved:")
+                .and_then(|id| active.iter().find(|a| a.id == id))
+                .and_then(|a| a.org_id.clone()),
+            ("container", r) if COMPANY_RULES.contains(&r) => {
+                latest.get(&c.subject_id).and_then(|(_, actor, run)| {
+                    run.as_ref()
+                        .and_then(|r| run_org.get(r))
+                        .or_else(|| user_org.get(actor))
+                        .cloned()
+                })
+            }
+            _ => None,
+        };
+        if let Some(o) = org {
+            out.insert(c.key.clone(), o);
+        }
+    }
+    Ok(out)
+}
+
+const EVALUATED_KEY: &str = "alerts_evaluated_at";
+
+/// Records when the rules were last evaluated, in the evaluation's transaction (so every
+/// server process over the database reports the same freshness).
+fn set_evaluated_at(conn: &mut DbConnection, now: NaiveDateTime) -> Result<(), ApiError> {
+    use crate::db::schema::settings;
+    let value = now.and_utc().to_rfc3339();
+    let q = diesel::insert_into(settings::table)
+        .values((settings::key.eq(EVALUATED_KEY), settings::value.eq(&value)))
+        .on_conflict(settings::key)
+        .do_update()
+        .set(settings::value.eq(&value));
+    match conn {
+        DbConnection::Sqlite(c) => q.execute(c)?,
+        DbConnection::Postgresql(c) => q.execute(c)?,
+    };
+    Ok(())
+}
+
+/// When the rules were last evaluated (none before the first evaluation).
+pub fn evaluated_at(conn: &mut DbConnection) -> Result<Option<DateTime<Utc>>, ApiError> {
+    use crate::db::schema::settings;
+    let v: Option<String> = settings::table
+        .find(EVALUATED_KEY)
+        .select(settings::value)
+        .first(conn)
+        .optional()?;
+    Ok(v.and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+/// Email addresses to tell about something at an institution: its contact, the dispatchers
+/// of the company it concerns (of every company for an institution-side condition, which
+/// any of them may collect), and the bureau staff whose jurisdiction covers its township.
 pub fn recipients(
     conn: &mut DbConnection,
     institution_id: Option<&str>,
     township: Option<&str>,
+    org_id: Option<&str>,
 ) -> Result<Vec<String>, ApiError> {
     use crate::db::schema::{organisations, users};
     let mut out = Vec::new();
@@ -618,11 +765,16 @@ pub fn recipients(
             .optional()?;
         out.extend(contact.flatten());
     }
+    let mut dispatchers = users::table
+        .filter(users::role.eq(Role::Dispatcher.as_str()))
+        .filter(users::active.eq(true))
+        .select(users::email)
+        .into_boxed();
+    if let Some(org) = org_id {
+        dispatchers = dispatchers.filter(users::org_id.eq(org.to_owned()));
+    }
     out.extend(
-        users::table
-            .filter(users::role.eq(Role::Dispatcher.as_str()))
-            .filter(users::active.eq(true))
-            .select(users::email)
+        dispatchers
             .load::<Option<String>>(conn)?
             .into_iter()
             .flatten(),
@@ -664,7 +816,12 @@ fn notify_opened(
         a.id
     );
     let key = format!("alert:{}", a.id);
-    for to in recipients(conn, a.institution_id.as_deref(), a.township.as_deref())? {
+    for to in recipients(
+        conn,
+        a.institution_id.as_deref(),
+        a.township.as_deref(),
+        a.org_id.as_deref(),
+    )? {
         crate::notify::enqueue(conn, &to, &subject, &body, Some(&key), now)?;
     }
     Ok(())
@@ -725,33 +882,6 @@ pub fn daily_digest(
     })
 }
 
-/// Evaluates the rules and queues the digest every `every`, in the background, so that
-/// alerts and their emails go out even when nobody looks.
-pub fn spawn_evaluator(
-    db: crate::db::Db,
-    clock: crate::clock::SharedClock,
-    tz: chrono::FixedOffset,
-    every: std::time::Duration,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        loop {
-            std::thread::sleep(every);
-            let run = || -> Result<(), ApiError> {
-                let mut conn = db.conn()?;
-                let e = evaluate(&mut conn, clock.now())?;
-                if e.opened + e.resolved > 0 {
-                    tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
-                }
-                daily_digest(&mut conn, clock.now(), tz)?;
-                Ok(())
-            };
-            if let Err(e) = run() {
-                tracing::warn!(error = %e, "alert evaluation failed; retrying at the next tick");
-            }
-        }
-    })
-}
-
 /// Filters of the alert list.
 #[derive(Debug, Default)]
 pub struct ListFilter {
@@ -762,25 +892,143 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-/// Alerts the caller may see, newest first: bureau staff their jurisdiction, the company
-/// all, an institution its own.
+/// Who is looking at alerts, as far as the alert rules of access need to know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Viewer {
+    /// Sees and acts on every alert.
+    Admin,
+    /// Bureau staff: the alerts of their townships (`None`: the whole county); `acts` is
+    /// false for the eco-environment bureau, which reads only.
+    Bureau {
+        townships: Option<Vec<String>>,
+        acts: bool,
+    },
+    /// A disposal company's staff: its own alerts, and the institution-side ones (storage,
+    /// not collected, inactive) that tell it whom to collect. Only dispatchers act.
+    Company { org: String, dispatcher: bool },
+    /// Clinic staff or hub keeper of an approved institution: its own alerts, read only.
+    Institution(String),
+    /// A pending or rejected institution, an account without a tenant: nothing.
+    Nobody,
+}
+
+/// What a viewer may do with one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Not visible: answers 404.
+    None,
+    Read,
+    /// Read and acknowledge ("someone is on it").
+    Ack,
+    /// Read, acknowledge and resolve.
+    Resolve,
+}
+
+/// The rule of access to an alert, from the company, institution and township it concerns.
+pub fn access(
+    v: &Viewer,
+    org_id: Option<&str>,
+    institution_id: Option<&str>,
+    township: Option<&str>,
+) -> Access {
+    match v {
+        Viewer::Admin => Access::Resolve,
+        Viewer::Bureau { townships, acts } => {
+            let inside = match townships {
+                None => true,
+                Some(t) => township.is_some_and(|x| t.iter().any(|y| y == x)),
+            };
+            match (inside, acts) {
+                (false, _) => Access::None,
+                (true, true) => Access::Resolve,
+                (true, false) => Access::Read,
+            }
+        }
+        Viewer::Company { org, dispatcher } => match (org_id, dispatcher) {
+            (Some(o), _) if o != org => Access::None,
+            (Some(_), true) => Access::Resolve,
+            (None, true) => Access::Ack,
+            (_, false) => Access::Read,
+        },
+        Viewer::Institution(own) => {
+            if institution_id == Some(own.as_str()) {
+                Access::Read
+            } else {
+                Access::None
+            }
+        }
+        Viewer::Nobody => Access::None,
+    }
+}
+
+/// The caller as an alert viewer (drivers: 403, they do not handle alerts). Reads the
+/// bureau's organisation or the institution's status: one primary-key lookup.
+pub fn viewer(conn: &mut DbConnection, caller: &Caller) -> Result<Viewer, ApiError> {
+    use crate::db::schema::organisations;
+    Ok(match caller.role {
+        Role::Admin => Viewer::Admin,
+        Role::Driver => return Err(ApiError::Forbidden("drivers do not handle alerts".into())),
+        Role::BureauStaff => {
+            let (kind, townships): (String, String) = organisations::table
+                .find(caller.tenant_id()?)
+                .select((organisations::kind, organisations::townships))
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| ApiError::Forbidden("your organisation no longer exists".into()))?;
+            let t: Vec<String> = serde_json::from_str(&townships).unwrap_or_default();
+            Viewer::Bureau {
+                townships: (!t.is_empty()).then_some(t),
+                acts: crate::roles::bureau_kind_acts(&kind),
+            }
+        }
+        Role::Dispatcher | Role::PlantOperator => Viewer::Company {
+            org: caller.tenant_id()?.to_owned(),
+            dispatcher: caller.role == Role::Dispatcher,
+        },
+        Role::ClinicStaff | Role::HubKeeper => {
+            let Some(own) = caller.tenant.clone() else {
+                return Ok(Viewer::Nobody);
+            };
+            let status: Option<String> = institutions::table
+                .find(&own)
+                .select(institutions::status)
+                .first(conn)
+                .optional()?;
+            match status.as_deref() {
+                Some("active" | "suspended") => Viewer::Institution(own),
+                _ => Viewer::Nobody,
+            }
+        }
+    })
+}
+
+/// Alerts the caller may see (the rule of [`access`], as a query), newest first, with when
+/// the rules were last evaluated. Reading never evaluates.
 pub fn list(
     conn: &mut DbConnection,
     caller: &Caller,
     f: ListFilter,
 ) -> Result<AlertPage, ApiError> {
+    let v = viewer(conn, caller)?;
     let mut q = alerts::table.select(AlertRow::as_select()).into_boxed();
-    match caller.role {
-        Role::Admin | Role::Dispatcher | Role::PlantOperator => {}
-        Role::BureauStaff => {
-            if let Scope::Townships(t) = scope_of(conn, caller)? {
-                q = q.filter(alerts::township.eq_any(t));
+    match &v {
+        Viewer::Admin => {}
+        Viewer::Bureau { townships, .. } => {
+            if let Some(t) = townships {
+                q = q.filter(alerts::township.eq_any(t.clone()));
             }
         }
-        Role::ClinicStaff | Role::HubKeeper => {
-            q = q.filter(alerts::institution_id.eq(caller.tenant_id()?.to_owned()))
+        Viewer::Company { org, .. } => {
+            q = q.filter(alerts::org_id.eq(org.clone()).or(alerts::org_id.is_null()));
         }
-        Role::Driver => return Err(ApiError::Forbidden("drivers do not handle alerts".into())),
+        Viewer::Institution(own) => q = q.filter(alerts::institution_id.eq(own.clone())),
+        Viewer::Nobody => {
+            return Ok(AlertPage {
+                items: Vec::new(),
+                next_cursor: None,
+                evaluated_at: None,
+            });
+        }
     }
     if let Some(s) = f.status {
         q = q.filter(alerts::status.eq(s));
@@ -789,6 +1037,12 @@ pub fn list(
         q = q.filter(alerts::rule.eq(r));
     }
     if let Some(t) = f.township {
+        if let Viewer::Bureau {
+            townships: Some(j), ..
+        } = &v
+        {
+            crate::institutions::Scope::Townships(j.clone()).check_township(&t)?;
+        }
         q = q.filter(alerts::township.eq(t));
     }
     if let Some(c) = f.cursor {
@@ -799,10 +1053,12 @@ pub fn list(
     Ok(AlertPage {
         items: rows.iter().map(AlertRow::to_wire).collect(),
         next_cursor,
+        evaluated_at: evaluated_at(conn)?,
     })
 }
 
-/// Acknowledges or resolves an alert the caller may see.
+/// Acknowledges or resolves an alert as [`access`] allows: 404 when the caller may not see
+/// it, 403 when they see it but may not do this.
 pub fn transition(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -811,6 +1067,7 @@ pub fn transition(
     now: DateTime<Utc>,
 ) -> Result<Alert, ApiError> {
     caller.require(&[Role::Admin, Role::BureauStaff, Role::Dispatcher])?;
+    crate::roles::require_acting_bureau(conn, caller)?;
     if let Some(n) = &resolve
         && (n.trim().is_empty() || n.chars().count() > 1000)
     {
@@ -819,6 +1076,7 @@ pub fn transition(
             "say what was done, in at most 1000 characters",
         ));
     }
+    let v = viewer(conn, caller)?;
     write_tx(conn, |conn| {
         let row: AlertRow = alerts::table
             .find(id)
@@ -826,11 +1084,26 @@ pub fn transition(
             .first(conn)
             .optional()?
             .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
-        if caller.role == Role::BureauStaff
-            && let Scope::Townships(t) = scope_of(conn, caller)?
-            && !row.township.as_ref().is_some_and(|x| t.contains(x))
-        {
+        let may = access(
+            &v,
+            row.org_id.as_deref(),
+            row.institution_id.as_deref(),
+            row.township.as_deref(),
+        );
+        let needs = if resolve.is_some() {
+            Access::Resolve
+        } else {
+            Access::Ack
+        };
+        if may == Access::None {
             return Err(ApiError::NotFound(format!("no alert {id}")));
+        }
+        if may < needs {
+            return Err(ApiError::Forbidden(
+                "this alert concerns no company of yours: the bureau resolves it, or the system \
+                 when its condition clears"
+                    .into(),
+            ));
         }
         let now = now.naive_utc();
         match (&resolve, row.status.as_str()) {
@@ -1017,6 +1290,69 @@ mod tests {
         assert!(
             rules(&m(vec![line(0, 1000, Some(950))]), t(2, 1)).is_empty(),
             "5 % is within tolerance"
+        );
+    }
+
+    #[test]
+    fn access_follows_the_tenant() {
+        let company = |org: &str, dispatcher| Viewer::Company {
+            org: org.into(),
+            dispatcher,
+        };
+        // A dispatcher resolves its company's alerts, only acknowledges institution-side
+        // ones, and does not see another company's.
+        assert_eq!(
+            access(&company("c1", true), Some("c1"), Some("i"), None),
+            Access::Resolve
+        );
+        assert_eq!(
+            access(&company("c1", true), None, Some("i"), None),
+            Access::Ack
+        );
+        assert_eq!(
+            access(&company("c1", true), Some("c2"), Some("i"), None),
+            Access::None
+        );
+        assert_eq!(
+            access(&company("c1", false), Some("c1"), None, None),
+            Access::Read
+        );
+        assert_eq!(
+            access(&company("c1", false), Some("c2"), None, None),
+            Access::None
+        );
+        let bureau = |t: Option<&[&str]>, acts| Viewer::Bureau {
+            townships: t.map(|t| t.iter().map(|x| x.to_string()).collect()),
+            acts,
+        };
+        assert_eq!(
+            access(&bureau(None, true), Some("c1"), None, Some("A")),
+            Access::Resolve
+        );
+        assert_eq!(
+            access(&bureau(Some(&["A"]), true), None, None, Some("A")),
+            Access::Resolve
+        );
+        assert_eq!(
+            access(&bureau(Some(&["A"]), true), None, None, Some("B")),
+            Access::None
+        );
+        assert_eq!(
+            access(&bureau(Some(&["A"]), true), None, None, None),
+            Access::None
+        );
+        assert_eq!(
+            access(&bureau(None, false), None, None, Some("A")),
+            Access::Read,
+            "eco bureau"
+        );
+        let own = Viewer::Institution("i1".into());
+        assert_eq!(access(&own, Some("c1"), Some("i1"), None), Access::Read);
+        assert_eq!(access(&own, None, Some("i2"), None), Access::None);
+        assert_eq!(access(&Viewer::Nobody, None, None, None), Access::None);
+        assert_eq!(
+            access(&Viewer::Admin, Some("c9"), None, None),
+            Access::Resolve
         );
     }
 

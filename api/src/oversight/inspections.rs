@@ -66,6 +66,7 @@ pub fn record(
     now: DateTime<Utc>,
 ) -> Result<Inspection, ApiError> {
     caller.require(&[Role::BureauStaff, Role::Admin])?;
+    crate::roles::require_acting_bureau(conn, caller)?;
     let c = &n.checklist;
     let passed = c.packaging && c.labels && c.storage_time && c.register && c.signage;
     if !passed && n.rectification_deadline.is_none() {
@@ -138,18 +139,27 @@ pub fn record(
 
 /// Inspections in `[from, to)` within the caller's jurisdiction (company inspections are
 /// county-wide and shown to everyone who sees reports).
+///
+/// `township` keeps only that township's (refused outside the caller's jurisdiction); the
+/// company's inspections belong to no township and drop out then, as in the coverage report.
 pub fn in_scope(
     conn: &mut DbConnection,
     caller: &Caller,
     from: NaiveDateTime,
     to: NaiveDateTime,
+    township: Option<&str>,
 ) -> Result<Vec<InspectionRow>, ApiError> {
     let mut q = inspections::table
         .filter(inspections::inspected_at.ge(from))
         .filter(inspections::inspected_at.lt(to))
         .select(InspectionRow::as_select())
         .into_boxed();
-    if let Scope::Townships(t) = scope_of(conn, caller)? {
+    let scope = scope_of(conn, caller)?;
+    if let Some(t) = township {
+        scope.check_township(t)?;
+        q = q.filter(inspections::township.eq(t.to_owned()));
+    }
+    if let Scope::Townships(t) = scope {
         q = q.filter(
             inspections::township
                 .eq_any(t)
@@ -165,9 +175,10 @@ pub fn list(
     caller: &Caller,
     from: NaiveDateTime,
     to: NaiveDateTime,
+    township: Option<&str>,
 ) -> Result<InspectionList, ApiError> {
     caller.require(&[Role::BureauStaff, Role::Admin])?;
-    let rows = in_scope(conn, caller, from, to)?;
+    let rows = in_scope(conn, caller, from, to, township)?;
     let passed = rows.iter().filter(|r| r.passed).count();
     Ok(InspectionList {
         pass_rate: (!rows.is_empty()).then(|| passed as f64 / rows.len() as f64),

@@ -2,6 +2,7 @@
 //! regulator locate, query, track, alert and assess (能定位、能查询、能跟踪、能预警、能考核).
 
 pub mod alerts;
+pub mod evaluator;
 pub mod inspections;
 pub mod reports;
 

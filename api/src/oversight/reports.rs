@@ -203,6 +203,7 @@ pub fn coverage(
         q = q.filter(institutions::township.eq_any(t.clone()));
     }
     if let Some(t) = &p.township {
+        scope.check_township(t)?;
         q = q.filter(institutions::township.eq(t.clone()));
     }
     let insts: Vec<InstitutionRow> = q.order(institutions::id.asc()).load(conn)?;
@@ -348,10 +349,7 @@ pub fn coverage(
         .iter()
         .map(|i| (i.id.as_str(), i.kind.as_str()))
         .collect();
-    for ins in inspections::in_scope(conn, caller, start, end)? {
-        if p.township.is_some() && ins.township != p.township {
-            continue;
-        }
+    for ins in inspections::in_scope(conn, caller, start, end, p.township.as_deref())? {
         let passed = i64::from(ins.passed);
         total.inspections += 1;
         total.inspections_passed += passed;
@@ -389,40 +387,58 @@ pub fn coverage(
     })
 }
 
-/// CSV: one line per group (total, townships, kinds).
+/// CSV: one line per group (total, townships, kinds), through the one CSV writer (a
+/// township's name cannot become a formula).
 pub fn csv(r: &CoverageReport) -> String {
-    let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
-    let esc = crate::wire::csv_field;
-    let mut out = String::from(
-        "dimension,group,registered,collected_within_interval,entry_rate_institutions,kg_sealed,kg_received,entry_rate_weight,kg_disposed,harmless_disposal_rate,containers_collected,collected_on_time,on_time_rate,overdue_storage_hours,open_discrepancies,inactive_institutions,inspections,inspections_passed,inspection_pass_rate\n",
-    );
+    use crate::wire::{Cell, CsvWriter};
+    let mut w = CsvWriter::new(&[
+        "dimension",
+        "group",
+        "registered",
+        "collected_within_interval",
+        "entry_rate_institutions",
+        "kg_sealed",
+        "kg_received",
+        "entry_rate_weight",
+        "kg_disposed",
+        "harmless_disposal_rate",
+        "containers_collected",
+        "collected_on_time",
+        "on_time_rate",
+        "overdue_storage_hours",
+        "open_discrepancies",
+        "inactive_institutions",
+        "inspections",
+        "inspections_passed",
+        "inspection_pass_rate",
+    ]);
     let rows = std::iter::once(("total", &r.total))
         .chain(r.by_township.iter().map(|x| ("township", x)))
         .chain(r.by_kind.iter().map(|x| ("kind", x)));
     for (dim, x) in rows {
-        out.push_str(&format!(
-            "{dim},{},{},{},{},{:.3},{:.3},{},{:.3},{},{},{},{},{:.1},{},{},{},{},{}\n",
-            esc(&x.group),
-            x.registered,
-            x.collected_within_interval,
-            num(x.entry_rate_institutions),
-            x.kg_sealed,
-            x.kg_received,
-            num(x.entry_rate_weight),
-            x.kg_disposed,
-            num(x.harmless_disposal_rate),
-            x.containers_collected,
-            x.collected_on_time,
-            num(x.on_time_rate),
-            x.overdue_storage_hours,
-            x.open_discrepancies,
-            x.inactive_institutions,
-            x.inspections,
-            x.inspections_passed,
-            num(x.inspection_pass_rate),
-        ));
+        w.row(&[
+            Cell::Text(dim),
+            Cell::Text(&x.group),
+            Cell::int(x.registered),
+            Cell::int(x.collected_within_interval),
+            Cell::num(x.entry_rate_institutions, 4),
+            Cell::num(Some(x.kg_sealed), 3),
+            Cell::num(Some(x.kg_received), 3),
+            Cell::num(x.entry_rate_weight, 4),
+            Cell::num(Some(x.kg_disposed), 3),
+            Cell::num(x.harmless_disposal_rate, 4),
+            Cell::int(x.containers_collected),
+            Cell::int(x.collected_on_time),
+            Cell::num(x.on_time_rate, 4),
+            Cell::num(Some(x.overdue_storage_hours), 1),
+            Cell::int(x.open_discrepancies),
+            Cell::int(x.inactive_institutions),
+            Cell::int(x.inspections),
+            Cell::int(x.inspections_passed),
+            Cell::num(x.inspection_pass_rate, 4),
+        ]);
     }
-    out
+    w.finish()
 }
 
 /// The report's institutions aggregated by H3 cell at `res`, as a GeoJSON FeatureCollection

@@ -130,13 +130,13 @@ pub fn create(
     }
 }
 
-/// The company's vehicles (dispatchers; drivers see theirs).
+/// The company's vehicles (dispatchers; drivers see theirs; admin every company's).
 pub fn list(conn: &mut DbConnection, caller: &Caller) -> Result<Vec<Vehicle>, ApiError> {
-    caller.require(&[Role::Dispatcher, Role::Driver])?;
-    let mut q = vehicles::table
-        .filter(vehicles::org_id.eq(caller.tenant_id()?.to_owned()))
-        .select(VehicleRow::as_select())
-        .into_boxed();
+    caller.require(&[Role::Dispatcher, Role::Driver, Role::Admin])?;
+    let mut q = vehicles::table.select(VehicleRow::as_select()).into_boxed();
+    if caller.role != Role::Admin {
+        q = q.filter(vehicles::org_id.eq(caller.tenant_id()?.to_owned()));
+    }
     if caller.role == Role::Driver {
         q = q.filter(vehicles::driver_id.eq(caller.user_id.clone()));
     }

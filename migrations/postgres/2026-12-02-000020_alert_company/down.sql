@@ -1,0 +1,3 @@
+DROP INDEX alerts_institution;
+DROP INDEX alerts_org;
+ALTER TABLE alerts DROP COLUMN org_id;
