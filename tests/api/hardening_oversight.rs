@@ -275,20 +275,20 @@ fn csv_exports_cannot_carry_formulas(app: &TestApp) {
     body["name"] = json!("=cmd|' /C calc'!A0");
     let r = app.post("/api/v1/institutions", None, &body);
     assert_eq!(r.status, 201, "{}", r.text);
-    let inst = r.str("id");
+    let (inst, clinic_login) = (r.str("id"), r.str("login"));
     let r = app.post(
         &format!("/api/v1/institutions/{inst}/approve"),
         Some(&admin),
         &json!({}),
     );
     assert_eq!(r.status, 200, "{}", r.text);
-    let clinic = app.login("clinic1").0;
+    let clinic = app.login(&clinic_login).0;
     let code = new_container(app, &clinic, "infectious", "bag");
     app.clock.advance(Duration::hours(1));
     let tok = |l: &str| app.login(l).0;
     let (admin, clinic, driver, dispatcher) = (
         tok("admin1"),
-        tok("clinic1"),
+        tok(&clinic_login),
         tok("driver1"),
         tok("dispatch1"),
     );
