@@ -85,37 +85,42 @@ pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
     to_solution(&d, &best, total_it)
 }
 
+/// A route's visits with the times the solver computes (leaving at the route's start).
+pub(crate) fn plan_of(d: &Data, r: &route::Route) -> RoutePlan {
+    let veh = &d.veh[r.v];
+    let mut visits = Vec::with_capacity(r.stops.len());
+    let mut prev = veh.start;
+    let mut t = r.start_time;
+    for &stop in &r.stops {
+        let arrival = t + d.tt(r.v, prev, d.loc[stop]);
+        let service_start = d.earliest_start(stop, arrival).unwrap_or(arrival);
+        let departure = service_start + d.service[stop];
+        visits.push(Visit {
+            stop,
+            arrival,
+            service_start,
+            departure,
+        });
+        t = departure;
+        prev = d.loc[stop];
+    }
+    let end_time = t + d.tt(r.v, prev, veh.end);
+    RoutePlan {
+        vehicle: r.v,
+        start_time: r.start_time,
+        visits,
+        end_time,
+        distance_m: r.dist,
+        duration_s: end_time - r.start_time,
+        load_kg: r.kg,
+        load_units: r.units,
+    }
+}
+
 fn to_solution(d: &Data, s: &Sol, iterations: u64) -> Solution {
     let mut routes = Vec::new();
     for r in s.routes.iter().filter(|r| !r.stops.is_empty()) {
-        let veh = &d.veh[r.v];
-        let mut visits = Vec::with_capacity(r.stops.len());
-        let mut prev = veh.start;
-        let mut t = r.start_time;
-        for &stop in &r.stops {
-            let arrival = t + d.tt(r.v, prev, d.loc[stop]);
-            let service_start = d.earliest_start(stop, arrival).unwrap_or(arrival);
-            let departure = service_start + d.service[stop];
-            visits.push(Visit {
-                stop,
-                arrival,
-                service_start,
-                departure,
-            });
-            t = departure;
-            prev = d.loc[stop];
-        }
-        let end_time = t + d.tt(r.v, prev, veh.end);
-        routes.push(RoutePlan {
-            vehicle: r.v,
-            start_time: r.start_time,
-            visits,
-            end_time,
-            distance_m: r.dist,
-            duration_s: end_time - r.start_time,
-            load_kg: r.kg,
-            load_units: r.units,
-        });
+        routes.push(plan_of(d, r));
     }
     let mut unassigned: Vec<Unassigned> = s
         .unassigned
