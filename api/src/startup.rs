@@ -129,6 +129,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         sign_up_limit,
         sessions,
         last_alert_eval: std::sync::atomic::AtomicI64::new(0),
+        plan_progress: std::sync::RwLock::new(None),
         scan_writer: (db_backend == crate::db::Backend::Sqlite)
             .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),
     })

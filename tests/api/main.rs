@@ -12,4 +12,5 @@ mod hardening_auth;
 mod hardening_http;
 mod notify;
 mod oversight;
+mod plan_phases;
 mod runs;

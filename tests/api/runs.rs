@@ -16,14 +16,14 @@ both!(
 
 const DAY: &str = "2026-03-02";
 
-struct Fleet {
-    c: County,
-    dispatcher: String,
+pub(crate) struct Fleet {
+    pub c: County,
+    pub dispatcher: String,
     vehicle: String,
     company: String,
 }
 
-fn fleet(app: &TestApp) -> Fleet {
+pub(crate) fn fleet(app: &TestApp) -> Fleet {
     let c = county(app);
     let company: String = app.with_conn(|conn| {
         use diesel::prelude::*;
@@ -119,7 +119,7 @@ fn fleet_is_managed_by_dispatchers(app: &TestApp) {
 }
 
 /// Seals a container at the institution `hours` before t0.
-fn sealed(app: &TestApp, token: &str, hours: i64, kg: f64) -> String {
+pub(crate) fn sealed(app: &TestApp, token: &str, hours: i64, kg: f64) -> String {
     let code = new_container(app, token, "infectious", "bag");
     let r = scan(app, token, &[ev(&code, "seal", -hours * 60, Some(kg))]);
     assert_eq!(r[0]["status"], "accepted", "{r:?}");

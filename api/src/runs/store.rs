@@ -1,25 +1,22 @@
 //! Plans and runs in the database.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use yifei_contract::{LatLng, Plan, PositionResult, Role, Run, RunStop, UnassignedStop};
-use yifei_routing::{
-    LatLng as RLatLng, ProblemBuilder, RoutePlan, SolverConfig, Stop, Vehicle, Visit,
-};
+use yifei_contract::{LatLng, PositionResult, Role, Run, RunStop};
+use yifei_routing::{LatLng as RLatLng, ProblemBuilder, RoutePlan, Stop, Vehicle, Visit};
 
 use super::fleet::VehicleRow;
-use super::{COST_PER_M, COST_PER_S, MATRIX, VEHICLE_DAY_COST, seconds, service_seconds, windows};
+use super::{COST_PER_M, COST_PER_S, MATRIX, seconds, service_seconds, windows};
 use crate::auth::Caller;
 use crate::db::schema::{
-    containers, institutions, manifests, organisations, plans, positions, run_stops, runs, vehicles,
+    containers, institutions, manifests, organisations, positions, run_stops, runs, vehicles,
 };
 use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
-use crate::pickups::Schedule;
-use crate::pickups::store::{day_bounds, due_stops};
+use crate::pickups::store::day_bounds;
 
 /// How long the solver may think about a day, or a fixed number of iterations (tests,
 /// reproducible plans).
@@ -64,7 +61,10 @@ pub struct StopRow {
     pub completed_at: Option<NaiveDateTime>,
 }
 
-fn company_site(conn: &mut DbConnection, org: &str) -> Result<(String, f64, f64), ApiError> {
+pub(crate) fn company_site(
+    conn: &mut DbConnection,
+    org: &str,
+) -> Result<(String, f64, f64), ApiError> {
     let (name, lat, lng): (String, Option<f64>, Option<f64>) = organisations::table
         .find(org)
         .select((organisations::name, organisations::lat, organisations::lng))
@@ -75,228 +75,6 @@ fn company_site(conn: &mut DbConnection, org: &str) -> Result<(String, f64, f64)
             "the company has no plant position: set it with `yifei org create --lat --lng`".into(),
         )),
     }
-}
-
-/// Plans `day` for the dispatcher's company: the due stops become a routing problem, the
-/// solver's routes become runs, and every due stop is on a run or reported unassigned.
-/// Planning a day again replaces its runs that have not started.
-pub fn plan(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    day: NaiveDate,
-    vehicle_ids: Option<Vec<String>>,
-    now: DateTime<Utc>,
-    schedule: &Schedule,
-    solving: Solving,
-) -> Result<Plan, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
-    let org = caller.tenant_id()?.to_owned();
-    let day_s = day.to_string();
-    let (origin, _) = day_bounds(day, schedule.tz);
-    write_tx(conn, |conn| {
-        let (_, plant_lat, plant_lng) = company_site(conn, &org)?;
-        // Runs of the day that have not started are replaced; started ones stay.
-        let existing: Vec<RunRow> = runs::table
-            .filter(runs::org_id.eq(&org))
-            .filter(runs::day.eq(&day_s))
-            .filter(runs::status.ne("cancelled"))
-            .select(RunRow::as_select())
-            .load(conn)?;
-        let mut busy: HashSet<String> = HashSet::new();
-        for r in &existing {
-            if r.status == "planned" {
-                diesel::update(runs::table.find(&r.id))
-                    .set(runs::status.eq("cancelled"))
-                    .execute(conn)?;
-            } else {
-                busy.insert(r.vehicle_id.clone());
-            }
-        }
-        let mut fleet: Vec<VehicleRow> = vehicles::table
-            .filter(vehicles::org_id.eq(&org))
-            .filter(vehicles::active.eq(true))
-            .order(vehicles::plate.asc())
-            .select(VehicleRow::as_select())
-            .load(conn)?;
-        if let Some(ids) = &vehicle_ids {
-            for id in ids {
-                if !fleet.iter().any(|v| &v.id == id) {
-                    return Err(ApiError::invalid(
-                        "vehicle_ids",
-                        format!("no active vehicle {id} in your fleet"),
-                    ));
-                }
-            }
-            fleet.retain(|v| ids.contains(&v.id));
-        }
-        fleet.retain(|v| !busy.contains(&v.id));
-
-        let (due, insts) = due_stops(conn, Some(&org), day, schedule)?;
-        let mut b = ProblemBuilder::new();
-        let plant = b
-            .location(
-                RLatLng::new(plant_lat, plant_lng)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            )
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        for v in &fleet {
-            b.vehicle(Vehicle {
-                capacity_units: f64::from(v.capacity_units),
-                shift_start: seconds(&v.shift_start).unwrap_or(7.5 * 3600.0),
-                shift_end: seconds(&v.shift_end).unwrap_or(17.5 * 3600.0),
-                fixed_cost: VEHICLE_DAY_COST,
-                ..Vehicle::new(v.id.clone(), f64::from(v.capacity_kg), plant)
-            });
-        }
-        let mut stop_inst = Vec::new();
-        // Waste whose deadline passes before any run of the day can get there is already
-        // late: it is planned all the same (leaving it for tomorrow would only add to the
-        // breach), with no time limit the solver could not meet, and its stop keeps the
-        // passed deadline and the `overdue` reason for the driver and the dispatcher to see.
-        for d in &due {
-            let Some(i) = insts.get(&d.stop) else {
-                continue;
-            };
-            let loc = b
-                .location(
-                    RLatLng::new(i.lat, i.lng).map_err(|e| ApiError::Internal(e.to_string()))?,
-                )
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            // The storage deadline is a hard limit: the plan never serves a stop after it.
-            let deadline = d
-                .deadline
-                .filter(|_| !d.overdue())
-                .map(|t| ((t - origin).num_milliseconds() as f64 / 1000.0).max(0.0));
-            b.stop(Stop {
-                demand_kg: d.expected_g as f64 / 1000.0,
-                demand_units: f64::from(d.expected_containers),
-                service: service_seconds(d.expected_containers),
-                windows: windows(&i.hours()),
-                deadline,
-                ..Stop::new(i.id.clone(), loc)
-            });
-            stop_inst.push(d);
-        }
-        b.costs(COST_PER_M, COST_PER_S);
-        let problem = b
-            .build(&MATRIX)
-            .map_err(|e| ApiError::Internal(format!("routing problem: {e}")))?;
-        let solution = if fleet.is_empty() || stop_inst.is_empty() {
-            None
-        } else {
-            let s = yifei_routing::solve(
-                &problem,
-                &SolverConfig {
-                    time_limit: if solving.iterations.is_some() {
-                        None
-                    } else {
-                        Some(solving.time_limit)
-                    },
-                    iterations: solving.iterations,
-                    seed: 1,
-                    threads: 1,
-                },
-            );
-            if let Err(v) = yifei_routing::validate(&problem, &s) {
-                return Err(ApiError::Internal(format!(
-                    "the solver returned an invalid plan: {v:?}"
-                )));
-            }
-            Some(s)
-        };
-
-        let plan_id = new_id();
-        let mut unassigned: Vec<UnassignedStop> = Vec::new();
-        match &solution {
-            Some(s) => {
-                for u in &s.unassigned {
-                    let d = stop_inst[u.stop];
-                    unassigned.push(UnassignedStop {
-                        institution_id: d.stop.clone(),
-                        reason: match d.deadline {
-                            Some(t) => {
-                                format!("{} (deadline {})", u.reason, schedule.words(t, day))
-                            }
-                            None => u.reason.to_string(),
-                        },
-                    });
-                }
-            }
-            None => {
-                for d in &stop_inst {
-                    unassigned.push(UnassignedStop {
-                        institution_id: d.stop.clone(),
-                        reason: "no vehicle available".into(),
-                    });
-                }
-            }
-        }
-        diesel::insert_into(plans::table)
-            .values((
-                plans::id.eq(&plan_id),
-                plans::org_id.eq(&org),
-                plans::day.eq(&day_s),
-                plans::created_by.eq(&caller.user_id),
-                plans::unassigned
-                    .eq(serde_json::to_string(&unassigned).unwrap_or_else(|_| "[]".into())),
-                plans::created_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-        let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
-        let mut run_ids = Vec::new();
-        for r in solution.iter().flat_map(|s| s.routes.iter()) {
-            let v = &fleet[r.vehicle];
-            let run = RunRow {
-                id: new_id(),
-                plan_id: plan_id.clone(),
-                org_id: org.clone(),
-                vehicle_id: v.id.clone(),
-                driver_id: v.driver_id.clone(),
-                day: day_s.clone(),
-                status: "planned".into(),
-                start_time: at(r.start_time),
-                end_time: at(r.end_time),
-                distance_m: r.distance_m,
-                duration_s: r.duration_s,
-                load_g: (r.load_kg * 1000.0).round() as i32,
-                created_at: now.naive_utc(),
-            };
-            diesel::insert_into(runs::table)
-                .values(&run)
-                .execute(conn)?;
-            for (k, visit) in r.visits.iter().enumerate() {
-                let d = stop_inst[visit.stop];
-                diesel::insert_into(run_stops::table)
-                    .values(StopRow {
-                        id: new_id(),
-                        run_id: run.id.clone(),
-                        seq: i32::try_from(k + 1).unwrap_or(i32::MAX),
-                        institution_id: d.stop.clone(),
-                        eta: at(visit.arrival),
-                        deadline: d.deadline,
-                        expected_g: i32::try_from(d.expected_g).unwrap_or(i32::MAX),
-                        expected_containers: d.expected_containers,
-                        reasons: serde_json::to_string(&d.reasons).unwrap_or_else(|_| "[]".into()),
-                        status: "pending".into(),
-                        skip_reason: None,
-                        completed_at: None,
-                    })
-                    .execute(conn)?;
-            }
-            run_ids.push(run.id);
-        }
-        tracing::info!(day = %day_s, runs = run_ids.len(), unassigned = unassigned.len(), "planned");
-        let mut out = Vec::new();
-        for id in run_ids {
-            out.push(detail_of(conn, &id)?);
-        }
-        Ok(Plan {
-            id: plan_id,
-            date: day,
-            runs: out,
-            unassigned,
-        })
-    })
 }
 
 /// The full run: stops with addresses, coordinates, ETAs and the containers waiting there.
