@@ -298,7 +298,7 @@ pub async fn insert(
     Ok(web::Json(
         state
             .db
-            .run(move |conn| store::insert(conn, &caller, &id, &body.0.institution_id, tz))
+            .phased(move |db| planning::insert(db, &caller, &id, &body.0.institution_id, tz))
             .await?,
     ))
 }

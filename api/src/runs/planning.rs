@@ -590,3 +590,222 @@ pub fn plan(
     }
     Err(ApiError::Internal("planning did not finish".into()))
 }
+
+/// What urgent insertion reads, and reads again before it writes.
+struct RunFacts {
+    run: RunRow,
+    inst: InstitutionRow,
+    /// The run's stops in order, with their institutions.
+    stops: Vec<(StopRow, InstitutionRow)>,
+    vehicle: VehicleRow,
+    plant: (f64, f64),
+}
+
+impl RunFacts {
+    /// What a concurrent change would alter: the run's status and its stops' order and states.
+    fn key(&self) -> (String, Vec<(String, i32, String)>) {
+        (
+            self.run.status.clone(),
+            self.stops
+                .iter()
+                .map(|(s, _)| (s.id.clone(), s.seq, s.status.clone()))
+                .collect(),
+        )
+    }
+}
+
+fn read_run(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    run_id: &str,
+    institution_id: &str,
+) -> Result<RunFacts, ApiError> {
+    let run = super::store::visible(conn, caller, run_id)?;
+    if run.status == "cancelled" || run.status == "done" {
+        return Err(ApiError::Conflict(format!("the run is {}", run.status)));
+    }
+    let inst: InstitutionRow = crate::db::schema::institutions::table
+        .find(institution_id)
+        .select(InstitutionRow::as_select())
+        .first(conn)
+        .optional()?
+        .filter(|i| i.status == "active")
+        .ok_or_else(|| ApiError::invalid("institution_id", "no active institution with this id"))?;
+    let stops: Vec<(StopRow, InstitutionRow)> = run_stops::table
+        .inner_join(crate::db::schema::institutions::table)
+        .filter(run_stops::run_id.eq(run_id))
+        .order(run_stops::seq.asc())
+        .select((StopRow::as_select(), InstitutionRow::as_select()))
+        .load(conn)?;
+    if stops
+        .iter()
+        .any(|(s, _)| s.institution_id == inst.id && s.status == "pending")
+    {
+        return Err(ApiError::Conflict(
+            "the institution is already a pending stop of this run".into(),
+        ));
+    }
+    let vehicle: VehicleRow = vehicles::table
+        .find(&run.vehicle_id)
+        .select(VehicleRow::as_select())
+        .first(conn)?;
+    let (_, plant_lat, plant_lng) = company_site(conn, &run.org_id)?;
+    Ok(RunFacts {
+        run,
+        inst,
+        stops,
+        vehicle,
+        plant: (plant_lat, plant_lng),
+    })
+}
+
+/// The run's new order (indices into its kept stops; `None` = the urgent stop) and the ETA
+/// of each, in seconds after local midnight, from `routing`.
+fn place(f: &RunFacts) -> Result<Vec<(Option<usize>, f64)>, ApiError> {
+    let kept: Vec<&(StopRow, InstitutionRow)> = f
+        .stops
+        .iter()
+        .filter(|(s, _)| s.status != "skipped")
+        .collect();
+    let mut specs: Vec<StopSpec> = kept
+        .iter()
+        .map(|(s, i)| StopSpec {
+            id: s.id.clone(),
+            lat: i.lat,
+            lng: i.lng,
+            kg: f64::from(s.expected_g) / 1000.0,
+            containers: s.expected_containers,
+            // Done stops keep their place whatever their windows said.
+            windows: if s.status == "pending" {
+                windows(&i.hours())
+            } else {
+                Vec::new()
+            },
+            deadline: None,
+        })
+        .collect();
+    specs.push(StopSpec {
+        id: f.inst.id.clone(),
+        lat: f.inst.lat,
+        lng: f.inst.lng,
+        kg: 0.5,
+        containers: 1,
+        windows: windows(&f.inst.hours()),
+        deadline: None,
+    });
+    let new_index = kept.len();
+    let problem = problem_of(f.plant, std::slice::from_ref(&f.vehicle), &specs)?;
+    let current: Vec<usize> = (0..kept.len()).collect();
+    let no_position = || {
+        ApiError::Conflict("no position in this run serves the institution within its opening hours, the vehicle's capacity and shift".into())
+    };
+    let route = yifei_routing::schedule(&problem, 0, &current).ok_or_else(no_position)?;
+    let done = kept
+        .iter()
+        .take_while(|(s, _)| s.status == "completed")
+        .count();
+    let ins =
+        yifei_routing::insert_stop(&problem, &route, done, new_index).ok_or_else(no_position)?;
+    let mut order = current;
+    order.insert(ins.position, new_index);
+    let timed = yifei_routing::schedule(&problem, 0, &order).ok_or_else(no_position)?;
+    Ok(timed
+        .visits
+        .iter()
+        .map(|v| ((v.stop != new_index).then_some(v.stop), v.arrival))
+        .collect())
+}
+
+/// Adds an urgent institution to a run under way at the cheapest feasible position after the
+/// stops already done (routing's `insert_stop`, ETAs from routing's `schedule`); 409 when no
+/// position keeps the run feasible. Computed with no write lock held; the write re-checks
+/// that the run did not change meanwhile (a stop completed or skipped) and computes once
+/// more if it did.
+pub fn insert(
+    db: &Db,
+    caller: &Caller,
+    run_id: &str,
+    institution_id: &str,
+    tz: chrono::FixedOffset,
+) -> Result<yifei_contract::Run, ApiError> {
+    caller.require(&[Role::Dispatcher])?;
+    for attempt in 0..2 {
+        let facts = {
+            let mut conn = db.conn()?;
+            read_run(&mut conn, caller, run_id, institution_id)?
+        };
+        let order = place(&facts)?;
+        let mut conn = db.conn()?;
+        let done = write_tx(&mut conn, |conn| {
+            let fresh = read_run(conn, caller, run_id, institution_id)?;
+            if fresh.key() != facts.key() {
+                return Ok(None);
+            }
+            let day = NaiveDate::parse_from_str(&fresh.run.day, "%Y-%m-%d")
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let (origin, _) = day_bounds(day, tz);
+            let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
+            let kept: Vec<&StopRow> = fresh
+                .stops
+                .iter()
+                .filter(|(s, _)| s.status != "skipped")
+                .map(|(s, _)| s)
+                .collect();
+            // Renumber: move every stop out of the way first (seq is unique per run).
+            diesel::update(run_stops::table.filter(run_stops::run_id.eq(run_id)))
+                .set(run_stops::seq.eq(run_stops::seq + 100_000))
+                .execute(conn)?;
+            let mut seq = 0;
+            for &(k, eta) in &order {
+                seq += 1;
+                match k {
+                    None => {
+                        diesel::insert_into(run_stops::table)
+                            .values(StopRow {
+                                id: new_id(),
+                                run_id: run_id.to_owned(),
+                                seq,
+                                institution_id: fresh.inst.id.clone(),
+                                eta: at(eta),
+                                deadline: None,
+                                expected_g: 500,
+                                expected_containers: 1,
+                                reasons: r#"["urgent"]"#.into(),
+                                status: "pending".into(),
+                                skip_reason: None,
+                                completed_at: None,
+                            })
+                            .execute(conn)?;
+                    }
+                    Some(k) => {
+                        let s = kept[k];
+                        let eta = if s.status == "pending" {
+                            at(eta)
+                        } else {
+                            s.eta
+                        };
+                        diesel::update(run_stops::table.find(&s.id))
+                            .set((run_stops::seq.eq(seq), run_stops::eta.eq(eta)))
+                            .execute(conn)?;
+                    }
+                }
+            }
+            for (s, _) in fresh.stops.iter().filter(|(s, _)| s.status == "skipped") {
+                seq += 1;
+                diesel::update(run_stops::table.find(&s.id))
+                    .set(run_stops::seq.eq(seq))
+                    .execute(conn)?;
+            }
+            super::store::refresh_status(conn, run_id)?;
+            detail_of(conn, run_id).map(Some)
+        })?;
+        match done {
+            Some(run) => return Ok(run),
+            None if attempt == 0 => continue,
+            None => break,
+        }
+    }
+    Err(ApiError::Conflict(
+        "the run changed twice while the stop was being placed: try again".into(),
+    ))
+}

@@ -2,13 +2,10 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use yifei_contract::{LatLng, PositionResult, Role, Run, RunStop};
-use yifei_routing::{LatLng as RLatLng, ProblemBuilder, RoutePlan, Stop, Vehicle, Visit};
 
-use super::fleet::VehicleRow;
-use super::{COST_PER_M, COST_PER_S, MATRIX, seconds, service_seconds, windows};
 use crate::auth::Caller;
 use crate::db::schema::{
     containers, institutions, manifests, organisations, positions, run_stops, runs, vehicles,
@@ -16,7 +13,6 @@ use crate::db::schema::{
 use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
-use crate::pickups::store::day_bounds;
 
 /// How long the solver may think about a day, or a fixed number of iterations (tests,
 /// reproducible plans).
@@ -220,7 +216,7 @@ pub fn list(
     ids.iter().map(|id| detail_of(conn, id)).collect()
 }
 
-fn refresh_status(conn: &mut DbConnection, run_id: &str) -> Result<(), ApiError> {
+pub(crate) fn refresh_status(conn: &mut DbConnection, run_id: &str) -> Result<(), ApiError> {
     let statuses: Vec<String> = run_stops::table
         .filter(run_stops::run_id.eq(run_id))
         .select(run_stops::status)
@@ -349,184 +345,6 @@ pub fn positions(
             accepted,
             duplicates: i32::try_from(fixes.len()).unwrap_or(i32::MAX) - accepted,
         })
-    })
-}
-
-/// Adds an urgent institution to a run under way at the cheapest feasible position after the
-/// stops already done (routing's `insert_stop`); 409 when no position keeps the run feasible.
-pub fn insert(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    run_id: &str,
-    institution_id: &str,
-    tz: FixedOffset,
-) -> Result<Run, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
-    write_tx(conn, |conn| {
-        let run = visible(conn, caller, run_id)?;
-        if run.status == "cancelled" || run.status == "done" {
-            return Err(ApiError::Conflict(format!("the run is {}", run.status)));
-        }
-        let inst: InstitutionRow = institutions::table
-            .find(institution_id)
-            .select(InstitutionRow::as_select())
-            .first(conn)
-            .optional()?
-            .filter(|i| i.status == "active")
-            .ok_or_else(|| {
-                ApiError::invalid("institution_id", "no active institution with this id")
-            })?;
-        let stops: Vec<(StopRow, InstitutionRow)> = run_stops::table
-            .inner_join(institutions::table)
-            .filter(run_stops::run_id.eq(run_id))
-            .order(run_stops::seq.asc())
-            .select((StopRow::as_select(), InstitutionRow::as_select()))
-            .load(conn)?;
-        if stops
-            .iter()
-            .any(|(s, _)| s.institution_id == inst.id && s.status == "pending")
-        {
-            return Err(ApiError::Conflict(
-                "the institution is already a pending stop of this run".into(),
-            ));
-        }
-        let vehicle: VehicleRow = vehicles::table
-            .find(&run.vehicle_id)
-            .select(VehicleRow::as_select())
-            .first(conn)?;
-        let (_, plant_lat, plant_lng) = company_site(conn, &run.org_id)?;
-        let day = NaiveDate::parse_from_str(&run.day, "%Y-%m-%d")
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let (origin, _) = day_bounds(day, tz);
-        let err = |e: yifei_routing::Error| ApiError::Internal(format!("routing: {e}"));
-        let mut b = ProblemBuilder::new();
-        let plant = b
-            .location(RLatLng::new(plant_lat, plant_lng).map_err(err)?)
-            .map_err(err)?;
-        b.vehicle(Vehicle {
-            capacity_units: f64::from(vehicle.capacity_units),
-            shift_start: seconds(&vehicle.shift_start).unwrap_or(0.0),
-            shift_end: seconds(&vehicle.shift_end).unwrap_or(86_400.0),
-            ..Vehicle::new(vehicle.id.clone(), f64::from(vehicle.capacity_kg), plant)
-        });
-        for (s, i) in stops.iter().filter(|(s, _)| s.status != "skipped") {
-            let loc = b
-                .location(RLatLng::new(i.lat, i.lng).map_err(err)?)
-                .map_err(err)?;
-            b.stop(Stop {
-                demand_kg: f64::from(s.expected_g) / 1000.0,
-                demand_units: f64::from(s.expected_containers),
-                service: service_seconds(s.expected_containers),
-                // Done stops keep their place whatever their windows said.
-                windows: if s.status == "pending" {
-                    windows(&i.hours())
-                } else {
-                    Vec::new()
-                },
-                ..Stop::new(s.id.clone(), loc)
-            });
-        }
-        let kept: Vec<&StopRow> = stops
-            .iter()
-            .filter(|(s, _)| s.status != "skipped")
-            .map(|(s, _)| s)
-            .collect();
-        let done = kept.iter().take_while(|s| s.status == "completed").count();
-        let loc = b
-            .location(RLatLng::new(inst.lat, inst.lng).map_err(err)?)
-            .map_err(err)?;
-        let new_index = b.stop(Stop {
-            demand_kg: 0.5,
-            demand_units: 1.0,
-            service: service_seconds(1),
-            windows: windows(&inst.hours()),
-            ..Stop::new(inst.id.clone(), loc)
-        });
-        b.costs(COST_PER_M, COST_PER_S);
-        let problem = b.build(&MATRIX).map_err(err)?;
-        let route = RoutePlan {
-            vehicle: 0,
-            start_time: 0.0,
-            visits: (0..kept.len())
-                .map(|k| Visit {
-                    stop: k,
-                    arrival: 0.0,
-                    service_start: 0.0,
-                    departure: 0.0,
-                })
-                .collect(),
-            end_time: 0.0,
-            distance_m: 0.0,
-            duration_s: 0.0,
-            load_kg: 0.0,
-            load_units: 0.0,
-        };
-        let ins = yifei_routing::insert_stop(&problem, &route, done, new_index).ok_or_else(|| {
-            ApiError::Conflict("no position in this run serves the institution within its opening hours, the vehicle's capacity and shift".into())
-        })?;
-        // New order, then seqs and ETAs recomputed along it.
-        let mut order: Vec<usize> = (0..kept.len()).collect();
-        order.insert(ins.position, new_index);
-        let mut t = seconds(&vehicle.shift_start).unwrap_or(0.0);
-        let mut prev = plant;
-        let mut etas = Vec::with_capacity(order.len());
-        for &k in &order {
-            let s = &problem.stops()[k];
-            let arrival = t + problem.travel_time(0, prev, s.location);
-            let start = s
-                .windows
-                .iter()
-                .find(|w| w.end >= arrival)
-                .map_or(arrival, |w| arrival.max(w.start));
-            etas.push(arrival);
-            t = start + s.service;
-            prev = s.location;
-        }
-        let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
-        // Renumber: move every stop out of the way first (seq is unique per run).
-        diesel::update(run_stops::table.filter(run_stops::run_id.eq(run_id)))
-            .set(run_stops::seq.eq(run_stops::seq + 100_000))
-            .execute(conn)?;
-        let mut seq = 0;
-        for (pos, &k) in order.iter().enumerate() {
-            seq += 1;
-            if k == new_index {
-                diesel::insert_into(run_stops::table)
-                    .values(StopRow {
-                        id: new_id(),
-                        run_id: run_id.to_owned(),
-                        seq,
-                        institution_id: inst.id.clone(),
-                        eta: at(etas[pos]),
-                        deadline: None,
-                        expected_g: 500,
-                        expected_containers: 1,
-                        reasons: r#"["urgent"]"#.into(),
-                        status: "pending".into(),
-                        skip_reason: None,
-                        completed_at: None,
-                    })
-                    .execute(conn)?;
-            } else {
-                let s = kept[k];
-                let eta = if s.status == "pending" {
-                    at(etas[pos])
-                } else {
-                    s.eta
-                };
-                diesel::update(run_stops::table.find(&s.id))
-                    .set((run_stops::seq.eq(seq), run_stops::eta.eq(eta)))
-                    .execute(conn)?;
-            }
-        }
-        for (s, _) in stops.iter().filter(|(s, _)| s.status == "skipped") {
-            seq += 1;
-            diesel::update(run_stops::table.find(&s.id))
-                .set(run_stops::seq.eq(seq))
-                .execute(conn)?;
-        }
-        refresh_status(conn, run_id)?;
-        detail_of(conn, run_id)
     })
 }
 
