@@ -71,7 +71,9 @@ mod tests {
 
     fn problem(deadline: Option<f64>) -> Problem {
         let mut b = ProblemBuilder::new();
-        let plant = b.location(LatLng::new(36.3, 117.4).unwrap()).unwrap();
+        let plant = b
+            .location(LatLng::new(36.3, 117.4).expect("plant"))
+            .expect("loc");
         b.vehicle(Vehicle {
             shift_start: 8.0 * 3600.0,
             shift_end: 18.0 * 3600.0,
@@ -81,7 +83,9 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let loc = b.location(LatLng::new(lat, lng).unwrap()).unwrap();
+            let loc = b
+                .location(LatLng::new(lat, lng).expect("stop"))
+                .expect("loc");
             b.stop(Stop {
                 demand_kg: 10.0,
                 service: 300.0,
@@ -101,7 +105,7 @@ mod tests {
             circuity: 1.4,
             speed_kmh: 35.0,
         })
-        .unwrap()
+        .expect("problem")
     }
 
     /// The solver's own routes come back with the same times, and a route with a stop left
