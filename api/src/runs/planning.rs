@@ -809,3 +809,173 @@ pub fn insert(
         "the run changed twice while the stop was being placed: try again".into(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(id: &str, lat: f64, lng: f64) -> InstitutionRow {
+        let t = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("time");
+        InstitutionRow {
+            id: id.into(),
+            name: format!("clinic {id}"),
+            kind: "village_clinic".into(),
+            licence_no: String::new(),
+            township: "t".into(),
+            village: String::new(),
+            address: String::new(),
+            lat,
+            lng,
+            h3_cell: 0,
+            beds: 0,
+            contact_name: String::new(),
+            contact_phone: String::new(),
+            contact_email: None,
+            status: "active".into(),
+            status_reason: None,
+            service_mode: "direct".into(),
+            hub_id: None,
+            collection_interval_h: 0,
+            opening_hours: r#"[{"from":"08:00","to":"17:30"}]"#.into(),
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn due(id: &str, g: i64) -> Due {
+        Due {
+            stop: id.into(),
+            deadline: None,
+            reasons: vec!["storage_limit".into()],
+            expected_g: g,
+            expected_containers: 1,
+            serves: vec![id.into()],
+            earliest: None,
+            next_chance: None,
+            late_by_min: None,
+            explanation: String::new(),
+        }
+    }
+
+    fn facts(due_stops: Vec<Due>, capacity_kg: i32) -> Facts {
+        let t = NaiveDate::from_ymd_opt(2026, 3, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("time");
+        Facts {
+            plant: (36.30, 117.40),
+            replaced: Vec::new(),
+            fleet: vec![VehicleRow {
+                id: "v1".into(),
+                org_id: "o".into(),
+                plate: "P1".into(),
+                capacity_kg,
+                capacity_units: 60,
+                refrigerated: true,
+                shift_start: "07:30".into(),
+                shift_end: "17:30".into(),
+                driver_id: None,
+                active: true,
+                created_at: t,
+                updated_at: t,
+            }],
+            due: due_stops,
+            insts: [
+                inst("a", 36.32, 117.42),
+                inst("b", 36.35, 117.45),
+                inst("c", 36.28, 117.36),
+            ]
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect(),
+        }
+    }
+
+    fn schedule() -> Schedule {
+        Schedule {
+            tz: chrono::FixedOffset::east_opt(8 * 3600).expect("tz"),
+            work_days: Default::default(),
+            holidays: Default::default(),
+        }
+    }
+
+    fn check(old: &Facts, fresh: &Facts) -> Verdict {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 2).expect("day");
+        let (origin, _) = day_bounds(day, schedule().tz);
+        let solved = solve(
+            old,
+            origin,
+            Solving {
+                time_limit: std::time::Duration::from_secs(1),
+                iterations: Some(100),
+            },
+        )
+        .expect("solve");
+        recheck(old, &solved, fresh, origin, day, &schedule()).expect("recheck")
+    }
+
+    /// Nothing changed: the solver's routes are written as they are, with no notes.
+    #[test]
+    fn unchanged_facts_apply_the_solution() {
+        let old = facts(vec![due("a", 2000), due("b", 1000)], 800);
+        let Verdict::Apply {
+            runs,
+            unassigned,
+            notes,
+        } = check(&old, &old.clone())
+        else {
+            panic!("resolved");
+        };
+        assert_eq!((runs.len(), runs[0].stops.len()), (1, 2));
+        assert!(unassigned.is_empty() && notes.is_empty());
+    }
+
+    /// A stop collected meanwhile is dropped (the run re-timed, shorter), waste sealed at a
+    /// planned stop is added, and a stop that became due is reported, not planned.
+    #[test]
+    fn collected_sealed_and_new_due_stops_are_repaired() {
+        let old = facts(vec![due("a", 2000), due("b", 1000)], 800);
+        let fresh = facts(vec![due("b", 3000), due("c", 500)], 800);
+        let solved_km = match check(&old, &old.clone()) {
+            Verdict::Apply { runs, .. } => runs[0].route.distance_m,
+            Verdict::Resolve(_) => panic!("resolved"),
+        };
+        let Verdict::Apply {
+            runs,
+            unassigned,
+            notes,
+        } = check(&old, &fresh)
+        else {
+            panic!("resolved");
+        };
+        assert_eq!(runs.len(), 1);
+        let stops: Vec<&str> = runs[0].stops.iter().map(|d| d.stop.as_str()).collect();
+        assert_eq!(stops, ["b"]);
+        assert_eq!(runs[0].stops[0].expected_g, 3000);
+        assert_eq!(runs[0].route.visits.len(), 1);
+        assert!(runs[0].route.distance_m < solved_km);
+        assert!((runs[0].route.load_kg - 3.0).abs() < 1e-9);
+        assert_eq!(unassigned.len(), 1);
+        assert_eq!(unassigned[0].institution_id, "c");
+        assert!(
+            unassigned[0]
+                .reason
+                .contains("became due while the plan was solving")
+        );
+        assert_eq!(notes.len(), 3, "{notes:?}");
+    }
+
+    /// New waste that no longer fits the vehicle, or a changed fleet, means solving again.
+    #[test]
+    fn what_a_repair_cannot_fix_is_solved_again() {
+        let old = facts(vec![due("a", 200_000), due("b", 100_000)], 400);
+        let heavier = facts(vec![due("a", 300_000), due("b", 200_000)], 400);
+        assert!(
+            matches!(check(&old, &heavier), Verdict::Resolve(r) if r.contains("no longer fits"))
+        );
+        let mut other_fleet = old.clone();
+        other_fleet.fleet[0].capacity_kg = 900;
+        assert!(matches!(check(&old, &other_fleet), Verdict::Resolve(r) if r.contains("vehicles")));
+    }
+}
