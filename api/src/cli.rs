@@ -368,6 +368,9 @@ fn plan(
             Phase::Solving { stops, vehicles } => {
                 format!("solving {stops} stops over {vehicles} vehicles (no database lock held)")
             }
+            Phase::Best { km, unassigned } => {
+                format!("best so far: {km:.1} km, {unassigned} unassigned")
+            }
             Phase::Solved { km, unassigned } => {
                 format!("solved: best {km:.1} km, {unassigned} unassigned")
             }

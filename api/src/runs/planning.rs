@@ -41,6 +41,8 @@ pub enum Phase {
     Reading,
     /// The solver is thinking, with no connection held.
     Solving { stops: usize, vehicles: usize },
+    /// The solver found a better plan (at most once a second).
+    Best { km: f64, unassigned: usize },
     /// The solver is done: its best distance.
     Solved { km: f64, unassigned: usize },
     /// The facts changed too much meanwhile: solving once more, and why.
@@ -210,7 +212,12 @@ struct Solved {
     solution: Option<Solution>,
 }
 
-fn solve(facts: &Facts, origin: NaiveDateTime, solving: Solving) -> Result<Solved, ApiError> {
+fn solve(
+    facts: &Facts,
+    origin: NaiveDateTime,
+    solving: Solving,
+    progress: &(dyn Fn(Phase) + Sync),
+) -> Result<Solved, ApiError> {
     let specs: Vec<StopSpec> = facts
         .due
         .iter()
@@ -220,7 +227,7 @@ fn solve(facts: &Facts, origin: NaiveDateTime, solving: Solving) -> Result<Solve
     let solution = if facts.fleet.is_empty() || specs.is_empty() {
         None
     } else {
-        let s = yifei_routing::solve(
+        let s = yifei_routing::solve_reporting(
             &problem,
             &SolverConfig {
                 time_limit: if solving.iterations.is_some() {
@@ -231,6 +238,12 @@ fn solve(facts: &Facts, origin: NaiveDateTime, solving: Solving) -> Result<Solve
                 iterations: solving.iterations,
                 seed: 1,
                 threads: 1,
+            },
+            &|p| {
+                progress(Phase::Best {
+                    km: p.distance_m / 1000.0,
+                    unassigned: p.unassigned,
+                })
             },
         );
         if let Err(v) = yifei_routing::validate(&problem, &s) {
@@ -535,7 +548,7 @@ pub fn plan(
     now: DateTime<Utc>,
     schedule: &Schedule,
     solving: Solving,
-    progress: &dyn Fn(Phase),
+    progress: &(dyn Fn(Phase) + Sync),
 ) -> Result<Plan, ApiError> {
     caller.require(&[Role::Dispatcher])?;
     let org = caller.tenant_id()?.to_owned();
@@ -552,7 +565,7 @@ pub fn plan(
             stops: facts.due.len(),
             vehicles: facts.fleet.len(),
         });
-        let solved = solve(&facts, origin, solving)?;
+        let solved = solve(&facts, origin, solving, progress)?;
         progress(Phase::Solved {
             km: solved.solution.as_ref().map_or(0.0, |s| {
                 s.routes.iter().map(|r| r.distance_m).sum::<f64>() / 1000.0
@@ -910,6 +923,7 @@ mod tests {
                 time_limit: std::time::Duration::from_secs(1),
                 iterations: Some(100),
             },
+            &|_| {},
         )
         .expect("solve");
         recheck(old, &solved, fresh, origin, day, &schedule()).expect("recheck")

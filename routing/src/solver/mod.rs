@@ -43,9 +43,40 @@ impl Default for SolverConfig {
     }
 }
 
+/// The best solution a search has found so far (see [`solve_reporting`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Since the solve started.
+    pub elapsed: Duration,
+    /// Total distance of the best solution's routes.
+    pub distance_m: f64,
+    /// Stops it leaves unassigned.
+    pub unassigned: usize,
+    /// Iterations of the reporting thread so far.
+    pub iterations: u64,
+}
+
 /// Plan routes for `problem`. Never fails: stops that cannot be served are listed in
 /// [`Solution::unassigned`] with a reason. Without any limit, runs 10 000 iterations.
 pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
+    solve_inner(problem, config, None)
+}
+
+/// [`solve`], telling `report` of each better solution (at most once a second per thread),
+/// for a progress line while a long plan runs. The solution is the same as `solve`'s.
+pub fn solve_reporting(
+    problem: &Problem,
+    config: &SolverConfig,
+    report: &(dyn Fn(Progress) + Sync),
+) -> Solution {
+    solve_inner(problem, config, Some(report))
+}
+
+fn solve_inner(
+    problem: &Problem,
+    config: &SolverConfig,
+    report: Option<&(dyn Fn(Progress) + Sync)>,
+) -> Solution {
     let started = Instant::now();
     let deadline = config.time_limit.map(|t| {
         // Keep ~3 % for building the answer and joining threads.
@@ -60,6 +91,7 @@ pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
         iterations,
         deadline,
         started,
+        report,
     };
     let threads = config.threads.max(1);
     let run = |t: usize| {
