@@ -10,6 +10,7 @@ use crate::accounts::{self, NewAccount, NewOrg};
 use crate::config::{Config, redact_url};
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::runs::planning::Phase;
 use crate::startup::Application;
 
 /// Yifei (医废): medical-waste custody from rural clinics to licensed disposal.
@@ -358,14 +359,35 @@ fn plan(
     let day = date.unwrap_or_else(|| {
         (now.with_timezone(&config.tz) + chrono::Duration::days(1)).date_naive()
     });
-    let plan = crate::runs::store::plan(
-        &mut conn,
+    drop(conn);
+    let started = std::time::Instant::now();
+    let progress = |p: Phase| {
+        let at = started.elapsed().as_secs_f64();
+        let line = match p {
+            Phase::Reading => "reading the due stops and the fleet".to_owned(),
+            Phase::Solving { stops, vehicles } => {
+                format!("solving {stops} stops over {vehicles} vehicles (no database lock held)")
+            }
+            Phase::Best { km, unassigned } => {
+                format!("best so far: {km:.1} km, {unassigned} unassigned")
+            }
+            Phase::Solved { km, unassigned } => {
+                format!("solved: best {km:.1} km, {unassigned} unassigned")
+            }
+            Phase::Resolving(why) => format!("solving again: {why}"),
+            Phase::Writing => "writing the runs".to_owned(),
+        };
+        eprintln!("[{at:6.1} s] {line}");
+    };
+    let plan = crate::runs::planning::plan(
+        &db,
         &caller,
         day,
         None,
         now,
         &config.schedule(),
         config.solving(),
+        &progress,
     )?;
     let stops: usize = plan.runs.iter().map(|r| r.stops.len()).sum();
     println!(
@@ -388,6 +410,9 @@ fn plan(
     }
     for u in &plan.unassigned {
         println!("  unassigned {}: {}", u.institution_id, u.reason);
+    }
+    for n in &plan.notes {
+        println!("  note: {n}");
     }
     Ok(())
 }

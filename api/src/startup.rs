@@ -134,6 +134,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         sign_up_limit,
         sessions,
         alerts,
+        plan_progress: std::sync::RwLock::new(None),
         scan_writer: (db_backend == crate::db::Backend::Sqlite)
             .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),
     })

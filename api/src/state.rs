@@ -25,4 +25,10 @@ pub struct AppState {
     pub alerts: crate::oversight::evaluator::Evaluator,
     /// SQLite only: the group-committing scan writer.
     pub scan_writer: Option<crate::custody::ingest::GroupCommitter>,
+    /// Told of each phase of a `POST /plans` (tests use it to act while the solver thinks).
+    pub plan_progress: PlanProgress,
 }
+
+/// A listener for planning's phases, set at run time.
+pub type PlanProgress =
+    std::sync::RwLock<Option<std::sync::Arc<dyn Fn(crate::runs::planning::Phase) + Send + Sync>>>;

@@ -304,6 +304,11 @@ pub struct Plan {
     pub runs: Vec<Run>,
     /// Due stops on no run, with the reason.
     pub unassigned: Vec<UnassignedStop>,
+    /// What changed while the solver thought and what planning did about it (a stop left
+    /// off because its waste was collected, waste added, a stop that became due, the day
+    /// solved again). Empty when nothing changed.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Runs of a day.

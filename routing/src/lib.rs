@@ -23,9 +23,9 @@ mod solver;
 mod validate;
 
 pub use error::Error;
-pub use insert::{Insertion, insert_stop};
+pub use insert::{Insertion, insert_stop, schedule};
 pub use matrix::{HaversineMatrix, Matrix, MatrixProvider};
 pub use model::{LatLng, Problem, ProblemBuilder, Stop, TimeWindow, Vehicle};
 pub use solution::{RoutePlan, Solution, Unassigned, UnassignedReason, Visit};
-pub use solver::{SolverConfig, solve};
+pub use solver::{Progress, SolverConfig, solve, solve_reporting};
 pub use validate::{Violation, validate};

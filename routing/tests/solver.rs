@@ -517,3 +517,29 @@ fn generated_day_with_lunch_break_is_served_in_full() {
     assert!(s.unassigned.is_empty(), "{:?}", s.unassigned);
     assert!(s.routes.len() <= 3);
 }
+
+/// A solve that reports its progress finds the same solution as one that does not, and
+/// reports at least once (the construction's polish counts as no improvement, the first
+/// better one does), never a distance above the first.
+#[test]
+fn reporting_progress_does_not_change_the_solution() {
+    let day = yifei_routing::generator::rural_day(
+        &yifei_routing::generator::DayConfig::with_stops(60, 3),
+    );
+    let p = day.problem().expect("problem");
+    let cfg = SolverConfig {
+        time_limit: None,
+        iterations: Some(300),
+        seed: 1,
+        threads: 1,
+    };
+    let plain = solve(&p, &cfg);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let reported = yifei_routing::solve_reporting(&p, &cfg, &|pr| {
+        seen.lock().expect("lock").push(pr.distance_m)
+    });
+    assert_eq!(plain.routes, reported.routes);
+    let seen = seen.into_inner().expect("lock");
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|&d| d > 0.0));
+}

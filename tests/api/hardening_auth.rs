@@ -189,10 +189,7 @@ fn a_right_password_among_parallel_guesses_does_not_get_past_the_lock(app: &Test
     // A right password clears the count, so when it won one of the first five slots up to
     // five more wrong ones may be checked after it; without it, five at most.
     let failures = checked.iter().filter(|s| **s == 401).count();
-    assert!(
-        failures <= if right_got_in { 9 } else { 5 },
-        "{checked:?}"
-    );
+    assert!(failures <= if right_got_in { 9 } else { 5 }, "{checked:?}");
     if !right_got_in {
         // The 5 slots went to wrong guesses: locked, the right password included. (Two
         // seconds on, so that the per-address limit, which the 60 used up, is not what answers.)

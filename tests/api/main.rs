@@ -15,5 +15,6 @@ mod hardening_http;
 mod hardening_oversight;
 mod notify;
 mod oversight;
+mod plan_phases;
 mod roles;
 mod runs;

@@ -304,6 +304,19 @@ impl Db {
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
     }
 
+    /// Runs blocking work that takes and gives back connections itself (planning: a
+    /// connection to read, none while the solver thinks, one to write), off the executor.
+    pub async fn phased<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db) -> Result<T, ApiError> + Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || f(&db))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.run(|conn| {

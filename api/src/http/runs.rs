@@ -13,6 +13,7 @@ use yifei_contract::{
 use super::extract::{ApiJson, csv_attachment, wants_csv};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::runs::planning::{self, Phase};
 use crate::runs::{fleet, store};
 use crate::state::AppState;
 use crate::{manifests, pickups};
@@ -167,9 +168,30 @@ pub async fn plan(
         state.config.schedule(),
         state.config.solving(),
     );
+    let hook = state
+        .plan_progress
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let progress = move |p: Phase| {
+        if let Some(h) = &hook {
+            h(p);
+        }
+    };
     let plan = state
         .db
-        .run(move |conn| store::plan(conn, &caller, date, vehicle_ids, now, &schedule, solving))
+        .phased(move |db| {
+            planning::plan(
+                db,
+                &caller,
+                date,
+                vehicle_ids,
+                now,
+                &schedule,
+                solving,
+                &progress,
+            )
+        })
         .await?;
     Ok(HttpResponse::Created().json(plan))
 }
@@ -298,7 +320,7 @@ pub async fn insert(
     Ok(web::Json(
         state
             .db
-            .run(move |conn| store::insert(conn, &caller, &id, &body.0.institution_id, tz))
+            .phased(move |db| planning::insert(db, &caller, &id, &body.0.institution_id, tz))
             .await?,
     ))
 }

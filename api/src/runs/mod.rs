@@ -5,6 +5,7 @@
 //! problem (seconds from local midnight, metres) and the solution back into runs.
 
 pub mod fleet;
+pub mod planning;
 pub mod store;
 
 use chrono::{Duration, NaiveDate};

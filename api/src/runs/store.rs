@@ -1,25 +1,18 @@
 //! Plans and runs in the database.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use yifei_contract::{LatLng, Plan, PositionResult, Role, Run, RunStop, UnassignedStop};
-use yifei_routing::{
-    LatLng as RLatLng, ProblemBuilder, RoutePlan, SolverConfig, Stop, Vehicle, Visit,
-};
+use yifei_contract::{LatLng, PositionResult, Role, Run, RunStop};
 
-use super::fleet::VehicleRow;
-use super::{COST_PER_M, COST_PER_S, MATRIX, VEHICLE_DAY_COST, seconds, service_seconds, windows};
 use crate::auth::Caller;
 use crate::db::schema::{
-    containers, institutions, manifests, organisations, plans, positions, run_stops, runs, vehicles,
+    containers, institutions, manifests, organisations, positions, run_stops, runs, vehicles,
 };
 use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
-use crate::pickups::Schedule;
-use crate::pickups::store::{day_bounds, due_stops};
 
 /// How long the solver may think about a day, or a fixed number of iterations (tests,
 /// reproducible plans).
@@ -65,7 +58,10 @@ pub struct StopRow {
     pub completed_by: Option<String>,
 }
 
-fn company_site(conn: &mut DbConnection, org: &str) -> Result<(String, f64, f64), ApiError> {
+pub(crate) fn company_site(
+    conn: &mut DbConnection,
+    org: &str,
+) -> Result<(String, f64, f64), ApiError> {
     let (name, lat, lng): (String, Option<f64>, Option<f64>) = organisations::table
         .find(org)
         .select((organisations::name, organisations::lat, organisations::lng))
@@ -76,229 +72,6 @@ fn company_site(conn: &mut DbConnection, org: &str) -> Result<(String, f64, f64)
             "the company has no plant position: set it with `yifei org create --lat --lng`".into(),
         )),
     }
-}
-
-/// Plans `day` for the dispatcher's company: the due stops become a routing problem, the
-/// solver's routes become runs, and every due stop is on a run or reported unassigned.
-/// Planning a day again replaces its runs that have not started.
-pub fn plan(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    day: NaiveDate,
-    vehicle_ids: Option<Vec<String>>,
-    now: DateTime<Utc>,
-    schedule: &Schedule,
-    solving: Solving,
-) -> Result<Plan, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
-    let org = caller.tenant_id()?.to_owned();
-    let day_s = day.to_string();
-    let (origin, _) = day_bounds(day, schedule.tz);
-    write_tx(conn, |conn| {
-        let (_, plant_lat, plant_lng) = company_site(conn, &org)?;
-        // Runs of the day that have not started are replaced; started ones stay.
-        let existing: Vec<RunRow> = runs::table
-            .filter(runs::org_id.eq(&org))
-            .filter(runs::day.eq(&day_s))
-            .filter(runs::status.ne("cancelled"))
-            .select(RunRow::as_select())
-            .load(conn)?;
-        let mut busy: HashSet<String> = HashSet::new();
-        for r in &existing {
-            if r.status == "planned" {
-                diesel::update(runs::table.find(&r.id))
-                    .set(runs::status.eq("cancelled"))
-                    .execute(conn)?;
-            } else {
-                busy.insert(r.vehicle_id.clone());
-            }
-        }
-        let mut fleet: Vec<VehicleRow> = vehicles::table
-            .filter(vehicles::org_id.eq(&org))
-            .filter(vehicles::active.eq(true))
-            .order(vehicles::plate.asc())
-            .select(VehicleRow::as_select())
-            .load(conn)?;
-        if let Some(ids) = &vehicle_ids {
-            for id in ids {
-                if !fleet.iter().any(|v| &v.id == id) {
-                    return Err(ApiError::invalid(
-                        "vehicle_ids",
-                        format!("no active vehicle {id} in your fleet"),
-                    ));
-                }
-            }
-            fleet.retain(|v| ids.contains(&v.id));
-        }
-        fleet.retain(|v| !busy.contains(&v.id));
-
-        let (due, insts) = due_stops(conn, Some(&org), day, schedule)?;
-        let mut b = ProblemBuilder::new();
-        let plant = b
-            .location(
-                RLatLng::new(plant_lat, plant_lng)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            )
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        for v in &fleet {
-            b.vehicle(Vehicle {
-                capacity_units: f64::from(v.capacity_units),
-                shift_start: seconds(&v.shift_start).unwrap_or(7.5 * 3600.0),
-                shift_end: seconds(&v.shift_end).unwrap_or(17.5 * 3600.0),
-                fixed_cost: VEHICLE_DAY_COST,
-                ..Vehicle::new(v.id.clone(), f64::from(v.capacity_kg), plant)
-            });
-        }
-        let mut stop_inst = Vec::new();
-        // Waste whose deadline passes before any run of the day can get there is already
-        // late: it is planned all the same (leaving it for tomorrow would only add to the
-        // breach), with no time limit the solver could not meet, and its stop keeps the
-        // passed deadline and the `overdue` reason for the driver and the dispatcher to see.
-        for d in &due {
-            let Some(i) = insts.get(&d.stop) else {
-                continue;
-            };
-            let loc = b
-                .location(
-                    RLatLng::new(i.lat, i.lng).map_err(|e| ApiError::Internal(e.to_string()))?,
-                )
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            // The storage deadline is a hard limit: the plan never serves a stop after it.
-            let deadline = d
-                .deadline
-                .filter(|_| !d.overdue())
-                .map(|t| ((t - origin).num_milliseconds() as f64 / 1000.0).max(0.0));
-            b.stop(Stop {
-                demand_kg: d.expected_g as f64 / 1000.0,
-                demand_units: f64::from(d.expected_containers),
-                service: service_seconds(d.expected_containers),
-                windows: windows(&i.hours()),
-                deadline,
-                ..Stop::new(i.id.clone(), loc)
-            });
-            stop_inst.push(d);
-        }
-        b.costs(COST_PER_M, COST_PER_S);
-        let problem = b
-            .build(&MATRIX)
-            .map_err(|e| ApiError::Internal(format!("routing problem: {e}")))?;
-        let solution = if fleet.is_empty() || stop_inst.is_empty() {
-            None
-        } else {
-            let s = yifei_routing::solve(
-                &problem,
-                &SolverConfig {
-                    time_limit: if solving.iterations.is_some() {
-                        None
-                    } else {
-                        Some(solving.time_limit)
-                    },
-                    iterations: solving.iterations,
-                    seed: 1,
-                    threads: 1,
-                },
-            );
-            if let Err(v) = yifei_routing::validate(&problem, &s) {
-                return Err(ApiError::Internal(format!(
-                    "the solver returned an invalid plan: {v:?}"
-                )));
-            }
-            Some(s)
-        };
-
-        let plan_id = new_id();
-        let mut unassigned: Vec<UnassignedStop> = Vec::new();
-        match &solution {
-            Some(s) => {
-                for u in &s.unassigned {
-                    let d = stop_inst[u.stop];
-                    unassigned.push(UnassignedStop {
-                        institution_id: d.stop.clone(),
-                        reason: match d.deadline {
-                            Some(t) => {
-                                format!("{} (deadline {})", u.reason, schedule.words(t, day))
-                            }
-                            None => u.reason.to_string(),
-                        },
-                    });
-                }
-            }
-            None => {
-                for d in &stop_inst {
-                    unassigned.push(UnassignedStop {
-                        institution_id: d.stop.clone(),
-                        reason: "no vehicle available".into(),
-                    });
-                }
-            }
-        }
-        diesel::insert_into(plans::table)
-            .values((
-                plans::id.eq(&plan_id),
-                plans::org_id.eq(&org),
-                plans::day.eq(&day_s),
-                plans::created_by.eq(&caller.user_id),
-                plans::unassigned
-                    .eq(serde_json::to_string(&unassigned).unwrap_or_else(|_| "[]".into())),
-                plans::created_at.eq(now.naive_utc()),
-            ))
-            .execute(conn)?;
-        let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
-        let mut run_ids = Vec::new();
-        for r in solution.iter().flat_map(|s| s.routes.iter()) {
-            let v = &fleet[r.vehicle];
-            let run = RunRow {
-                id: new_id(),
-                plan_id: plan_id.clone(),
-                org_id: org.clone(),
-                vehicle_id: v.id.clone(),
-                driver_id: v.driver_id.clone(),
-                day: day_s.clone(),
-                status: "planned".into(),
-                start_time: at(r.start_time),
-                end_time: at(r.end_time),
-                distance_m: r.distance_m,
-                duration_s: r.duration_s,
-                load_g: (r.load_kg * 1000.0).round() as i32,
-                created_at: now.naive_utc(),
-            };
-            diesel::insert_into(runs::table)
-                .values(&run)
-                .execute(conn)?;
-            for (k, visit) in r.visits.iter().enumerate() {
-                let d = stop_inst[visit.stop];
-                diesel::insert_into(run_stops::table)
-                    .values(StopRow {
-                        id: new_id(),
-                        run_id: run.id.clone(),
-                        seq: i32::try_from(k + 1).unwrap_or(i32::MAX),
-                        institution_id: d.stop.clone(),
-                        eta: at(visit.arrival),
-                        deadline: d.deadline,
-                        expected_g: i32::try_from(d.expected_g).unwrap_or(i32::MAX),
-                        expected_containers: d.expected_containers,
-                        reasons: serde_json::to_string(&d.reasons).unwrap_or_else(|_| "[]".into()),
-                        status: "pending".into(),
-                        skip_reason: None,
-                        completed_at: None,
-                        completed_by: None,
-                    })
-                    .execute(conn)?;
-            }
-            run_ids.push(run.id);
-        }
-        tracing::info!(day = %day_s, runs = run_ids.len(), unassigned = unassigned.len(), "planned");
-        let mut out = Vec::new();
-        for id in run_ids {
-            out.push(detail_of(conn, &id)?);
-        }
-        Ok(Plan {
-            id: plan_id,
-            date: day,
-            runs: out,
-            unassigned,
-        })
-    })
 }
 
 /// The full run: stops with addresses, coordinates, ETAs and the containers waiting there.
@@ -448,7 +221,7 @@ pub fn list(
     ids.iter().map(|id| detail_of(conn, id)).collect()
 }
 
-fn refresh_status(conn: &mut DbConnection, run_id: &str) -> Result<(), ApiError> {
+pub(crate) fn refresh_status(conn: &mut DbConnection, run_id: &str) -> Result<(), ApiError> {
     let statuses: Vec<String> = run_stops::table
         .filter(run_stops::run_id.eq(run_id))
         .select(run_stops::status)
@@ -520,8 +293,8 @@ pub fn skip(
 pub fn fix_time_refused(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
-    max_age: Duration,
-    skew: Duration,
+    max_age: chrono::Duration,
+    skew: chrono::Duration,
 ) -> Option<&'static str> {
     if at < now - max_age {
         Some("stale_timestamp")
@@ -540,7 +313,7 @@ pub fn positions(
     run_id: &str,
     fixes: &[yifei_contract::Position],
     now: DateTime<Utc>,
-    (max_age, skew): (Duration, Duration),
+    (max_age, skew): (chrono::Duration, chrono::Duration),
 ) -> Result<PositionResult, ApiError> {
     caller.require(&[Role::Driver])?;
     if fixes.is_empty() || fixes.len() > 5000 {
@@ -609,185 +382,6 @@ pub fn positions(
             duplicates: i32::try_from(kept.len()).unwrap_or(i32::MAX) - accepted,
             rejected: rejected.clone(),
         })
-    })
-}
-
-/// Adds an urgent institution to a run under way at the cheapest feasible position after the
-/// stops already done (routing's `insert_stop`); 409 when no position keeps the run feasible.
-pub fn insert(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    run_id: &str,
-    institution_id: &str,
-    tz: FixedOffset,
-) -> Result<Run, ApiError> {
-    caller.require(&[Role::Dispatcher])?;
-    write_tx(conn, |conn| {
-        let run = visible(conn, caller, run_id)?;
-        if run.status == "cancelled" || run.status == "done" {
-            return Err(ApiError::Conflict(format!("the run is {}", run.status)));
-        }
-        let inst: InstitutionRow = institutions::table
-            .find(institution_id)
-            .select(InstitutionRow::as_select())
-            .first(conn)
-            .optional()?
-            .filter(|i| i.status == "active")
-            .ok_or_else(|| {
-                ApiError::invalid("institution_id", "no active institution with this id")
-            })?;
-        let stops: Vec<(StopRow, InstitutionRow)> = run_stops::table
-            .inner_join(institutions::table)
-            .filter(run_stops::run_id.eq(run_id))
-            .order(run_stops::seq.asc())
-            .select((StopRow::as_select(), InstitutionRow::as_select()))
-            .load(conn)?;
-        if stops
-            .iter()
-            .any(|(s, _)| s.institution_id == inst.id && s.status == "pending")
-        {
-            return Err(ApiError::Conflict(
-                "the institution is already a pending stop of this run".into(),
-            ));
-        }
-        let vehicle: VehicleRow = vehicles::table
-            .find(&run.vehicle_id)
-            .select(VehicleRow::as_select())
-            .first(conn)?;
-        let (_, plant_lat, plant_lng) = company_site(conn, &run.org_id)?;
-        let day = NaiveDate::parse_from_str(&run.day, "%Y-%m-%d")
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let (origin, _) = day_bounds(day, tz);
-        let err = |e: yifei_routing::Error| ApiError::Internal(format!("routing: {e}"));
-        let mut b = ProblemBuilder::new();
-        let plant = b
-            .location(RLatLng::new(plant_lat, plant_lng).map_err(err)?)
-            .map_err(err)?;
-        b.vehicle(Vehicle {
-            capacity_units: f64::from(vehicle.capacity_units),
-            shift_start: seconds(&vehicle.shift_start).unwrap_or(0.0),
-            shift_end: seconds(&vehicle.shift_end).unwrap_or(86_400.0),
-            ..Vehicle::new(vehicle.id.clone(), f64::from(vehicle.capacity_kg), plant)
-        });
-        for (s, i) in stops.iter().filter(|(s, _)| s.status != "skipped") {
-            let loc = b
-                .location(RLatLng::new(i.lat, i.lng).map_err(err)?)
-                .map_err(err)?;
-            b.stop(Stop {
-                demand_kg: f64::from(s.expected_g) / 1000.0,
-                demand_units: f64::from(s.expected_containers),
-                service: service_seconds(s.expected_containers),
-                // Done stops keep their place whatever their windows said.
-                windows: if s.status == "pending" {
-                    windows(&i.hours())
-                } else {
-                    Vec::new()
-                },
-                ..Stop::new(s.id.clone(), loc)
-            });
-        }
-        let kept: Vec<&StopRow> = stops
-            .iter()
-            .filter(|(s, _)| s.status != "skipped")
-            .map(|(s, _)| s)
-            .collect();
-        let done = kept.iter().take_while(|s| s.status == "completed").count();
-        let loc = b
-            .location(RLatLng::new(inst.lat, inst.lng).map_err(err)?)
-            .map_err(err)?;
-        let new_index = b.stop(Stop {
-            demand_kg: 0.5,
-            demand_units: 1.0,
-            service: service_seconds(1),
-            windows: windows(&inst.hours()),
-            ..Stop::new(inst.id.clone(), loc)
-        });
-        b.costs(COST_PER_M, COST_PER_S);
-        let problem = b.build(&MATRIX).map_err(err)?;
-        let route = RoutePlan {
-            vehicle: 0,
-            start_time: 0.0,
-            visits: (0..kept.len())
-                .map(|k| Visit {
-                    stop: k,
-                    arrival: 0.0,
-                    service_start: 0.0,
-                    departure: 0.0,
-                })
-                .collect(),
-            end_time: 0.0,
-            distance_m: 0.0,
-            duration_s: 0.0,
-            load_kg: 0.0,
-            load_units: 0.0,
-        };
-        let ins = yifei_routing::insert_stop(&problem, &route, done, new_index).ok_or_else(|| {
-            ApiError::Conflict("no position in this run serves the institution within its opening hours, the vehicle's capacity and shift".into())
-        })?;
-        // New order, then seqs and ETAs recomputed along it.
-        let mut order: Vec<usize> = (0..kept.len()).collect();
-        order.insert(ins.position, new_index);
-        let mut t = seconds(&vehicle.shift_start).unwrap_or(0.0);
-        let mut prev = plant;
-        let mut etas = Vec::with_capacity(order.len());
-        for &k in &order {
-            let s = &problem.stops()[k];
-            let arrival = t + problem.travel_time(0, prev, s.location);
-            let start = s
-                .windows
-                .iter()
-                .find(|w| w.end >= arrival)
-                .map_or(arrival, |w| arrival.max(w.start));
-            etas.push(arrival);
-            t = start + s.service;
-            prev = s.location;
-        }
-        let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
-        // Renumber: move every stop out of the way first (seq is unique per run).
-        diesel::update(run_stops::table.filter(run_stops::run_id.eq(run_id)))
-            .set(run_stops::seq.eq(run_stops::seq + 100_000))
-            .execute(conn)?;
-        let mut seq = 0;
-        for (pos, &k) in order.iter().enumerate() {
-            seq += 1;
-            if k == new_index {
-                diesel::insert_into(run_stops::table)
-                    .values(StopRow {
-                        id: new_id(),
-                        run_id: run_id.to_owned(),
-                        seq,
-                        institution_id: inst.id.clone(),
-                        eta: at(etas[pos]),
-                        deadline: None,
-                        expected_g: 500,
-                        expected_containers: 1,
-                        reasons: r#"["urgent"]"#.into(),
-                        status: "pending".into(),
-                        skip_reason: None,
-                        completed_at: None,
-                        completed_by: None,
-                    })
-                    .execute(conn)?;
-            } else {
-                let s = kept[k];
-                let eta = if s.status == "pending" {
-                    at(etas[pos])
-                } else {
-                    s.eta
-                };
-                diesel::update(run_stops::table.find(&s.id))
-                    .set((run_stops::seq.eq(seq), run_stops::eta.eq(eta)))
-                    .execute(conn)?;
-            }
-        }
-        for (s, _) in stops.iter().filter(|(s, _)| s.status == "skipped") {
-            seq += 1;
-            diesel::update(run_stops::table.find(&s.id))
-                .set(run_stops::seq.eq(seq))
-                .execute(conn)?;
-        }
-        refresh_status(conn, run_id)?;
-        detail_of(conn, run_id)
     })
 }
 

@@ -43,9 +43,40 @@ impl Default for SolverConfig {
     }
 }
 
+/// The best solution a search has found so far (see [`solve_reporting`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress {
+    /// Since the solve started.
+    pub elapsed: Duration,
+    /// Total distance of the best solution's routes.
+    pub distance_m: f64,
+    /// Stops it leaves unassigned.
+    pub unassigned: usize,
+    /// Iterations of the reporting thread so far.
+    pub iterations: u64,
+}
+
 /// Plan routes for `problem`. Never fails: stops that cannot be served are listed in
 /// [`Solution::unassigned`] with a reason. Without any limit, runs 10 000 iterations.
 pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
+    solve_inner(problem, config, None)
+}
+
+/// [`solve`], telling `report` of each better solution (at most once a second per thread),
+/// for a progress line while a long plan runs. The solution is the same as `solve`'s.
+pub fn solve_reporting(
+    problem: &Problem,
+    config: &SolverConfig,
+    report: &(dyn Fn(Progress) + Sync),
+) -> Solution {
+    solve_inner(problem, config, Some(report))
+}
+
+fn solve_inner(
+    problem: &Problem,
+    config: &SolverConfig,
+    report: Option<&(dyn Fn(Progress) + Sync)>,
+) -> Solution {
     let started = Instant::now();
     let deadline = config.time_limit.map(|t| {
         // Keep ~3 % for building the answer and joining threads.
@@ -60,6 +91,7 @@ pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
         iterations,
         deadline,
         started,
+        report,
     };
     let threads = config.threads.max(1);
     let run = |t: usize| {
@@ -85,37 +117,42 @@ pub fn solve(problem: &Problem, config: &SolverConfig) -> Solution {
     to_solution(&d, &best, total_it)
 }
 
+/// A route's visits with the times the solver computes (leaving at the route's start).
+pub(crate) fn plan_of(d: &Data, r: &route::Route) -> RoutePlan {
+    let veh = &d.veh[r.v];
+    let mut visits = Vec::with_capacity(r.stops.len());
+    let mut prev = veh.start;
+    let mut t = r.start_time;
+    for &stop in &r.stops {
+        let arrival = t + d.tt(r.v, prev, d.loc[stop]);
+        let service_start = d.earliest_start(stop, arrival).unwrap_or(arrival);
+        let departure = service_start + d.service[stop];
+        visits.push(Visit {
+            stop,
+            arrival,
+            service_start,
+            departure,
+        });
+        t = departure;
+        prev = d.loc[stop];
+    }
+    let end_time = t + d.tt(r.v, prev, veh.end);
+    RoutePlan {
+        vehicle: r.v,
+        start_time: r.start_time,
+        visits,
+        end_time,
+        distance_m: r.dist,
+        duration_s: end_time - r.start_time,
+        load_kg: r.kg,
+        load_units: r.units,
+    }
+}
+
 fn to_solution(d: &Data, s: &Sol, iterations: u64) -> Solution {
     let mut routes = Vec::new();
     for r in s.routes.iter().filter(|r| !r.stops.is_empty()) {
-        let veh = &d.veh[r.v];
-        let mut visits = Vec::with_capacity(r.stops.len());
-        let mut prev = veh.start;
-        let mut t = r.start_time;
-        for &stop in &r.stops {
-            let arrival = t + d.tt(r.v, prev, d.loc[stop]);
-            let service_start = d.earliest_start(stop, arrival).unwrap_or(arrival);
-            let departure = service_start + d.service[stop];
-            visits.push(Visit {
-                stop,
-                arrival,
-                service_start,
-                departure,
-            });
-            t = departure;
-            prev = d.loc[stop];
-        }
-        let end_time = t + d.tt(r.v, prev, veh.end);
-        routes.push(RoutePlan {
-            vehicle: r.v,
-            start_time: r.start_time,
-            visits,
-            end_time,
-            distance_m: r.dist,
-            duration_s: end_time - r.start_time,
-            load_kg: r.kg,
-            load_units: r.units,
-        });
+        routes.push(plan_of(d, r));
     }
     let mut unassigned: Vec<Unassigned> = s
         .unassigned

@@ -9,7 +9,7 @@
 
 mod local;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::data::Data;
 use super::route::Route;
@@ -113,13 +113,15 @@ pub(crate) struct Search<'d, 'p> {
     buf_b: Vec<usize>,
 }
 
-pub(crate) struct Limits {
+pub(crate) struct Limits<'a> {
     pub iterations: Option<u64>,
     pub deadline: Option<Instant>,
     pub started: Instant,
+    /// Told of a better solution, at most once a second per thread.
+    pub report: Option<&'a (dyn Fn(crate::solver::Progress) + Sync)>,
 }
 
-impl Limits {
+impl Limits<'_> {
     fn progress(&self, it: u64) -> f64 {
         let by_it = self.iterations.map_or(0.0, |n| it as f64 / n.max(1) as f64);
         let by_time = self.deadline.map_or(0.0, |dl| {
@@ -190,7 +192,7 @@ impl<'d, 'p> Search<'d, 'p> {
     }
 
     /// Run the annealing loop from `start`, return the best solution seen.
-    pub(crate) fn run(&mut self, start: Sol, limits: &Limits) -> (Sol, u64) {
+    pub(crate) fn run(&mut self, start: Sol, limits: &Limits<'_>) -> (Sol, u64) {
         let d = self.d;
         let mut cur = start;
         // Polish the construction (bounded by the deadline on very large days).
@@ -200,6 +202,7 @@ impl<'d, 'p> Search<'d, 'p> {
         self.local_search(&mut cur, usize::MAX, limits.deadline);
         cur.recost(d);
         let mut best = cur.clone();
+        let mut reported: Option<Instant> = None;
         let edges = (d.n() + cur.routes.iter().filter(|r| !r.stops.is_empty()).count()).max(1);
         let travel: f64 = cur.routes.iter().map(|r| r.cost).sum();
         let avg_edge = (travel / edges as f64).max(1e-9);
@@ -239,6 +242,17 @@ impl<'d, 'p> Search<'d, 'p> {
                 if new_cost < best.cost - 1e-9 {
                     cur.recost(d);
                     best.clone_into_from(&cur);
+                    if let Some(report) = limits.report
+                        && reported.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        reported = Some(Instant::now());
+                        report(crate::solver::Progress {
+                            elapsed: limits.started.elapsed(),
+                            distance_m: best.routes.iter().map(|r| r.dist).sum(),
+                            unassigned: best.unassigned.len(),
+                            iterations: it,
+                        });
+                    }
                 }
             } else {
                 self.undo(&mut cur);
