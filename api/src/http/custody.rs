@@ -86,7 +86,10 @@ pub struct ListQuery {
 /// The containers the caller may see, oldest first (without their events).
 #[utoipa::path(get, path = "/api/v1/containers", tag = "custody", operation_id = "list_containers", params(ListQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "One page", body = ContainerPage)))]
+    responses(
+        (status = 200, description = "One page", body = ContainerPage),
+        (status = 404, description = "`institution_id` names an institution the caller cannot see", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
