@@ -247,14 +247,31 @@ pub fn wants_csv(req: &HttpRequest, format: Option<&str>) -> Result<bool, ApiErr
 }
 
 /// A CSV download named `name.csv`.
+///
+/// The name often carries an id from the request path, which may hold any character: only
+/// ASCII letters, digits, `-`, `_` and `.` are kept (others become `_`), so that the header
+/// is always valid (a control character made it unbuildable: a 500) and cannot be split.
 pub fn csv_attachment(name: &str, body: String) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.csv\""),
+            format!("attachment; filename=\"{}.csv\"", safe_file_name(name)),
         ))
         .body(body)
+}
+
+/// `name` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `_`.
+fn safe_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Query-string and path errors of actix's own extractors, as problems.
@@ -277,6 +294,20 @@ mod tests {
             Err(ApiError::Validation(v)) => v[0].field.clone(),
             other => panic!("expected 422, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn csv_file_names_are_always_a_valid_header() {
+        let r = csv_attachment("manifests-\u{bf}\u{b}\u{61a7e}\r\n\"x", String::new());
+        let v = r
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(v, Some("attachment; filename=\"manifests-______x.csv\""));
+        assert_eq!(
+            safe_file_name("coverage-2026-03-01-2026-03-30"),
+            "coverage-2026-03-01-2026-03-30"
+        );
     }
 
     #[test]
