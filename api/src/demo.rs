@@ -394,9 +394,7 @@ fn seal_waste(
     county: &yifei_seed::County,
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), ApiError> {
-    use crate::custody::store::{
-        ContainerRow, EventRow, chain_next, insert_events, places, refold,
-    };
+    use crate::custody::store::{ContainerRow, insert_events, places, refold};
     use crate::custody::{codes, micros};
     let admin: String = users::table
         .filter(users::role.eq("admin"))
@@ -447,29 +445,14 @@ fn seal_waste(
             diesel::insert_into(crate::db::schema::containers::table)
                 .values(&row)
                 .execute(conn)?;
-            let seal = chain_next(
+            let seal = demo_event(
                 &mut row,
-                EventRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    container_id: String::new(),
-                    seq: 0,
-                    action: "seal".into(),
-                    occurred_at: sealed,
-                    received_at: now_n,
-                    actor_id: "demo-loader".into(),
-                    actor_role: "clinic_staff".into(),
-                    weight_g: Some(crate::custody::grams(kg)),
-                    lat: None,
-                    lng: None,
-                    run_id: None,
-                    reason: None,
-                    method: None,
-                    device_id: Some("demo".into()),
-                    via_parent: None,
-                    parent_code: None,
-                    prev_hash: String::new(),
-                    hash: String::new(),
-                },
+                "seal",
+                "clinic_staff",
+                sealed,
+                Some(kg),
+                None,
+                now_n,
             );
             insert_events(conn, &[seal])?;
             refold(conn, &mut row, p, now_n)?;
@@ -521,29 +504,14 @@ fn seal_waste(
                 "collect" => "driver",
                 _ => "plant_operator",
             };
-            events.push(chain_next(
+            events.push(demo_event(
                 &mut row,
-                EventRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    container_id: String::new(),
-                    seq: 0,
-                    action: (*action).into(),
-                    occurred_at: now_n - chrono::Duration::hours(*hours_ago),
-                    received_at: now_n,
-                    actor_id: "demo-loader".into(),
-                    actor_role: role.into(),
-                    weight_g: kg.map(crate::custody::grams),
-                    lat: (*action == "collect").then_some(inst.lat),
-                    lng: (*action == "collect").then_some(inst.lng),
-                    run_id: None,
-                    reason: None,
-                    method: (*action == "dispose").then(|| "incineration".to_owned()),
-                    device_id: Some("demo".into()),
-                    via_parent: None,
-                    parent_code: None,
-                    prev_hash: String::new(),
-                    hash: String::new(),
-                },
+                action,
+                role,
+                now_n - chrono::Duration::hours(*hours_ago),
+                *kg,
+                (*action == "collect").then_some((inst.lat, inst.lng)),
+                now_n,
             ));
         }
         insert_events(conn, &events)?;
