@@ -97,6 +97,17 @@ pub struct TokenResponse {
     pub user: UserSummary,
 }
 
+/// The console's session (`POST /api/v1/console/session`): the tokens themselves travel only
+/// in `HttpOnly` cookies, out of reach of page scripts, so the body says who signed in and for
+/// how long the access cookie holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsoleSession {
+    /// Seconds until the access cookie expires; the console refreshes before then.
+    pub expires_in: i64,
+    /// The signed-in user.
+    pub user: UserSummary,
+}
+
 /// The signed-in user, as carried in tokens.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserSummary {

@@ -484,6 +484,38 @@ pub async fn logout(
     Ok(())
 }
 
+/// Ends the session a refresh token belongs to, whoever presents it: the console signs out
+/// with the refresh cookie alone, since its access cookie may have expired already. An unknown
+/// token ends nothing (the answer is the same, so it tells nothing).
+pub async fn end_session_of(
+    state: &actix_web::web::Data<AppState>,
+    refresh_token: String,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let ended = state
+        .db
+        .run(move |conn| {
+            crate::db::write_tx(conn, |conn| {
+                let family: Option<String> = refresh_tokens::table
+                    .filter(
+                        refresh_tokens::token_hash.eq(tokens::hash_refresh_token(&refresh_token)),
+                    )
+                    .select(refresh_tokens::family_id)
+                    .first(conn)
+                    .optional()?;
+                if let Some(f) = &family {
+                    revoke_session(conn, f, now)?;
+                }
+                Ok(family)
+            })
+        })
+        .await?;
+    if let Some(f) = ended {
+        state.sessions.forget_session(&f);
+    }
+    Ok(())
+}
+
 /// Changes the caller's own password, which needs the current one. Every session of the user
 /// ends (a thief holding one is out); the answer is a new session for the caller.
 ///

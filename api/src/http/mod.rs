@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod caller;
+pub mod console;
 pub mod custody;
 pub mod extract;
 pub mod hygiene;
@@ -25,6 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .service(web::resource("/healthz").route(web::get().to(system::healthz)))
         .service(web::resource("/readyz").route(web::get().to(system::readyz)))
+        .service(web::resource("/").route(web::get().to(console::index)))
+        .service(web::resource("/assets/{path:.*}").route(web::get().to(console::asset)))
+        .service(web::resource("/sw.js").route(web::get().to(console::asset)))
+        .service(web::resource("/manifest.webmanifest").route(web::get().to(console::asset)))
         .service(
             web::scope("/api/v1")
                 .service(web::resource("/openapi.json").route(web::get().to(system::openapi)))
@@ -32,6 +38,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::resource("/auth/login")
                         .wrap(from_fn(limits::auth))
                         .route(web::post().to(auth::login)),
+                )
+                .service(
+                    web::resource("/console/session")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(console::sign_in))
+                        .route(web::delete().to(console::sign_out)),
+                )
+                .service(
+                    web::resource("/console/session/refresh")
+                        .wrap(from_fn(limits::auth))
+                        .route(web::post().to(console::renew)),
                 )
                 .service(
                     web::resource("/auth/refresh")

@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{accounts, auth, custody, institutions, oversight, runs, system};
+use super::{accounts, auth, console, custody, institutions, oversight, runs, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use super::{accounts, auth, custody, institutions, oversight, runs, system};
     paths(
         system::healthz, system::readyz, system::openapi,
         auth::login, auth::refresh, auth::logout, auth::me, auth::update_me,
+        console::sign_in, console::renew, console::sign_out,
         accounts::change_own_password, accounts::list, accounts::deactivate,
         accounts::reactivate, accounts::reset_password,
         institutions::sign_up, institutions::list, institutions::get, institutions::update,
@@ -38,6 +39,7 @@ use super::{accounts, auth, custody, institutions, oversight, runs, system};
     tags(
         (name = "system", description = "Health and contract"),
         (name = "auth", description = "Sign-in and sessions"),
+        (name = "console", description = "The browser console's cookie session (tokens in HttpOnly cookies)"),
         (name = "accounts", description = "Account lifecycle: deactivate, reactivate, reset passwords (admin)"),
         (name = "institutions", description = "Sign-up, approval and the registry"),
         (name = "custody", description = "Containers, labels, scans and their history"),
