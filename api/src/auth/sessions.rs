@@ -250,6 +250,10 @@ pub async fn login(
     password_attempt: String,
     addr: String,
 ) -> Result<TokenResponse, ApiError> {
+    // Longer than any account's: refused before it costs a hash or a throttle slot.
+    if login.len() > 256 || password_attempt.len() > 1024 {
+        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+    }
     let now = state.clock.now();
     state
         .throttle
@@ -458,18 +462,7 @@ pub async fn logout(
         .db
         .run(move |conn| {
             crate::db::write_tx(conn, |conn| match refresh_token {
-                Some(t) => {
-                    let family: Option<String> = refresh_tokens::table
-                        .filter(refresh_tokens::token_hash.eq(tokens::hash_refresh_token(&t)))
-                        .filter(refresh_tokens::user_id.eq(&uid))
-                        .select(refresh_tokens::family_id)
-                        .first(conn)
-                        .optional()?;
-                    if let Some(f) = &family {
-                        revoke_session(conn, f, now)?;
-                    }
-                    Ok(family)
-                }
+                Some(t) => end_session_of_token(conn, &t, Some(&uid), now),
                 None => {
                     revoke_user_sessions(conn, &uid, now)?;
                     Ok(None)
@@ -484,6 +477,27 @@ pub async fn logout(
     Ok(())
 }
 
+/// Ends the session of a refresh token (only if it is `user`'s, when given); returns it.
+fn end_session_of_token(
+    conn: &mut DbConnection,
+    refresh_token: &str,
+    user: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, ApiError> {
+    let mut q = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(tokens::hash_refresh_token(refresh_token)))
+        .select(refresh_tokens::family_id)
+        .into_boxed();
+    if let Some(u) = user {
+        q = q.filter(refresh_tokens::user_id.eq(u.to_owned()));
+    }
+    let family: Option<String> = q.first(conn).optional()?;
+    if let Some(f) = &family {
+        revoke_session(conn, f, now)?;
+    }
+    Ok(family)
+}
+
 /// Ends the session a refresh token belongs to, whoever presents it: the console signs out
 /// with the refresh cookie alone, since its access cookie may have expired already. An unknown
 /// token ends nothing (the answer is the same, so it tells nothing).
@@ -496,17 +510,7 @@ pub async fn end_session_of(
         .db
         .run(move |conn| {
             crate::db::write_tx(conn, |conn| {
-                let family: Option<String> = refresh_tokens::table
-                    .filter(
-                        refresh_tokens::token_hash.eq(tokens::hash_refresh_token(&refresh_token)),
-                    )
-                    .select(refresh_tokens::family_id)
-                    .first(conn)
-                    .optional()?;
-                if let Some(f) = &family {
-                    revoke_session(conn, f, now)?;
-                }
-                Ok(family)
+                end_session_of_token(conn, &refresh_token, None, now)
             })
         })
         .await?;

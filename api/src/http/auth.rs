@@ -40,11 +40,6 @@ pub async fn login(
     body: ApiJson<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let LoginRequest { login, password } = body.0;
-    if login.len() > 256 || password.len() > 1024 {
-        return Err(ApiError::Unauthorized(
-            "unknown login or wrong password".into(),
-        ));
-    }
     Ok(web::Json(
         sessions::login(
             &state,

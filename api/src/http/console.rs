@@ -181,11 +181,6 @@ pub async fn sign_in(
 ) -> Result<HttpResponse, ApiError> {
     require_console_header(&req)?;
     let LoginRequest { login, password } = body.0;
-    if login.len() > 256 || password.len() > 1024 {
-        return Err(ApiError::Unauthorized(
-            "unknown login or wrong password".into(),
-        ));
-    }
     let addr = peer(&req, &state.config.trusted_proxies);
     let tokens = sessions::login(&state, login, password, addr).await?;
     session_answer(&req, &state, tokens)
