@@ -1,0 +1,283 @@
+// The driver's day on a 360 px phone: the run is loaded, the phone goes offline, three
+// containers are scanned by typed codes, the page is reloaded offline (the page and the queue
+// survive), the network returns, the queue uploads, and the server holds each event once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launch, openPage, signIn, apiToken, apiGet, screenshot, PASSWORD } from '../lib/harness.mjs';
+
+const PHONE = { width: 360, height: 740 };
+let server; let browser;
+let day; let driver; let run;
+
+/** A local day of the deployment (Asia/Shanghai), `offset` days from today. */
+function shanghaiDay(offset) {
+  const d = new Date(Date.now() + offset * 86400000);
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+}
+
+async function apiPost(token, path, body) {
+  const r = await fetch(`${server.base}/api/v1${path}`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+  // The dispatcher plans tomorrow (the demo sealed waste over the last two days), as the
+  // README walkthrough does; take a driver the plan gave a run with containers.
+  day = shanghaiDay(1);
+  const dispatch = await apiToken(server.base, 'dispatch');
+  await apiPost(dispatch, '/plans', { date: day });
+  for (const login of ['driver1', 'driver2', 'driver3', 'driver4', 'driver5', 'driver6']) {
+    const token = await apiToken(server.base, login);
+    const runs = (await apiGet(server.base, token, `/me/runs?date=${day}`)).items;
+    const r = runs.find((x) => x.stops.filter((s) => s.containers.length).length >= 3);
+    if (r) { driver = login; run = r; break; }
+  }
+  assert.ok(run, 'the plan gave some driver a run with three stops holding containers');
+});
+after(async () => { await browser?.close(); await server?.stop(); });
+
+/** The stop `seq` of the run, opened (its scan form visible). */
+async function openStop(page, seq) {
+  const stop = page.locator(`details.stop[data-seq="${seq}"]`);
+  if (!(await stop.evaluate((d) => d.open))) await stop.locator(":scope > summary").click();
+  return stop;
+}
+
+async function pending(page) {
+  return Number(await page.locator('#driver-pending').getAttribute('data-count'));
+}
+
+async function waitPending(page, n) {
+  await page.waitForFunction((want) => document.querySelector('#driver-pending')?.dataset.count === String(want), n, { timeout: 20000 });
+}
+
+/** The scan records the page keeps in IndexedDB. */
+async function stored(page) {
+  return page.evaluate(() => new Promise((ok, fail) => {
+    const r = indexedDB.open('yifei-driver');
+    r.onerror = () => fail(r.error);
+    r.onsuccess = () => {
+      const all = r.result.transaction('scans').objectStore('scans').getAll();
+      all.onsuccess = () => { ok(all.result); r.result.close(); };
+    };
+  }));
+}
+
+async function scan(page, seq, typed, weight) {
+  const stop = await openStop(page, seq);
+  await stop.getByLabel(/容器编码/).fill(typed);
+  await stop.getByLabel(/重量/).fill(weight);
+  await stop.getByLabel(/重量/).press('Enter');
+  await stop.locator('.scan-msg').getByText(/已记录/).waitFor();
+}
+
+function noOverflow(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+test('offline scans survive a reload and upload once when the network returns', async () => {
+  // Three containers of three stops, typed as a person or a scanner would: with dashes in
+  // lower case, as printed, and as the label's QR code reads (YF1:...).
+  const stops = run.stops.filter((s) => s.containers.length).slice(0, 3);
+  const codes = stops.map((s) => s.containers[0]);
+  const typed = [codes[0].match(/.{4}/g).join('-').toLowerCase(), codes[1].match(/.{4}/g).join('-'), `YF1:${codes[2]}`];
+  const first = stops[0].location;
+  const page = await openPage(browser, server.base, {
+    viewport: PHONE,
+    context: { permissions: ['geolocation'], geolocation: { latitude: first.lat, longitude: first.lng } },
+  });
+  const context = page.context();
+  await signIn(page, server.base, driver);
+  await page.getByRole('link', { name: '明天' }).click();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  // The stop's address, its phone as a tel: link, the map as a geo: URI (no tiles).
+  const s0 = await openStop(page, stops[0].seq);
+  await s0.getByText(stops[0].address).waitFor();
+  assert.match(await s0.locator('a.tel').getAttribute('href'), /^tel:[0-9+]+$/);
+  assert.match(await s0.locator('a.map-link').getAttribute('href'), /^geo:-?\d+\.\d+,-?\d+\.\d+/);
+
+  // The service worker has kept every file of the page after this one online visit.
+  await page.waitForFunction(async () => {
+    const c = await caches.open('yifei-shell-v2');
+    const keys = (await c.keys()).map((r) => new URL(r.url).pathname);
+    return ['/', '/assets/js/app.js', '/assets/js/pages/driver.js', '/assets/js/pages/driver-queue.js', '/assets/css/driver.css'].every((k) => keys.includes(k))
+      && navigator.serviceWorker.controller !== null;
+  }, null, { timeout: 20000 });
+
+  await context.setOffline(true);
+  assert.equal(await page.evaluate(() => fetch('/api/v1/me').then(() => 'answered', () => 'failed')), 'failed');
+  for (let i = 0; i < 3; i++) await scan(page, stops[i].seq, typed[i], ['2.4', '1,5', '0.8'][i]);
+  await waitPending(page, 3);
+  await page.locator('.driver-sync').getByText(/离线/).waitFor();
+  // A typo is caught on the phone, before anything is queued.
+  const bad = codes[0].slice(0, 10) + (codes[0][10] === 'A' ? 'B' : 'A') + codes[0][11];
+  const s1 = await openStop(page, stops[0].seq);
+  await s1.getByLabel(/容器编码/).fill(bad);
+  await s1.getByLabel(/重量/).fill('1');
+  await s1.getByRole('button', { name: '记录' }).click();
+  await s1.locator('.scan-msg').getByText(/编码有误/).waitFor();
+  assert.equal(await pending(page), 3);
+  assert.ok(await noOverflow(page) <= 0, 'no horizontal overflow at 360 px');
+  // The picture: the first stop open with its scans and the typo refused, the others closed.
+  await page.evaluate((seq) => { document.querySelectorAll('details.stop').forEach((d) => { d.open = d.dataset.seq === String(seq); }); window.scrollTo(0, 0); }, stops[0].seq);
+  await screenshot(page, 'driver-offline');
+
+  // Reload, still offline: the page comes from the service worker, the run and the queue
+  // from IndexedDB.
+  const res = await page.reload();
+  assert.ok(res.fromServiceWorker(), 'the page came from the service worker');
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  await page.getByText(/离线数据/).waitFor();
+  await waitPending(page, 3);
+  const queued = (await stored(page)).filter((s) => s.status === 'pending');
+  assert.deepEqual(queued.map((s) => s.code).sort(), [...codes].sort());
+  for (const s of queued) {
+    assert.match(s.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUID v7 made on the device');
+    assert.equal(s.run_id, run.id);
+    assert.match(s.occurred_at, /[+-]\d\d:\d\d$/, 'device time with its offset');
+  }
+  assert.equal(queued.find((s) => s.code === codes[1]).weight_kg, 1.5, 'a decimal comma reads as a point');
+
+  // Back online: the queue uploads by itself.
+  await context.setOffline(false);
+  await waitPending(page, 0);
+  const after = await stored(page);
+  assert.ok(after.every((s) => s.status === 'accepted'), JSON.stringify(after.map((s) => [s.code, s.status, s.reason])));
+
+  // The server holds each event exactly once, in the container's history and its hash chain.
+  const dispatchTok = await apiToken(server.base, 'dispatch');
+  const admin = await apiToken(server.base, 'admin');
+  const check = async () => {
+    for (const s of after) {
+      const c = await apiGet(server.base, dispatchTok, `/containers/${s.code}`);
+      assert.equal(c.state, 'collected');
+      assert.equal(c.events.filter((e) => e.action === 'collect').length, 1, `one collect of ${s.code}`);
+      const audit = await apiGet(server.base, admin, `/containers/${s.code}/audit`);
+      assert.equal(audit.valid, true);
+      assert.equal(audit.events.filter((e) => e.event_id === s.event_id).length, 1);
+    }
+  };
+  await check();
+  // A replay of the same events (an answer lost on the way) changes nothing.
+  const driverTok = await apiToken(server.base, driver);
+  const replay = await apiPost(driverTok, '/scans', { events: after.map((s) => ({
+    event_id: s.event_id, code: s.code, action: 'collect', occurred_at: s.occurred_at, weight_kg: s.weight_kg, run_id: s.run_id, location: s.location || undefined,
+  })) });
+  assert.deepEqual(replay.results.map((r) => r.status), ['duplicate', 'duplicate', 'duplicate']);
+  await check();
+  // The stops are completed on the server, and the page says so after its refresh.
+  const fresh = await apiGet(server.base, driverTok, `/runs/${run.id}`);
+  for (const s of stops) assert.equal(fresh.stops.find((x) => x.institution_id === s.institution_id).status, 'completed');
+  await page.reload();
+  await page.locator(`details.stop[data-seq="${stops[0].seq}"] > summary`).getByText('已收运').waitFor();
+  assert.ok(await noOverflow(page) <= 0);
+  await screenshot(page, 'driver-run');
+  assert.deepEqual(page.offsite, []);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+/** A well-formed code (right check character) that no container has. */
+function unknownCode() {
+  const A = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const payload = 'ZZZZZZZZZZZ';
+  let factor = 2; let sum = 0;
+  for (let i = payload.length - 1; i >= 0; i--) {
+    const add = factor * A.indexOf(payload[i]);
+    factor = factor === 2 ? 1 : 2;
+    sum += Math.floor(add / 32) + (add % 32);
+  }
+  return payload + A[(32 - (sum % 32)) % 32];
+}
+
+test('a refused scan is shown to the driver, not re-sent, and removed only when read', async () => {
+  const page = await openPage(browser, server.base, { viewport: PHONE });
+  await signIn(page, server.base, driver);
+  await page.getByRole('link', { name: '明天' }).click();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  const stop = run.stops.find((s) => s.status === 'pending' && !s.containers.length) || run.stops.at(-1);
+  await scan(page, stop.seq, unknownCode(), '1.1');
+  const refused = page.locator('.driver-refused');
+  await refused.getByText(/没有此容器/).waitFor();
+  await waitPending(page, 0);
+  const rec = (await stored(page)).find((s) => s.code === unknownCode());
+  assert.equal(rec.status, 'rejected');
+  assert.equal(rec.reason, 'unknown_code');
+  // Not sent again: a further round (the upload button, the online event) leaves it alone.
+  let posts = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/api/v1/scans')) posts++; });
+  await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await page.waitForTimeout(500);
+  assert.equal(posts, 0);
+  await refused.getByRole('button', { name: /知道了/ }).click();
+  await refused.waitFor({ state: 'hidden' });
+  assert.equal((await stored(page)).filter((s) => s.code === unknownCode()).length, 0);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('a skip made offline reaches the server with its reason', async () => {
+  const page = await openPage(browser, server.base, { viewport: PHONE });
+  await signIn(page, server.base, driver);
+  await page.getByRole('link', { name: '明天' }).click();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  const token = await apiToken(server.base, driver);
+  const now = await apiGet(server.base, token, `/runs/${run.id}`);
+  const target = now.stops.filter((s) => s.status === 'pending').at(-1);
+  await page.context().setOffline(true);
+  const stop = await openStop(page, target.seq);
+  await stop.locator('details.skip-box > summary').click();
+  await stop.getByLabel(/^原因/).selectOption({ label: '道路不通' });
+  await stop.getByRole('button', { name: '跳过此站' }).click();
+  await stop.getByText('已记录跳过').waitFor();
+  await waitPending(page, 1);
+  await page.context().setOffline(false);
+  await waitPending(page, 0);
+  const after = await apiGet(server.base, token, `/runs/${run.id}`);
+  const s = after.stops.find((x) => x.institution_id === target.institution_id);
+  assert.equal(s.status, 'skipped');
+  assert.equal(s.skip_reason, '道路不通');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('back after hours: the refresh cookie uploads the queue; with the session gone it waits for sign-in', async () => {
+  const page = await openPage(browser, server.base, { viewport: PHONE });
+  const context = page.context();
+  await signIn(page, server.base, driver);
+  await page.getByRole('link', { name: '明天' }).click();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  const token = await apiToken(server.base, driver);
+  const now = await apiGet(server.base, token, `/runs/${run.id}`);
+  const left = now.stops.flatMap((s) => s.containers.map((c) => ({ seq: s.seq, code: c })));
+  assert.ok(left.length >= 2, 'two containers still to collect');
+
+  // The access cookie has expired (gone), the refresh cookie is good: the upload renews.
+  await context.setOffline(true);
+  await scan(page, left[0].seq, left[0].code, '1.0');
+  await context.clearCookies({ name: 'yifei_at' });
+  await context.setOffline(false);
+  await waitPending(page, 0);
+
+  // Both cookies gone (the session ended): the queue stays, the sign-in form shows, and the
+  // upload follows the sign-in.
+  await context.setOffline(true);
+  await scan(page, left[1].seq, left[1].code, '1.0');
+  await context.clearCookies();
+  await context.setOffline(false);
+  await page.getByRole('heading', { name: '登录医废' }).waitFor();
+  assert.equal((await stored(page)).filter((s) => s.status === 'pending').length, 1);
+  await page.getByLabel(/用户名/).fill(driver);
+  await page.getByLabel(/密码/).fill(PASSWORD);
+  await page.getByRole('button', { name: /^登录$/ }).click();
+  await waitPending(page, 0);
+  const c = await apiGet(server.base, token, `/containers/${left[1].code}`);
+  assert.equal(c.events.filter((e) => e.action === 'collect').length, 1);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
