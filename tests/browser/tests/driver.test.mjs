@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage, signIn, apiToken, apiGet, screenshot, PASSWORD } from '../lib/harness.mjs';
+import { parseCode, uuidv7, backoff, deviceTime, displayCode } from '../../../api/console/assets/js/pages/driver-queue.js';
 
 const PHONE = { width: 360, height: 740 };
 let server; let browser;
@@ -53,7 +54,7 @@ async function pending(page) {
 }
 
 async function waitPending(page, n) {
-  await page.waitForFunction((want) => document.querySelector('#driver-pending')?.dataset.count === String(want), n, { timeout: 20000 });
+  await page.waitForFunction((want) => document.querySelector('#driver-pending')?.dataset.count === String(want), n, { timeout: 60000 });
 }
 
 /** The scan records the page keeps in IndexedDB. */
@@ -280,4 +281,100 @@ test('back after hours: the refresh cookie uploads the queue; with the session g
   assert.equal(c.events.filter((e) => e.action === 'collect').length, 1);
   assert.deepEqual(page.errors, []);
   await context.close();
+});
+
+test('the camera path: a QR code read by BarcodeDetector records the scan', async () => {
+  // Desktop Chromium on Linux has no BarcodeDetector: the page offers the camera only where it
+  // exists, so a stand-in detector (and a canvas for a camera) plays the phone's part here.
+  const page = await openPage(browser, server.base, { viewport: { width: 1280, height: 900 } });
+  await page.goto(`${server.base}/`);
+  await signIn(page, server.base, driver);
+  await page.getByRole('link', { name: '明天' }).click();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  assert.equal(await page.getByRole('button', { name: '相机扫码' }).count(), 0, 'no camera button without BarcodeDetector');
+  assert.ok(await noOverflow(page) <= 0, 'no horizontal overflow at desktop width');
+
+  await page.context().addInitScript(() => {
+    window.BarcodeDetector = class {
+      static async getSupportedFormats() { return ['qr_code']; }
+      async detect() { return window.__qr ? [{ rawValue: window.__qr, format: 'qr_code' }] : []; }
+    };
+    navigator.mediaDevices.getUserMedia = async () => {
+      const c = document.createElement('canvas');
+      c.width = 64; c.height = 48;
+      const g = c.getContext('2d');
+      setInterval(() => { g.fillStyle = `hsl(${Date.now() % 360} 50% 50%)`; g.fillRect(0, 0, 64, 48); }, 50);
+      return c.captureStream(10);
+    };
+  });
+  await page.reload();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  const token = await apiToken(server.base, driver);
+  const now = await apiGet(server.base, token, `/runs/${run.id}`);
+  let target = null;
+  for (const st of now.stops) {
+    for (const c of st.containers) {
+      if (!target && (await apiGet(server.base, token, `/containers/${c}`)).state !== 'collected') target = { seq: st.seq, code: c };
+    }
+  }
+  assert.ok(target, 'a container still to collect');
+  const stop = await openStop(page, target.seq);
+  await stop.getByLabel(/重量/).fill('3.2');
+  await stop.getByRole('button', { name: '相机扫码' }).click();
+  await page.locator('dialog.camera-dialog video').waitFor();
+  await page.evaluate((code) => { window.__qr = `YF1:${code}`; }, target.code);
+  await stop.locator('.scan-msg').getByText(/已记录/).waitFor();
+  assert.equal(await page.locator('dialog.camera-dialog').count(), 0, 'the camera closes after the read');
+  await waitPending(page, 0);
+  const rec = (await stored(page)).find((s) => s.code === target.code);
+  assert.equal(rec.method, 'camera');
+  assert.equal(rec.status, 'accepted');
+  // English, switchable on the same page.
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('heading', { name: /^Runs/ }).waitFor();
+  await page.getByText('Everything uploaded').waitFor();
+  assert.deepEqual(page.offsite, []);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+// The phone's checks are the server's: the same codes, the same refusals.
+test('codes are read on the phone as the server reads them', () => {
+  for (const c of run.stops.flatMap((s) => s.containers)) {
+    assert.deepEqual(parseCode(c), { code: c });
+    assert.deepEqual(parseCode(`yf1:${displayCode(c).toLowerCase()}`), { code: c });
+    assert.deepEqual(parseCode(c.replaceAll('0', 'O').replaceAll('1', 'l')), { code: c });
+    const A = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    for (let i = 0; i < 12; i++) {
+      for (const a of A) {
+        if (a === c[i]) continue;
+        assert.deepEqual(parseCode(c.slice(0, i) + a + c.slice(i + 1)), { error: 'mistyped' }, `${c} with ${a} at ${i}`);
+      }
+      const blind = (c[i] === '0' && c[i + 1] === 'Z') || (c[i] === 'Z' && c[i + 1] === '0');
+      if (i < 11 && c[i] !== c[i + 1] && !blind) {
+        assert.deepEqual(parseCode(c.slice(0, i) + c[i + 1] + c[i] + c.slice(i + 2)), { error: 'mistyped' });
+      }
+    }
+  }
+  assert.deepEqual(parseCode('ABC'), { error: 'malformed' });
+  assert.deepEqual(parseCode('UUUUUUUUUUUU'), { error: 'malformed' });
+  assert.deepEqual(parseCode('中文中文中文中文中文中文'), { error: 'malformed' });
+  assert.deepEqual(parseCode(''), { error: 'malformed' });
+});
+
+test('event ids are UUID v7 in time order; device time carries its offset; backoff grows to 5 minutes', () => {
+  const a = uuidv7(1_700_000_000_000);
+  const b = uuidv7(1_700_000_000_001);
+  assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(a.slice(0, 13).replace('-', ''), (1_700_000_000_000).toString(16).padStart(12, '0'));
+  assert.ok(a < b, 'later ids sort later');
+  assert.notEqual(uuidv7(5), uuidv7(5), 'random part');
+  const t = deviceTime(new Date('2026-03-02T01:41:07.250Z'));
+  assert.match(t, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/);
+  assert.equal(Date.parse(t), Date.parse('2026-03-02T01:41:07.250Z'));
+  const mid = () => 0.5;
+  assert.deepEqual([0, 1, 2, 3, 8, 9, 20].map((n) => backoff(n, mid)), [2000, 4000, 8000, 16000, 300000, 300000, 300000]);
+  assert.equal(backoff(0, () => 0), 1500);
+  assert.equal(backoff(7, mid), 256000);
+  assert.equal(backoff(20, () => 1), 375000);
 });

@@ -222,7 +222,7 @@ let failures = 0;
 /** Retry delay after `n` failed rounds: 2 s doubling to 5 minutes, with jitter so that a
  * fleet coming back into coverage does not upload in lockstep. */
 export function backoff(n, rand = Math.random) {
-  const base = Math.min(300, 2 ** Math.min(n, 9)) * 1000;
+  const base = Math.min(300, 2 ** Math.min(n + 1, 9)) * 1000;
   return Math.round(base * (0.75 + rand() * 0.5));
 }
 
@@ -265,7 +265,10 @@ async function round(userId) {
       return;
     }
     if (e instanceof ApiError && e.offline && !navigator.onLine) { setPhase('offline'); return; }
-    const wait = backoff(failures++);
+    // A 429 says how long to wait (Retry-After; its detail says "retry in N s"): never sooner.
+    const after = e instanceof ApiError && e.status === 429
+      ? 1000 * Number(/retry in (\d+) s/.exec(e.problem?.detail || '')?.[1] || 60) : 0;
+    const wait = Math.max(after, backoff(failures++));
     setPhase('retrying', { retryAt: new Date(Date.now() + wait).toISOString(), error: e.message });
     timer = setTimeout(() => sync(userId), wait);
   }
