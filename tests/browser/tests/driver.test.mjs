@@ -237,12 +237,30 @@ test('a skip made offline reaches the server with its reason', async () => {
   await stop.getByRole('button', { name: '跳过此站' }).click();
   await stop.getByText('已记录跳过').waitFor();
   await waitPending(page, 1);
+  // Meanwhile the dispatcher inserts an urgent stop, and the stops are renumbered: the queued
+  // skip must still land on the institution the driver skipped, not on whatever is now at its
+  // old number.
+  const dispatch = await apiToken(server.base, 'dispatch');
+  const everyRun = (await apiGet(server.base, dispatch, `/runs?date=${day}`)).items;
+  const planned = new Set(everyRun.flatMap((r) => r.stops.map((x) => x.institution_id)));
+  // The unplanned institution nearest the run's first stop: the cheapest insertion is near
+  // the start, before the skipped (last pending) stop.
+  const near = run.stops[0].location;
+  const d2 = (l) => (l.lat - near.lat) ** 2 + (l.lng - near.lng) ** 2;
+  const urgent = (await apiGet(server.base, dispatch, '/institutions?status=active&limit=200')).items
+    .filter((i) => !planned.has(i.id) && i.location).sort((a, b) => d2(a.location) - d2(b.location))[0];
+  const inserted = await apiPost(dispatch, `/runs/${run.id}/insert`, { institution_id: urgent.id });
+  const wasThere = inserted.stops.find((x) => x.seq === target.seq);
+  assert.notEqual(wasThere.institution_id, target.institution_id, 'the insertion renumbered the skipped stop');
   await page.context().setOffline(false);
   await waitPending(page, 0);
   const after = await apiGet(server.base, token, `/runs/${run.id}`);
   const s = after.stops.find((x) => x.institution_id === target.institution_id);
   assert.equal(s.status, 'skipped');
   assert.equal(s.skip_reason, '道路不通');
+  assert.equal(after.stops.find((x) => x.institution_id === wasThere.institution_id).status, wasThere.status, 'the stop now at the old number is untouched');
+  // The page re-reads the run after the upload and shows the urgent stop.
+  await page.locator('details.stop').filter({ hasText: urgent.name }).locator('.badge', { hasText: '紧急' }).waitFor({ state: 'attached' });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -93,6 +93,12 @@ export function offlineIdentity() {
   try { return JSON.parse(localStorage.getItem(ME_KEY)); } catch { return null; }
 }
 
+/** Signing out on purpose: the next offline start shows the sign-in form, not this driver's
+ * day (the queue stays in IndexedDB and uploads at this driver's next sign-in). */
+export function forgetIdentity() {
+  localStorage.removeItem(ME_KEY);
+}
+
 /** The last GPS fix (scans carry it when it is under two minutes old). */
 let lastFix = null;
 function watchPosition() {
@@ -146,15 +152,51 @@ async function render(page, ctx) {
 
   const st = { me, date, day, scans: await q.scansOf(me.id), skips: await q.skipsOf(me.id), others: await q.pendingOfOthers(me.id) };
   const updaters = [];
+  const sections = new Map();
+  let prevPhase = q.status.phase;
+  let every = null;
   const refresh = async () => {
-    if (!page.isConnected && page.dataset.shown) { unsubscribe(); return; }
+    if (!page.isConnected && page.dataset.shown) { unsubscribe(); clearInterval(every); return; }
     st.scans = await q.scansOf(me.id);
     st.skips = await q.skipsOf(me.id);
     st.others = await q.pendingOfOthers(me.id);
     updaters.forEach((u) => u());
   };
-  const unsubscribe = q.onChange(() => { refresh(); });
+  const unsubscribe = q.onChange(() => {
+    // An upload just finished: the server's word on the stops follows.
+    if (prevPhase === 'sending' && q.status.phase === 'idle') reread();
+    prevPhase = q.status.phase;
+    refresh();
+  });
   setTimeout(() => { page.dataset.shown = '1'; }, 0);
+
+  /** Re-reads the day (the dispatcher may have inserted an urgent stop, renumbering the others);
+   * a run whose stops changed is redrawn unless the driver is typing in it. */
+  async function reread() {
+    if (ctx.stale() || !navigator.onLine || !page.isConnected) return;
+    let fresh;
+    try { fresh = (await api.get('/me/runs', { date })).items || []; } catch { return; }
+    st.day = await q.saveDay(me.id, date, fresh);
+    const shape = (r) => r.stops.map((x) => `${x.seq}:${x.institution_id}`).join(',');
+    for (const n of fresh) {
+      const cur = sections.get(n.id);
+      if (!cur) {
+        const el = runSection(n, st, updaters, camera);
+        page.append(el);
+        sections.set(n.id, { el, run: n });
+      } else if (shape(cur.run) !== shape(n) && !cur.el.contains(document.activeElement)) {
+        const el = runSection(n, st, updaters, camera);
+        cur.el.replaceWith(el);
+        sections.set(n.id, { el, run: n });
+      } else {
+        for (const x of cur.run.stops) {
+          const m = n.stops.find((y) => y.institution_id === x.institution_id);
+          if (m) Object.assign(x, { status: m.status, skip_reason: m.skip_reason });
+        }
+      }
+    }
+    updaters.forEach((u) => u());
+  }
 
   const dayLink = (d, key) => h('a', { href: `#/driver${d === today() ? '' : `?date=${d}`}`, class: 'badge', 'aria-current': d === date ? 'page' : null }, t(key));
   page.append(
@@ -165,19 +207,20 @@ async function render(page, ctx) {
   if (fromDevice) page.append(notice(day ? 'warn' : 'error', day ? t('driver.stored', { at: dateTime(day.fetched_at) }) : t('driver.nostore')));
   const runs = day?.items || [];
   if (day && !runs.length) page.append(notice('ok', t('driver.noruns')));
-  for (const run of runs) page.append(runSection(run, st, updaters, camera));
+  for (const run of runs) {
+    const el = runSection(run, st, updaters, camera);
+    sections.set(run.id, { el, run });
+    page.append(el);
+  }
   updaters.forEach((u) => u());
 
-  // Upload what is waiting now; afterwards re-read the day so the stops show the server's word.
-  q.sync(me.id).then(async () => {
-    if (ctx.stale() || !navigator.onLine || q.status.phase !== 'idle') return;
-    try {
-      const fresh = (await api.get('/me/runs', { date })).items || [];
-      st.day = await q.saveDay(me.id, date, fresh);
-      runs.forEach((r) => { const n = fresh.find((x) => x.id === r.id); if (n) r.stops.forEach((s) => { const m = n.stops.find((x) => x.institution_id === s.institution_id); if (m) Object.assign(s, { status: m.status, skip_reason: m.skip_reason }); }); });
-      updaters.forEach((u) => u());
-    } catch { /* the stored day stays */ }
-  }).catch(() => {});
+  // Upload what is waiting now, and every five minutes while the page is open (an upload
+  // that ends re-reads the day, above).
+  q.sync(me.id).catch(() => {});
+  every = setInterval(() => {
+    if (!page.isConnected) { clearInterval(every); unsubscribe(); return; }
+    if (navigator.onLine) q.sync(me.id).then(reread).catch(() => {});
+  }, 5 * 60 * 1000);
 }
 
 /** The sticky bar: how many records wait for the upload, and the upload's state. */
