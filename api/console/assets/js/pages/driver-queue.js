@@ -195,13 +195,15 @@ export async function dismiss(kind, id) {
   changed();
 }
 
-/** Forgets uploaded scans, finished skips and stored days older than a few days. */
+/** Forgets uploaded scans, finished skips and stored days more than a few days old (a refused
+ * scan stays until the driver has read it, a pending one until it is uploaded). */
 export async function prune(now = Date.now()) {
   const old = (iso) => now - Date.parse(iso) > KEEP_MS;
   await inTx(['scans', 'skips', 'days'], 'readwrite', async (s) => {
     for (const r of await req(s.scans.getAll())) if (r.status !== 'pending' && r.status !== 'rejected' && old(r.recorded_at)) s.scans.delete(r.event_id);
     for (const r of await req(s.skips.getAll())) if (r.status === 'done' && old(r.recorded_at)) s.skips.delete(r.id);
-    for (const r of await req(s.days.getAll())) if (old(r.fetched_at)) s.days.delete(r.key);
+    // A day goes by its date, not by when it was read: a phone offline for days keeps today's.
+    for (const r of await req(s.days.getAll())) if (old(`${r.date}T23:59:59Z`)) s.days.delete(r.key);
   });
 }
 

@@ -142,7 +142,8 @@ async function render(page, ctx) {
   try {
     day = await q.saveDay(me.id, date, (await api.get('/me/runs', { date })).items || []);
   } catch (e) {
-    if (!(e instanceof ApiError) || !e.offline) throw e;
+    // Offline, or the server failing: the stored day serves (a refusal is shown as such).
+    if (!(e instanceof ApiError) || !(e.offline || e.status >= 500)) throw e;
     day = await q.loadDay(me.id, date);
     fromDevice = true;
   }
