@@ -115,6 +115,12 @@ test('offline scans survive a reload and upload once when the network returns', 
   for (let i = 0; i < 3; i++) await scan(page, stops[i].seq, typed[i], ['2.4', '1,5', '0.8'][i]);
   await waitPending(page, 3);
   await page.locator('.driver-sync').getByText(/离线/).waitFor();
+  // The truck drives on: the run's GPS track is kept on the device too.
+  await context.setGeolocation({ latitude: stops[1].location.lat, longitude: stops[1].location.lng });
+  await page.waitForFunction(() => new Promise((ok) => {
+    const r = indexedDB.open('yifei-driver');
+    r.onsuccess = () => { const c = r.result.transaction('fixes').objectStore('fixes').count(); c.onsuccess = () => { ok(c.result >= 2); r.result.close(); }; };
+  }), null, { timeout: 20000 });
   // A typo is caught on the phone, before anything is queued.
   const bad = codes[0].slice(0, 10) + (codes[0][10] === 'A' ? 'B' : 'A') + codes[0][11];
   const s1 = await openStop(page, stops[0].seq);
@@ -144,9 +150,17 @@ test('offline scans survive a reload and upload once when the network returns', 
   }
   assert.equal(queued.find((s) => s.code === codes[1]).weight_kg, 1.5, 'a decimal comma reads as a point');
 
-  // Back online: the queue uploads by itself.
+  // Back online: the queue uploads by itself, the track too.
+  const tracks = [];
+  page.on('request', (r) => { if (r.url().endsWith(`/runs/${run.id}/positions`)) tracks.push(r.postDataJSON().positions); });
   await context.setOffline(false);
   await waitPending(page, 0);
+  await page.waitForFunction(() => new Promise((ok) => {
+    const r = indexedDB.open('yifei-driver');
+    r.onsuccess = () => { const c = r.result.transaction('fixes').objectStore('fixes').count(); c.onsuccess = () => { ok(c.result === 0); r.result.close(); }; };
+  }), null, { timeout: 20000 });
+  const sentFixes = tracks.flat();
+  assert.ok(sentFixes.length >= 2, `the track was uploaded (${sentFixes.length} fixes)`);
   const after = await stored(page);
   assert.ok(after.every((s) => s.status === 'accepted'), JSON.stringify(after.map((s) => [s.code, s.status, s.reason])));
 
@@ -171,6 +185,9 @@ test('offline scans survive a reload and upload once when the network returns', 
   })) });
   assert.deepEqual(replay.results.map((r) => r.status), ['duplicate', 'duplicate', 'duplicate']);
   await check();
+  // The track is stored: sent again, every fix is a duplicate.
+  const again = await apiPost(driverTok, `/runs/${run.id}/positions`, { positions: sentFixes });
+  assert.deepEqual([again.accepted, again.duplicates, again.rejected.length], [0, sentFixes.length, 0]);
   // The stops are completed on the server, and the page says so after its refresh.
   const fresh = await apiGet(server.base, driverTok, `/runs/${run.id}`);
   for (const s of stops) assert.equal(fresh.stops.find((x) => x.institution_id === s.institution_id).status, 'completed');

@@ -6,7 +6,7 @@
 import { api, ApiError } from '../api.js';
 
 const DB_NAME = 'yifei-driver';
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 /** Events per upload: well under the server's 500 and its 1 MiB body. */
 const BATCH = 200;
 /** Accepted scans and finished skips are kept this long, to show the day's work. */
@@ -96,14 +96,20 @@ let opening = null;
 function db() {
   opening ??= new Promise((ok, fail) => {
     const req = indexedDB.open(DB_NAME, DB_VERSION);
-    req.onupgradeneeded = () => {
+    req.onupgradeneeded = (e) => {
       const d = req.result;
-      // A day of a driver: key `${user_id}|${date}`, the /me/runs answer and when it was read.
-      d.createObjectStore('days', { keyPath: 'key' });
-      // One record per scan, keyed by its event id; `status` pending | accepted | duplicate | rejected.
-      d.createObjectStore('scans', { keyPath: 'event_id' }).createIndex('user', 'user_id');
-      // Skips recorded offline; `status` pending | done | refused.
-      d.createObjectStore('skips', { keyPath: 'id' }).createIndex('user', 'user_id');
+      if (e.oldVersion < 1) {
+        // A day of a driver: key `${user_id}|${date}`, the /me/runs answer and when it was read.
+        d.createObjectStore('days', { keyPath: 'key' });
+        // One record per scan, keyed by its event id; `status` pending | accepted | duplicate | rejected.
+        d.createObjectStore('scans', { keyPath: 'event_id' }).createIndex('user', 'user_id');
+        // Skips recorded offline; `status` pending | done | refused.
+        d.createObjectStore('skips', { keyPath: 'id' }).createIndex('user', 'user_id');
+      }
+      if (e.oldVersion < 2) {
+        // GPS fixes of a run under way, until uploaded (then deleted).
+        d.createObjectStore('fixes', { autoIncrement: true }).createIndex('user', 'user_id');
+      }
     };
     req.onsuccess = () => {
       req.result.onversionchange = () => { req.result.close(); opening = null; };
@@ -186,6 +192,20 @@ export async function queueSkip(skip) {
   return rec;
 }
 
+/** Keeps a GPS fix of a run under way (`{ user_id, run_id, lat, lng, at }`) for the track upload. */
+export async function queueFix(fix) {
+  await inTx(['fixes'], 'readwrite', (s) => { s.fixes.add(fix); });
+}
+
+/** GPS fixes waiting for the upload, with their keys. */
+export async function fixesOf(userId) {
+  return inTx(['fixes'], 'readonly', async (s) => {
+    const idx = s.fixes.index('user');
+    const [keys, values] = await Promise.all([req(idx.getAllKeys(userId)), req(idx.getAll(userId))]);
+    return values.map((v, i) => ({ ...v, key: keys[i] }));
+  });
+}
+
 /** Drops a refused scan or skip the driver has read (only those: a pending one must upload). */
 export async function dismiss(kind, id) {
   await inTx([kind], 'readwrite', async (s) => {
@@ -250,12 +270,18 @@ export function sync(userId) {
 async function round(userId) {
   const pending = (await scansOf(userId)).filter((s) => s.status === 'pending');
   const skips = (await skipsOf(userId)).filter((s) => s.status === 'pending');
-  if (!pending.length && !skips.length) { failures = 0; setPhase('idle'); return; }
+  if (!pending.length && !skips.length) {
+    failures = 0;
+    if (navigator.onLine) await sendTrack(userId).catch(() => {});
+    setPhase('idle');
+    return;
+  }
   if (!navigator.onLine) { setPhase('offline'); return; }
   setPhase('sending');
   try {
     for (let i = 0; i < pending.length; i += BATCH) await upload(pending.slice(i, i + BATCH));
     for (const k of skips) await sendSkip(k);
+    await sendTrack(userId);
     failures = 0;
     setPhase('idle', { lastSync: new Date().toISOString() });
     // Scans recorded during the upload go in the next round.
@@ -351,6 +377,29 @@ async function sendSkip(k) {
 }
 
 let watching = false;
+/**
+ * The GPS track, run by run, in batches of up to 1000 fixes. The server stores each fix once
+ * (a resend is harmless) and refuses too old or future ones alone; either way they leave the
+ * device. A run the server refuses outright (403/404/422) drops its fixes too: they cannot
+ * become valid by waiting.
+ */
+async function sendTrack(userId) {
+  const fixes = await fixesOf(userId);
+  const byRun = new Map();
+  for (const f of fixes) byRun.set(f.run_id, [...(byRun.get(f.run_id) || []), f]);
+  for (const [run, list] of byRun) {
+    for (let i = 0; i < list.length; i += 1000) {
+      const part = list.slice(i, i + 1000);
+      try {
+        await api.post(`/runs/${encodeURIComponent(run)}/positions`, { positions: part.map((f) => ({ lat: f.lat, lng: f.lng, at: f.at })) });
+      } catch (e) {
+        if (transient(e)) throw e;
+      }
+      await inTx(['fixes'], 'readwrite', (s) => { part.forEach((f) => s.fixes.delete(f.key)); });
+    }
+  }
+}
+
 /** Uploads when the network returns, the page comes back to the front, or a retry is due
  * (listeners installed once; they upload for whoever is signed in now). */
 export function watch(userId) {

@@ -105,8 +105,25 @@ function watchPosition() {
   if (watchPosition.started || !navigator.geolocation) return;
   watchPosition.started = true;
   navigator.geolocation.watchPosition(
-    (p) => { lastFix = { lat: p.coords.latitude, lng: p.coords.longitude, at: Date.now() }; },
+    (p) => { lastFix = { lat: p.coords.latitude, lng: p.coords.longitude, at: p.timestamp || Date.now() }; keepFix(lastFix); },
     () => {}, { enableHighAccuracy: true, maximumAge: 30000 });
+}
+
+/** The run under way (`{ user_id, run_id }`), whose GPS track is kept; null when none. */
+let track = null;
+let lastKept = null;
+const metres = (a, b) => {
+  const k = Math.PI / 180;
+  const x = (b.lng - a.lng) * k * Math.cos(((a.lat + b.lat) / 2) * k);
+  return Math.hypot(x, (b.lat - a.lat) * k) * 6371000;
+};
+/** Keeps a fix for the track: the first of the run, then one every 30 s or 50 m moved. */
+function keepFix(fix) {
+  if (!track || !fix) return;
+  if (lastKept && lastKept.run_id === track.run_id && fix.at - lastKept.at < 30000 && metres(lastKept, fix) < 50) return;
+  if (lastKept && lastKept.run_id === track.run_id && fix.at === lastKept.at) return;
+  lastKept = { ...fix, run_id: track.run_id };
+  q.queueFix({ user_id: track.user_id, run_id: track.run_id, lat: fix.lat, lng: fix.lng, at: new Date(fix.at).toISOString() }).catch(() => {});
 }
 function freshFix() {
   return lastFix && Date.now() - lastFix.at < 120000 ? { lat: lastFix.lat, lng: lastFix.lng } : null;
@@ -190,6 +207,7 @@ async function render(page, ctx) {
         cur.el.replaceWith(el);
         sections.set(n.id, { el, run: n });
       } else {
+        cur.run.status = n.status;
         for (const x of cur.run.stops) {
           const m = n.stops.find((y) => y.institution_id === x.institution_id);
           if (m) Object.assign(x, { status: m.status, skip_reason: m.skip_reason });
@@ -213,6 +231,15 @@ async function render(page, ctx) {
     sections.set(run.id, { el, run });
     page.append(el);
   }
+  // The track follows the run under way: in progress on the server, or scanned on this device.
+  updaters.push(() => {
+    const shown = [...sections.values()].map((x) => x.run);
+    const under = shown.find((r) => r.status === 'in_progress')
+      || shown.find((r) => r.status === 'planned' && st.scans.some((x) => x.run_id === r.id && x.status !== 'rejected'));
+    if (under) track = { user_id: me.id, run_id: under.id };
+    else if (track && shown.some((r) => r.id === track.run_id)) track = null;
+    keepFix(lastFix);
+  });
   updaters.forEach((u) => u());
 
   // Upload what is waiting now, and every five minutes while the page is open (an upload
