@@ -67,6 +67,7 @@ function renderHeader() {
 
 async function signOut() {
   try { await api.signOut(); } catch { /* signed out locally anyway */ }
+  driver.forgetIdentity();
   state.me = null;
   navigate('/');
   renderHeader();
