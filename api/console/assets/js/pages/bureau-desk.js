@@ -133,7 +133,7 @@ async function alertsPage(page, ctx) {
     return h('div', { class: 'alert-actions', dataset: { alert: a.id } },
       a.status === 'open' ? h('button', { type: 'button', class: 'secondary', onclick: () => done(() => api.post(`/alerts/${encodeURIComponent(a.id)}/ack`), 'acked') }, t('bur.alerts.ack')) : null,
       h('form', { class: 'inline', onsubmit: (e) => { e.preventDefault(); done(() => api.post(`/alerts/${encodeURIComponent(a.id)}/resolve`, { note: note.value }), 'resolved'); } },
-        field(t('bur.alerts.note'), note, t('bur.alerts.note.hint')), h('button', { type: 'submit' }, t('bur.alerts.resolve'))));
+        field(t('bur.alerts.note'), note), h('button', { type: 'submit' }, t('bur.alerts.resolve'))));
   };
   const justDone = (ctx.query.done || '').split(':')[0];
   if (justDone === 'acked' || justDone === 'resolved') msg.append(notice('ok', t(`bur.alerts.${justDone}`)));

@@ -17,7 +17,7 @@ addStrings({
     'bureau.defsource.report': '定义（来自报表）', 'bureau.defsource.page': '定义',
     'bureau.excluded': '不计入：{x}', 'bureau.nodata': '无数据时：{x}',
     'bureau.target': '目标 {target}', 'bureau.below': '低于目标', 'bureau.met': '达到目标',
-    'bureau.open': '查看明细',
+    'bureau.open': '查看明细', 'bureau.over100': '高于 100 %：分子与分母不是同一批废物（见定义）',
     'bur.fig.entry_rate_institutions': '集中处置纳入率（按机构）', 'bur.fig.entry_rate_weight': '集中处置纳入率（按重量）',
     'bur.fig.harmless_disposal_rate': '无害化处置率', 'bur.fig.plant_disposal_rate': '处置厂处置率（处置量/入厂量）',
     'bur.fig.on_time_rate': '及时收运率（48小时内）', 'bur.fig.overdue_storage_hours': '超期贮存（小时）',
@@ -56,7 +56,7 @@ addStrings({
     'bureau.defsource.report': 'Definition (from the report)', 'bureau.defsource.page': 'Definition',
     'bureau.excluded': 'Left out: {x}', 'bureau.nodata': 'No data when: {x}',
     'bureau.target': 'target {target}', 'bureau.below': 'below target', 'bureau.met': 'target met',
-    'bureau.open': 'See the details',
+    'bureau.open': 'See the details', 'bureau.over100': 'Above 100 %: numerator and denominator are not the same waste (see the definition)',
     'bur.fig.entry_rate_institutions': 'Entry into centralised disposal (institutions)', 'bur.fig.entry_rate_weight': 'Entry into centralised disposal (weight)',
     'bur.fig.harmless_disposal_rate': 'Harmless disposal rate', 'bur.fig.plant_disposal_rate': 'Plant disposal rate (disposed / received)',
     'bur.fig.on_time_rate': 'On-time collection (48 h)', 'bur.fig.overdue_storage_hours': 'Overdue storage (hours)',
@@ -196,7 +196,7 @@ export async function townshipsOf(institutions) {
 }
 
 function rowsTable(rows, name) {
-  return table([
+  const el = table([
     { label: t('bur.col.group'), value: (r) => name(r.group) },
     { label: t('bur.col.registered'), value: (r) => r.institutions_expected ?? r.registered, num: true },
     { label: t('bur.col.entry_i'), value: (r) => pct(r.entry_rate_institutions), num: true },
@@ -207,6 +207,8 @@ function rowsTable(rows, name) {
     { label: t('bur.col.disc'), value: (r) => r.open_discrepancies, num: true },
     { label: t('bur.col.insp'), value: (r) => pct(r.inspection_pass_rate), num: true },
   ], rows);
+  el.classList.add('bureau-rows');
+  return el;
 }
 
 async function dashboard(page, ctx) {
@@ -239,6 +241,8 @@ async function dashboard(page, ctx) {
         h('a', { class: 'name', href: figureLink(f.key, q), title: t('bureau.open') }, t(`bur.fig.${f.key}`)),
         h('div', { class: `value${f.bad ? ' bad' : ''}${f.raw === null ? ' nodata' : ''}` }, f.value),
         h('div', { class: 'parts' }, f.parts, f.badge ? [' ', h('span', { class: `badge ${f.badge[0]}` }, f.badge[1])] : null),
+        // Above 100 %: numerator and denominator are not the same waste; say so, do not hide it.
+        f.key.endsWith('_rate') && f.raw > 1 ? h('div', { class: 'badge warn over' }, t('bureau.over100')) : null,
         definition(report, f.key)))),
     h('h2', null, t('bureau.trend')),
     trendChart(trend),
