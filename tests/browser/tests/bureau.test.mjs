@@ -101,6 +101,9 @@ async function compareDashboard(page, township = '') {
     const f = await figure(page, key);
     assert.equal(f.value, pct(tot[key]), `${key}: the page shows ${f.value}, the report ${tot[key]}`);
     assert.ok(f.def.length > 10, `${key} states its definition`);
+    // The report's own definition, when it sends one, is the one shown.
+    const d = (r.definitions || []).find((x) => x.rate === key);
+    if (d) assert.ok(f.def.includes(d.numerator) && f.def.includes(d.denominator), `${key} shows the report's definition`);
   }
   assert.equal((await figure(page, 'overdue_storage_hours')).value, num(tot.overdue_storage_hours));
   assert.equal((await figure(page, 'open_discrepancies')).value, num(tot.open_discrepancies, 0));
@@ -146,6 +149,16 @@ test('the dashboard shows the figures of GET /reports/coverage, each with its de
   await page.locator('.bureau-trend svg.trend').waitFor();
   assert.equal(await page.locator('.bureau-trend tbody tr').count(), 8);
   await screenshot(page, 'bureau-dashboard');
+  // Downloads: the report as CSV and the cell map as GeoJSON, for the period on the page.
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '覆盖率报表 CSV' }).click()]);
+  assert.equal(csv.suggestedFilename(), `coverage-${FROM}-${TO}.csv`);
+  const text = (await import('node:fs')).readFileSync(await csv.path(), 'utf8').replace(/^\uFEFF/, '');
+  assert.match(text, /^dimension,group,/);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('township,')).length, r.by_township.length);
+  const [geo] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '网格地图 GeoJSON' }).click()]);
+  const cells = JSON.parse((await import('node:fs')).readFileSync(await geo.path(), 'utf8'));
+  assert.equal(cells.type, 'FeatureCollection');
+  assert.ok(cells.features.length > 0);
   // English too.
   await page.getByRole('button', { name: 'English' }).click();
   await page.getByRole('heading', { name: 'Medical waste oversight' }).waitFor();
