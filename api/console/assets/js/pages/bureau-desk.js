@@ -3,7 +3,7 @@
 import { api, all, ApiError } from '../api.js';
 import { h, field, select, table, notice, dateTime, pct, today } from '../dom.js';
 import { t, addStrings } from '../i18n.js';
-import { period, periodForm, townshipsOf, kindName, fill } from './bureau.js';
+import { period, periodForm, townshipsOf, kindName, fill } from './bureau-common.js';
 
 addStrings({
   zh: {
@@ -68,8 +68,8 @@ async function signups(page) {
         approve.disabled = true;
         try {
           await api.post(`/institutions/${encodeURIComponent(inst.id)}/approve`);
-          msg.replaceChildren(notice('ok', t('bur.signups.approved', { name: inst.name })));
           await load();
+          msg.replaceChildren(notice('ok', t('bur.signups.approved', { name: inst.name })));
         } catch (e) { msg.replaceChildren(problem(e)); approve.disabled = false; }
       } }, t('bur.signups.approve'));
       const reject = h('button', { type: 'button', class: 'danger', onclick: () => {
@@ -78,8 +78,8 @@ async function signups(page) {
           e.preventDefault();
           try {
             await api.post(`/institutions/${encodeURIComponent(inst.id)}/reject`, { reason: reason.value });
-            msg.replaceChildren(notice('ok', t('bur.signups.rejected', { name: inst.name })));
             await load();
+            msg.replaceChildren(notice('ok', t('bur.signups.rejected', { name: inst.name })));
           } catch (err) { msg.replaceChildren(problem(err)); }
         } }, field(t('bur.signups.reason'), reason, t('bur.signups.reason.hint')),
         h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger' }, t('bur.signups.confirm')),

@@ -4,7 +4,7 @@
 import { api, all } from '../api.js';
 import { h, table, notice, dateTime, kg, today } from '../dom.js';
 import { t, addStrings } from '../i18n.js';
-import { kindName, containerTable, addDays, fill } from './bureau.js';
+import { kindName, containerTable, addDays, fill } from './bureau-common.js';
 import { inspectionTable } from './bureau-desk.js';
 
 addStrings({

@@ -3,7 +3,7 @@
 import { api, all } from '../api.js';
 import { h, s, pct } from '../dom.js';
 import { t, addStrings, locale } from '../i18n.js';
-import { period, periodForm, townshipsOf, kindName, fill } from './bureau.js';
+import { period, periodForm, townshipsOf, kindName, fill } from './bureau-common.js';
 
 addStrings({
   zh: {

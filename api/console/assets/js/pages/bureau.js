@@ -2,65 +2,50 @@
 // dashboard of a period and township, each figure with its definition and a link to the
 // institutions and containers behind it; the figures' lists; the routes of the other pages.
 import { api, all } from '../api.js';
-import { h, field, select, table, notice, kg, pct, today } from '../dom.js';
+import { h, table, notice, kg, pct } from '../dom.js';
 import { t, addStrings, locale } from '../i18n.js';
 import { trendChart } from './bureau-map.js';
+import { period, fill, addDays, kindName, periodForm, townshipsOf, containerTable } from './bureau-common.js';
 import * as mapPage from './bureau-map.js';
 import * as desk from './bureau-desk.js';
 import * as inst from './bureau-institution.js';
 
 addStrings({
   zh: {
-    'nav.bureau': '概况', 'bureau.title': '医疗废物监管概况', 'bureau.from': '起始日', 'bureau.to': '截止日',
-    'bureau.township': '乡镇', 'bureau.all': '全部乡镇', 'bureau.show': '查看',
-    'bureau.period': '{from} 至 {to}', 'bureau.generated': '数据计算于 {at}',
-    'bureau.defsource.report': '定义（来自报表）', 'bureau.defsource.page': '定义',
-    'bureau.excluded': '不计入：{x}', 'bureau.nodata': '无数据时：{x}',
-    'bureau.target': '目标 {target}', 'bureau.below': '低于目标', 'bureau.met': '达到目标',
-    'bureau.open': '查看明细', 'bureau.over100': '高于 100 %：分子与分母不是同一批废物（见定义）',
-    'bur.fig.entry_rate_institutions': '集中处置纳入率（按机构）', 'bur.fig.entry_rate_weight': '集中处置纳入率（按重量）',
-    'bur.fig.harmless_disposal_rate': '无害化处置率', 'bur.fig.plant_disposal_rate': '处置厂处置率（处置量/入厂量）',
-    'bur.fig.on_time_rate': '及时收运率（48小时内）', 'bur.fig.overdue_storage_hours': '超期贮存（小时）',
+    'nav.bureau': '概况', 'bureau.title': '医疗废物监管概况', 'bureau.period': '{from} 至 {to}', 'bureau.generated': '数据计算于 {at}',
+    'bureau.defsource.report': '定义（来自报表）', 'bureau.defsource.page': '定义', 'bureau.excluded': '不计入：{x}', 'bureau.nodata': '无数据时：{x}',
+    'bureau.target': '目标 {target}', 'bureau.below': '低于目标', 'bureau.met': '达到目标', 'bureau.open': '查看明细', 'bureau.over100': '高于 100 %：分子与分母不是同一批废物（见定义）',
+    'bur.fig.entry_rate_institutions': '集中处置纳入率（按机构）', 'bur.fig.entry_rate_weight': '集中处置纳入率（按重量）', 'bur.fig.harmless_disposal_rate': '无害化处置率',
+    'bur.fig.plant_disposal_rate': '处置厂处置率（处置量/入厂量）', 'bur.fig.on_time_rate': '及时收运率（48小时内）', 'bur.fig.overdue_storage_hours': '超期贮存（小时）',
     'bur.fig.open_discrepancies': '未结差异（容器）', 'bur.fig.open_alerts': '未处理告警', 'bur.fig.inspection_pass_rate': '规范化管理抽查合格率',
     'bur.def.entry_rate_institutions': '期内至少收运一次、且期内没有容器超过其收运间隔的机构 ÷ 在册机构（已批准或暂停、期末前注册）。',
     'bur.def.entry_rate_institutions.new': '期内至少收运一次、且没有容器超过收运间隔的机构 ÷ 应纳入机构（在册机构 + 名册上未注册的机构）。',
-    'bur.def.entry_rate_weight': '期内处置厂入厂称重（kg）÷ 期内封装称重（kg）。',
-    'bur.def.entry_rate_weight.new': '期内封装、期末前已入厂的容器的封装重量 ÷ 期内封装重量。',
+    'bur.def.entry_rate_weight': '期内处置厂入厂称重（kg）÷ 期内封装称重（kg）。', 'bur.def.entry_rate_weight.new': '期内封装、期末前已入厂的容器的封装重量 ÷ 期内封装重量。',
     'bur.def.harmless_disposal_rate': '按当前报表：期内处置量（kg）÷ 期内入厂量（kg）；未运到处置厂的废物不计入分母。',
     'bur.def.harmless_disposal_rate.new': '期内封装、期末前已处置的容器的封装重量 ÷ 期内封装重量；未运到处置厂的废物会降低此率。',
-    'bur.def.plant_disposal_rate': '期内入厂、期末前已处置的重量 ÷ 期内入厂重量（处置厂积压，不是无害化处置率）。',
-    'bur.def.on_time_rate': '期内封装后 48 小时内收运的容器 ÷ 期内收运的容器。',
+    'bur.def.plant_disposal_rate': '期内入厂、期末前已处置的重量 ÷ 期内入厂重量（处置厂积压，不是无害化处置率）。', 'bur.def.on_time_rate': '期内封装后 48 小时内收运的容器 ÷ 期内收运的容器。',
     'bur.def.on_time_rate.new': '期内封装后 48 小时内收运的容器 ÷ 应收运容器（期内已收运，加上期末仍未收运且已超 48 小时的）。',
-    'bur.def.overdue_storage_hours': '容器在产生单位或收集点超过 48 小时贮存上限的小时数，只计期内部分。',
-    'bur.def.open_discrepancies': '期内封装、带有重量差异或位置不符标记的容器数。',
-    'bur.def.open_alerts': '辖区内状态为“未处理”的告警（尚未确认）；告警规则在后台定期评估。',
-    'bur.def.inspection_pass_rate': '期内抽查中各项全部合格的次数 ÷ 期内抽查次数。',
+    'bur.def.overdue_storage_hours': '容器在产生单位或收集点超过 48 小时贮存上限的小时数，只计期内部分。', 'bur.def.open_discrepancies': '期内封装、带有重量差异或位置不符标记的容器数。',
+    'bur.def.open_alerts': '辖区内状态为“未处理”的告警（尚未确认）；告警规则在后台定期评估。', 'bur.def.inspection_pass_rate': '期内抽查中各项全部合格的次数 ÷ 期内抽查次数。',
     'bur.parts.institutions': '{a} / {b} 家机构', 'bur.parts.kg': '{a} / {b}', 'bur.parts.containers': '{a} / {b} 个容器',
-    'bur.parts.inspections': '{a} / {b} 次抽查', 'bur.parts.hours': '{n} 家机构有超期贮存', 'bur.parts.discrepancies': '{n} 家机构',
-    'bur.parts.alerts': '其中严重 {n} 条',
-    'bureau.by_township': '按乡镇', 'bureau.by_kind': '按机构类型', 'bureau.trend': '近 8 周趋势',
-    'bureau.downloads': '下载', 'bureau.csv': '覆盖率报表 CSV', 'bureau.geojson': '网格地图 GeoJSON', 'bureau.json': '报表 JSON（含容器明细）',
-    'bur.col.group': '分组', 'bur.col.registered': '在册', 'bur.col.entry_i': '纳入率（机构）', 'bur.col.entry_w': '纳入率（重量）',
-    'bur.col.harmless': '无害化处置率', 'bur.col.ontime': '及时收运率', 'bur.col.overdue': '超期小时', 'bur.col.disc': '差异', 'bur.col.insp': '抽查合格率',
-    'bur.kind.township_health_centre': '乡镇卫生院', 'bur.kind.village_health_room': '村卫生室', 'bur.kind.clinic': '诊所', 'bur.kind.other': '其他',
-    'bur.list.title': '明细：{figure}', 'bur.list.back': '返回概况', 'bur.list.institutions': '相关机构', 'bur.list.containers': '相关容器',
-    'bur.col.name': '名称', 'bur.col.kind': '类型', 'bur.col.township': '乡镇', 'bur.col.in': '计入分子', 'bur.col.sealed': '封装 kg', 'bur.col.received': '入厂 kg',
-    'bur.col.disposed': '处置 kg', 'bur.col.collected': '已收运', 'bur.col.ontime_n': '48h 内', 'bur.col.due': '应收运', 'bur.col.codes': '容器',
-    'bur.col.code': '编码', 'bur.col.state': '状态', 'bur.col.flags': '标记', 'bur.col.sealed_at': '封装时间', 'bur.yes': '是', 'bur.no': '否',
-    'bur.list.none': '此项没有相关机构。', 'bur.list.more': '另有 {n} 个',
+    'bur.parts.inspections': '{a} / {b} 次抽查', 'bur.parts.hours': '{n} 家机构有超期贮存', 'bur.parts.discrepancies': '{n} 家机构', 'bur.parts.alerts': '其中严重 {n} 条',
+    'bureau.by_township': '按乡镇', 'bureau.by_kind': '按机构类型', 'bureau.trend': '近 8 周趋势', 'bureau.downloads': '下载', 'bureau.csv': '覆盖率报表 CSV',
+    'bureau.geojson': '网格地图 GeoJSON', 'bureau.json': '报表 JSON（含容器明细）', 'bur.col.group': '分组', 'bur.col.registered': '在册', 'bur.col.entry_i': '纳入率（机构）',
+    'bur.col.entry_w': '纳入率（重量）', 'bur.col.harmless': '无害化处置率', 'bur.col.ontime': '及时收运率', 'bur.col.overdue': '超期小时', 'bur.col.disc': '差异',
+    'bur.col.insp': '抽查合格率', 'bur.list.title': '明细：{figure}', 'bur.list.back': '返回概况', 'bur.list.institutions': '相关机构', 'bur.list.containers': '相关容器',
+    'bur.col.in': '计入分子', 'bur.col.disposed': '处置 kg', 'bur.col.collected': '已收运', 'bur.col.ontime_n': '48h 内', 'bur.col.due': '应收运',
+    'bur.col.codes': '容器', 'bur.list.none': '此项没有相关机构。', 'bur.list.more': '另有 {n} 个',
   },
   en: {
-    'nav.bureau': 'Overview', 'bureau.title': 'Medical waste oversight', 'bureau.from': 'From', 'bureau.to': 'To',
-    'bureau.township': 'Township', 'bureau.all': 'All townships', 'bureau.show': 'Show',
-    'bureau.period': '{from} to {to}', 'bureau.generated': 'Computed at {at}',
-    'bureau.defsource.report': 'Definition (from the report)', 'bureau.defsource.page': 'Definition',
-    'bureau.excluded': 'Left out: {x}', 'bureau.nodata': 'No data when: {x}',
-    'bureau.target': 'target {target}', 'bureau.below': 'below target', 'bureau.met': 'target met',
+    'nav.bureau': 'Overview', 'bureau.title': 'Medical waste oversight', 'bureau.period': '{from} to {to}', 'bureau.generated': 'Computed at {at}',
+    'bureau.defsource.report': 'Definition (from the report)', 'bureau.defsource.page': 'Definition', 'bureau.excluded': 'Left out: {x}',
+    'bureau.nodata': 'No data when: {x}', 'bureau.target': 'target {target}', 'bureau.below': 'below target', 'bureau.met': 'target met',
     'bureau.open': 'See the details', 'bureau.over100': 'Above 100 %: numerator and denominator are not the same waste (see the definition)',
-    'bur.fig.entry_rate_institutions': 'Entry into centralised disposal (institutions)', 'bur.fig.entry_rate_weight': 'Entry into centralised disposal (weight)',
-    'bur.fig.harmless_disposal_rate': 'Harmless disposal rate', 'bur.fig.plant_disposal_rate': 'Plant disposal rate (disposed / received)',
-    'bur.fig.on_time_rate': 'On-time collection (48 h)', 'bur.fig.overdue_storage_hours': 'Overdue storage (hours)',
-    'bur.fig.open_discrepancies': 'Open discrepancies (containers)', 'bur.fig.open_alerts': 'Open alerts', 'bur.fig.inspection_pass_rate': 'Spot-check pass rate',
+    'bur.fig.entry_rate_institutions': 'Entry into centralised disposal (institutions)',
+    'bur.fig.entry_rate_weight': 'Entry into centralised disposal (weight)', 'bur.fig.harmless_disposal_rate': 'Harmless disposal rate',
+    'bur.fig.plant_disposal_rate': 'Plant disposal rate (disposed / received)', 'bur.fig.on_time_rate': 'On-time collection (48 h)',
+    'bur.fig.overdue_storage_hours': 'Overdue storage (hours)', 'bur.fig.open_discrepancies': 'Open discrepancies (containers)',
+    'bur.fig.open_alerts': 'Open alerts', 'bur.fig.inspection_pass_rate': 'Spot-check pass rate',
     'bur.def.entry_rate_institutions': 'Institutions collected at least once in the period with no container left past its collection interval ÷ registered institutions (active or suspended, joined before the period ended).',
     'bur.def.entry_rate_institutions.new': 'Institutions collected at least once with no container past its interval ÷ institutions expected (registered plus roster entries not signed up).',
     'bur.def.entry_rate_weight': 'kg weighed in at the plant in the period ÷ kg sealed in the period.',
@@ -75,42 +60,22 @@ addStrings({
     'bur.def.open_alerts': 'Alerts of the jurisdiction with status "open" (not yet acknowledged); the rules are evaluated in the background.',
     'bur.def.inspection_pass_rate': 'Spot checks of the period that passed every item ÷ spot checks of the period.',
     'bur.parts.institutions': '{a} / {b} institutions', 'bur.parts.kg': '{a} / {b}', 'bur.parts.containers': '{a} / {b} containers',
-    'bur.parts.inspections': '{a} / {b} spot checks', 'bur.parts.hours': '{n} institutions stored past the limit', 'bur.parts.discrepancies': '{n} institutions',
-    'bur.parts.alerts': '{n} critical',
-    'bureau.by_township': 'By township', 'bureau.by_kind': 'By kind of institution', 'bureau.trend': 'The last 8 weeks',
-    'bureau.downloads': 'Downloads', 'bureau.csv': 'Coverage report CSV', 'bureau.geojson': 'Cell map GeoJSON', 'bureau.json': 'Report JSON (with container codes)',
+    'bur.parts.inspections': '{a} / {b} spot checks', 'bur.parts.hours': '{n} institutions stored past the limit',
+    'bur.parts.discrepancies': '{n} institutions', 'bur.parts.alerts': '{n} critical', 'bureau.by_township': 'By township',
+    'bureau.by_kind': 'By kind of institution', 'bureau.trend': 'The last 8 weeks', 'bureau.downloads': 'Downloads',
+    'bureau.csv': 'Coverage report CSV', 'bureau.geojson': 'Cell map GeoJSON', 'bureau.json': 'Report JSON (with container codes)',
     'bur.col.group': 'Group', 'bur.col.registered': 'Registered', 'bur.col.entry_i': 'Entry (institutions)', 'bur.col.entry_w': 'Entry (weight)',
-    'bur.col.harmless': 'Harmless disposal', 'bur.col.ontime': 'On time', 'bur.col.overdue': 'Overdue h', 'bur.col.disc': 'Discrepancies', 'bur.col.insp': 'Spot checks passed',
-    'bur.kind.township_health_centre': 'Township health centre', 'bur.kind.village_health_room': 'Village health room', 'bur.kind.clinic': 'Clinic', 'bur.kind.other': 'Other',
-    'bur.list.title': 'Details: {figure}', 'bur.list.back': 'Back to the overview', 'bur.list.institutions': 'Institutions concerned', 'bur.list.containers': 'Containers concerned',
-    'bur.col.name': 'Name', 'bur.col.kind': 'Kind', 'bur.col.township': 'Township', 'bur.col.in': 'In the numerator', 'bur.col.sealed': 'Sealed kg', 'bur.col.received': 'Received kg',
-    'bur.col.disposed': 'Disposed kg', 'bur.col.collected': 'Collected', 'bur.col.ontime_n': 'Within 48 h', 'bur.col.due': 'Due', 'bur.col.codes': 'Containers',
-    'bur.col.code': 'Code', 'bur.col.state': 'State', 'bur.col.flags': 'Flags', 'bur.col.sealed_at': 'Sealed', 'bur.yes': 'yes', 'bur.no': 'no',
-    'bur.list.none': 'No institution concerns this figure.', 'bur.list.more': '{n} more',
+    'bur.col.harmless': 'Harmless disposal', 'bur.col.ontime': 'On time', 'bur.col.overdue': 'Overdue h', 'bur.col.disc': 'Discrepancies',
+    'bur.col.insp': 'Spot checks passed', 'bur.list.title': 'Details: {figure}', 'bur.list.back': 'Back to the overview',
+    'bur.list.institutions': 'Institutions concerned', 'bur.list.containers': 'Containers concerned', 'bur.col.in': 'In the numerator',
+    'bur.col.disposed': 'Disposed kg', 'bur.col.collected': 'Collected', 'bur.col.ontime_n': 'Within 48 h', 'bur.col.due': 'Due',
+    'bur.col.codes': 'Containers', 'bur.list.none': 'No institution concerns this figure.', 'bur.list.more': '{n} more',
   },
 });
 
-/** The period and township of the address, defaulting as the API does (the last 30 days). */
-export function period(query) {
-  const to = /^\d{4}-\d{2}-\d{2}$/.test(query.to || '') ? query.to : today();
-  const from = /^\d{4}-\d{2}-\d{2}$/.test(query.from || '') ? query.from : addDays(to, -29);
-  return { from, to, township: query.township || '' };
-}
 
-/** Appends the present children to a page (DOM `append` would print a `null` as text). */
-export function fill(page, ...children) {
-  page.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
-  return page;
-}
 
-/** `YYYY-MM-DD` plus `n` calendar days. */
-export function addDays(day, n) {
-  const d = new Date(`${day}T12:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
-}
 
-export const kindName = (k) => t(`bur.kind.${k}`);
 const num = (x, digits = 1) => Number(x ?? 0).toLocaleString(locale(), { maximumFractionDigits: digits });
 const href = (path, query) => {
   const qs = new URLSearchParams(Object.entries(query).filter(([, v]) => v)).toString();
@@ -178,22 +143,7 @@ function figureLink(key, p) {
   return href('/bureau/list', { figure: key, ...p });
 }
 
-/** The form choosing the period and township. */
-export function periodForm(p, townships, go) {
-  const from = h('input', { type: 'date', name: 'from', value: p.from, required: true });
-  const to = h('input', { type: 'date', name: 'to', value: p.to, required: true });
-  const town = select('township', [['', t('bureau.all')], ...townships.map((x) => [x, x])], p.township);
-  return h('form', { class: 'inline card', role: 'search', onsubmit: (e) => {
-    e.preventDefault();
-    go({ from: from.value, to: to.value, township: town.value });
-  } }, field(t('bureau.from'), from), field(t('bureau.to'), to), field(t('bureau.township'), town),
-  h('button', { type: 'submit' }, t('bureau.show')));
-}
 
-/** The townships of the jurisdiction: those of its institutions. */
-export async function townshipsOf(institutions) {
-  return [...new Set(institutions.map((i) => i.township))].sort((a, b) => a.localeCompare(b, 'zh-CN'));
-}
 
 function rowsTable(rows, name) {
   const el = table([
@@ -323,27 +273,7 @@ async function figureList(page, ctx) {
   fill(page, parts);
 }
 
-/** A table of containers, each a link to its page. */
-export function containerTable(list, names = {}) {
-  return table([
-    { label: t('bur.col.code'), value: (c) => h('a', { href: `#/bureau/containers/${encodeURIComponent(c.code)}` }, c.label?.code || c.code) },
-    ...(Object.keys(names).length ? [{ label: t('bur.col.name'), value: (c) => names[c.institution_id] || c.institution_id }] : []),
-    { label: t('bur.col.state'), value: (c) => t(`bur.state.${c.state}`) },
-    { label: t('bur.col.sealed_at'), value: (c) => (c.sealed_at ? new Date(c.sealed_at).toLocaleString(locale(), { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : '—') },
-    { label: t('bur.col.sealed'), value: (c) => num(c.weights?.seal_kg, 3), num: true },
-    { label: t('bur.col.received'), value: (c) => (c.weights?.receive_kg == null ? '—' : num(c.weights.receive_kg, 3)), num: true },
-    { label: t('bur.col.flags'), value: (c) => (c.flags || []).map((f) => h('span', { class: 'badge warn' }, t(`bur.flag.${f}`))) },
-  ], list);
-}
 
-addStrings({
-  zh: { 'bur.state.labelled': '已贴标', 'bur.state.sealed': '已封装', 'bur.state.at_hub': '在收集点', 'bur.state.collected': '已收运', 'bur.state.received': '已入厂',
-    'bur.state.disposed': '已处置', 'bur.state.rejected': '被拒收', 'bur.flag.weight_discrepancy': '重量差异', 'bur.flag.location_mismatch': '位置不符',
-    'bur.flag.sequence_anomaly': '顺序异常', 'bur.flag.cold_chain': '冷链' },
-  en: { 'bur.state.labelled': 'labelled', 'bur.state.sealed': 'sealed', 'bur.state.at_hub': 'at the hub', 'bur.state.collected': 'collected', 'bur.state.received': 'received',
-    'bur.state.disposed': 'disposed', 'bur.state.rejected': 'rejected', 'bur.flag.weight_discrepancy': 'weight discrepancy', 'bur.flag.location_mismatch': 'location mismatch',
-    'bur.flag.sequence_anomaly': 'sequence anomaly', 'bur.flag.cold_chain': 'cold chain' },
-});
 
 const BUREAU = ['bureau_staff'];
 export const routes = [
