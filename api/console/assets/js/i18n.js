@@ -15,7 +15,14 @@ export function setLang(l) {
 
 /** Adds a module's strings: `{ zh: { key: '…' }, en: { key: '…' } }`. */
 export function addStrings(table) {
-  for (const l of ['zh', 'en']) Object.assign(strings[l], table[l] || {});
+  for (const l of ['zh', 'en']) {
+    for (const [k, v] of Object.entries(table[l] || {})) {
+      // Strings are global: two modules giving one key two texts would show the wrong one on
+      // some page. Said loudly (the browser tests fail on a console error).
+      if (k in strings[l] && strings[l][k] !== v) console.error(`i18n: "${k}" defined twice (${strings[l][k]} / ${v})`);
+      strings[l][k] = v;
+    }
+  }
 }
 
 /** The text of `key` in the current language, with `{name}` replaced from `vars`. A missing
