@@ -74,6 +74,14 @@ pub struct Config {
     pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
 }
 
+/// How long the solver may think about a day, or a fixed number of iterations (tests,
+/// reproducible plans).
+#[derive(Debug, Clone, Copy)]
+pub struct Solving {
+    pub time_limit: Duration,
+    pub iterations: Option<u64>,
+}
+
 /// Connection and request read timeouts (see [`Config::timeouts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -178,8 +186,8 @@ impl Config {
     }
 
     /// Solver budget for planning.
-    pub fn solving(&self) -> crate::runs::store::Solving {
-        crate::runs::store::Solving {
+    pub fn solving(&self) -> Solving {
+        Solving {
             time_limit: self.plan_time_limit,
             iterations: self.plan_iterations,
         }
