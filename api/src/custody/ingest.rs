@@ -421,7 +421,7 @@ pub fn ingest(
     check_batch(events)?;
     // First worked out without locks and stored only if nothing changed meanwhile: the
     // containers' locks are then held for the writes alone.
-    match plan(conn, caller, events, now, limits, tz, Lock::None)
+    match draft(conn, caller, events, now, limits, tz, Lock::None)
         .and_then(|p| write_unlocked(conn, p))
     {
         Err(e) if is_retryable(&e) => {
@@ -453,14 +453,15 @@ pub(super) fn ingest_once(
     limits: TimeLimits,
     tz: chrono::FixedOffset,
 ) -> Result<Vec<ScanResult>, ApiError> {
-    let p = plan(conn, caller, events, now, limits, tz, Lock::Rows)?;
-    write(conn, p)
+    let d = draft(conn, caller, events, now, limits, tz, Lock::Rows)?;
+    write(conn, d)
 }
 
-/// What a batch stores, worked out from what was read: the answers, the chained events, the
+/// What a batch stores, worked out from what was read (a draft, so that "plan" keeps its one
+/// meaning, a day's routes): the answers, the chained events, the
 /// containers' new derived state (each still carrying the version it was read at), and what
 /// else the work depended on.
-pub(super) struct Plan {
+pub(super) struct Draft {
     results: Vec<ScanResult>,
     events: Vec<EventRow>,
     derived: store::DerivedBatch,
@@ -474,13 +475,13 @@ pub(super) struct Plan {
     actor: String,
 }
 
-/// Whether the reads of a plan take the containers' locks.
+/// Whether the reads of a draft take the containers' locks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lock {
-    /// PostgreSQL row locks (SQLite's writer holds the database's lock already): the plan
+    /// PostgreSQL row locks (SQLite's writer holds the database's lock already): the draft
     /// cannot go stale before it is written.
     Rows,
-    /// Plain reads, outside the writer: `write` finds out if the plan went stale.
+    /// Plain reads, outside the writer: `write` finds out if the draft went stale.
     None,
 }
 
@@ -488,7 +489,7 @@ pub(super) enum Lock {
 /// folds. Kept apart from `write` so that on SQLite this runs on a reader, in parallel with
 /// the single writer, which then only stores the result.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn plan(
+pub(super) fn draft(
     conn: &mut DbConnection,
     caller: &Caller,
     events: &[ScanEvent],
@@ -496,7 +497,7 @@ pub(super) fn plan(
     limits: TimeLimits,
     tz: chrono::FixedOffset,
     lock: Lock,
-) -> Result<Plan, ApiError> {
+) -> Result<Draft, ApiError> {
     let received = micros(now);
     let mut results: Vec<Option<ScanResult>> = vec![None; events.len()];
     let mut codes_of: Vec<Option<String>> = vec![None; events.len()];
@@ -570,7 +571,7 @@ pub(super) fn plan(
         .values()
         .map(|(c, _)| (c.id.clone(), c.state.clone()))
         .collect();
-    let mut p = Plan {
+    let mut p = Draft {
         results: Vec::new(),
         events: Vec::new(),
         derived: store::DerivedBatch::new(conn, Vec::new()),
@@ -661,11 +662,11 @@ fn runs_of(
     Ok(found.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
-/// Stores a plan made without locks. On PostgreSQL a batch that only appends events, the
+/// Stores a draft made without locks. On PostgreSQL a batch that only appends events, the
 /// common case, is one statement (`DerivedBatch::save_with_events_pg`); pickups completing
 /// run stops, boxes weighed inside a big box, and SQLite without the scan writer take
 /// `write`'s transaction; a batch of replays and refusals writes nothing.
-fn write_unlocked(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> {
+fn write_unlocked(conn: &mut DbConnection, p: Draft) -> Result<Vec<ScanResult>, ApiError> {
     let appends_only = p.weighed.is_empty() && p.collects.is_empty();
     match conn {
         _ if appends_only && p.events.is_empty() && p.derived.is_empty() => Ok(p.results),
@@ -677,10 +678,10 @@ fn write_unlocked(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, A
     }
 }
 
-/// Stores a plan. The containers are written first, each only if it is still at the version
-/// the plan read (which also takes their row locks on PostgreSQL); an unlocked plan that went
+/// Stores a draft. The containers are written first, each only if it is still at the version
+/// the draft read (which also takes their row locks on PostgreSQL); an unlocked draft that went
 /// stale fails with `store::stale()` before anything else is written.
-pub(super) fn write(conn: &mut DbConnection, p: Plan) -> Result<Vec<ScanResult>, ApiError> {
+pub(super) fn write(conn: &mut DbConnection, p: Draft) -> Result<Vec<ScanResult>, ApiError> {
     p.derived.save(conn)?;
     if !p.weighed.is_empty() {
         let ids: Vec<&String> = p.weighed.iter().map(|(id, _)| id).collect();
@@ -803,7 +804,7 @@ fn read(
 }
 
 /// Chains the accepted events (and what big boxes pass on to their children) onto their
-/// containers and refolds each touched container, into the plan.
+/// containers and refolds each touched container, into the draft.
 #[allow(clippy::too_many_arguments)]
 fn append_all(
     conn: &mut DbConnection,
@@ -814,7 +815,7 @@ fn append_all(
     mut rows: HashMap<String, (ContainerRow, Site)>,
     lock: Lock,
     states: &mut HashMap<String, String>,
-    p: &mut Plan,
+    p: &mut Draft,
 ) -> Result<(), ApiError> {
     let received = p.received;
     // Children of the big boxes among the touched containers (most batches have none: their
@@ -1041,7 +1042,7 @@ mod tests {
         Some((scratch, db, now))
     }
 
-    /// Runs a scenario on SQLite and on PostgreSQL: they store unlocked plans differently
+    /// Runs a scenario on SQLite and on PostgreSQL: they store unlocked drafts differently
     /// (one transaction through `write`; one statement).
     macro_rules! both {
         ($($name:ident),+) => {
@@ -1074,9 +1075,9 @@ mod tests {
     }
 
     /// A batch worked out without locks must not be stored over a change it did not see: here
-    /// a box is nested into the big box between the plan of a pickup and its write. The write
+    /// a box is nested into the big box between the draft of a pickup and its write. The write
     /// is refused as stale, and the batch worked out again passes the pickup on to the box.
-    fn a_plan_gone_stale_is_refused_and_redone(backend: Backend) {
+    fn a_draft_gone_stale_is_refused_and_redone(backend: Backend) {
         let Some((_scratch, db, now)) = demo_db(backend) else {
             return;
         };
@@ -1104,7 +1105,7 @@ mod tests {
         ingest(&mut conn, &keeper, &seals, now, TimeLimits::DEFAULT, tz).expect("seal");
 
         let pickup = [scan(&big, ScanAction::Collect, 5, now)];
-        let p = plan(
+        let p = draft(
             &mut conn,
             &driver,
             &pickup,
@@ -1113,7 +1114,7 @@ mod tests {
             tz,
             Lock::None,
         )
-        .expect("plan");
+        .expect("draft");
         store::nest(
             &mut conn,
             &keeper,
@@ -1127,7 +1128,7 @@ mod tests {
         let stale = write_unlocked(&mut conn, p);
         assert!(
             matches!(&stale, Err(e) if is_retryable(e)),
-            "a stale plan was written: {:?}",
+            "a stale draft was written: {:?}",
             stale.map(|r| r.len())
         );
         let collects = |conn: &mut DbConnection, code: &str| -> i64 {
@@ -1142,7 +1143,7 @@ mod tests {
         assert_eq!(
             collects(&mut conn, &big),
             0,
-            "the refused plan left its event behind"
+            "the refused draft left its event behind"
         );
 
         let results =
@@ -1158,7 +1159,7 @@ mod tests {
     /// The same event id sent for two containers by two phones at once: the batch worked out
     /// second finds the id taken when it stores its events. The write is refused as stale (not
     /// a server error), and worked out again the event is refused as a reused id.
-    fn an_event_id_taken_meanwhile_makes_the_plan_stale(backend: Backend) {
+    fn an_event_id_taken_meanwhile_makes_the_draft_stale(backend: Backend) {
         let Some((_scratch, db, now)) = demo_db(backend) else {
             return;
         };
@@ -1181,7 +1182,7 @@ mod tests {
             code: codes[1].clone(),
             ..first.clone()
         };
-        let p = plan(
+        let p = draft(
             &mut conn,
             &keeper,
             std::slice::from_ref(&second),
@@ -1190,13 +1191,13 @@ mod tests {
             tz,
             Lock::None,
         )
-        .expect("plan");
+        .expect("draft");
         let r = ingest(&mut conn, &keeper, &[first], now, TimeLimits::DEFAULT, tz).expect("first");
         assert_eq!(r[0].status, ScanStatus::Accepted);
         let stale = write_unlocked(&mut conn, p);
         assert!(
             matches!(&stale, Err(e) if is_retryable(e)),
-            "a stale plan was not refused as stale: {:?}",
+            "a stale draft was not refused as stale: {:?}",
             stale.map(|r| r.len())
         );
         let untouched: String = containers::table
@@ -1204,7 +1205,7 @@ mod tests {
             .select(containers::state)
             .first(&mut **conn)
             .expect("state");
-        assert_eq!(untouched, "labelled", "the refused plan sealed the box");
+        assert_eq!(untouched, "labelled", "the refused draft sealed the box");
         let r = ingest(&mut conn, &keeper, &[second], now, TimeLimits::DEFAULT, tz).expect("again");
         assert_eq!(r[0].reason.as_deref(), Some("event_id_reused"));
     }
@@ -1262,7 +1263,7 @@ mod tests {
     }
 
     both!(
-        a_plan_gone_stale_is_refused_and_redone,
-        an_event_id_taken_meanwhile_makes_the_plan_stale
+        a_draft_gone_stale_is_refused_and_redone,
+        an_event_id_taken_meanwhile_makes_the_draft_stale
     );
 }

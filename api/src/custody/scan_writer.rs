@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::Connection;
 use yifei_contract::{ScanEvent, ScanResult};
 
-use super::ingest::{self, Lock, Plan, TimeLimits, check_batch, is_retryable};
+use super::ingest::{self, Draft, Lock, TimeLimits, check_batch, is_retryable};
 use crate::auth::Caller;
 use crate::db::{Backend, Db, DbConnection};
 use crate::error::ApiError;
@@ -63,7 +63,7 @@ impl ScanWriter {
 /// one each. Every client is answered only after the commit: an acknowledged scan is durable.
 ///
 /// The writer is the one thing SQLite cannot run in parallel, so each batch is worked out
-/// first on a reader in the request's own thread (`plan`), and the writer only stores it
+/// first on a reader in the request's own thread (`draft`), and the writer only stores it
 /// (`write`), or works it out again under the lock if it went stale meanwhile.
 pub struct GroupCommitter {
     db: Db,
@@ -77,7 +77,7 @@ struct Job {
     limits: TimeLimits,
     tz: chrono::FixedOffset,
     /// Worked out before the writer's turn; `None` to work it out in the writer.
-    plan: Option<Plan>,
+    draft: Option<Draft>,
     reply: std::sync::mpsc::SyncSender<Result<Vec<ScanResult>, ApiError>>,
 }
 
@@ -123,12 +123,12 @@ impl GroupCommitter {
         tz: chrono::FixedOffset,
     ) -> Result<Vec<ScanResult>, ApiError> {
         check_batch(&events)?;
-        // A plan that cannot be made here (no free connection, say) is made by the writer.
-        let plan = self
+        // A draft that cannot be made here (no free connection, say) is made by the writer.
+        let draft = self
             .db
             .conn()
-            .and_then(|mut c| ingest::plan(&mut c, &caller, &events, now, limits, tz, Lock::None))
-            .map_err(|e| tracing::debug!(error = %e, "scan batch planned by the writer"))
+            .and_then(|mut c| ingest::draft(&mut c, &caller, &events, now, limits, tz, Lock::None))
+            .map_err(|e| tracing::debug!(error = %e, "scan batch drafted by the writer"))
             .ok();
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let job = Job {
@@ -137,7 +137,7 @@ impl GroupCommitter {
             now,
             limits,
             tz,
-            plan,
+            draft,
             reply,
         };
         self.queue
@@ -220,8 +220,8 @@ impl Writer {
                 Ok(jobs
                     .iter_mut()
                     .map(|j| {
-                        let planned = j.plan.take().map(|p| conn.transaction(|c| ingest::write(c, p)));
-                        match planned {
+                        let drafted = j.draft.take().map(|p| conn.transaction(|c| ingest::write(c, p)));
+                        match drafted {
                             Some(Err(e)) if is_retryable(&e) => {
                                 tracing::debug!(error = %e, "scan batch went stale; redone under lock");
                             }

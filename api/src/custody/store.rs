@@ -200,7 +200,7 @@ pub fn stale() -> ApiError {
 /// chains computed in memory would no longer hold.
 ///
 /// No `ON CONFLICT` clause: it would make PostgreSQL probe both unique indexes before
-/// inserting each row, for a conflict that only a stale plan meets (redone whole anyway).
+/// inserting each row, for a conflict that only a stale draft meets (redone whole anyway).
 pub fn insert_events(conn: &mut DbConnection, events: &[EventRow]) -> Result<(), ApiError> {
     for chunk in events.chunks(500) {
         let n = match conn {
@@ -216,7 +216,7 @@ pub fn insert_events(conn: &mut DbConnection, events: &[EventRow]) -> Result<(),
     Ok(())
 }
 
-/// An event id or chain position taken since the batch was worked out: the plan is stale.
+/// An event id or chain position taken since the batch was worked out: the draft is stale.
 fn taken_is_stale(e: diesel::result::Error) -> ApiError {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
