@@ -37,13 +37,8 @@ impl Application {
     /// As [`Application::build`] with an injected clock (tests).
     pub fn build_with_clock(config: Config, clock: SharedClock) -> Result<Application, ApiError> {
         let db = Db::open(&config.database_url)?;
-        let mail = if config.mail_worker {
-            Some(crate::notify::MailConfig::from_env()?)
-        } else {
-            None
-        };
-        if let Some(mail) = mail {
-            crate::notify::spawn_worker(db.clone(), mail, clock.clone());
+        if config.mail_worker {
+            crate::notify::spawn_worker(db.clone(), config.mail.clone(), clock.clone());
         }
         // The scan writer is the request path's own, not application state: only the scan
         // upload reaches it.
@@ -127,6 +122,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         clock.clone(),
         config.tz,
         config.alert_interval,
+        config.alerts,
     );
     Ok(AppState {
         db,

@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod config_files;
 mod contract;
 mod crash;
 mod custody;
