@@ -61,6 +61,10 @@ impl Application {
                 .wrap(from_fn(crate::http::hygiene::url_text))
                 .wrap(from_fn(crate::http::middleware::request_meta))
                 .wrap(TracingLogger::default())
+                // Outermost: gzip when the client accepts it (a county office on a slow line,
+                // a driver's phone on 2G), applied to the finished answer, so the problem
+                // rewriting and the security headers inside see the plain body.
+                .wrap(actix_web::middleware::Compress::default())
                 .configure(crate::http::routes)
         })
         // The head's read timeout; the body's is enforced where it is read (extract.rs).
