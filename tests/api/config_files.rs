@@ -180,6 +180,35 @@ fn a_signed_up_formula_reaches_the_coverage_csv_as_text(app: &TestApp) {
 fn answers_are_gzipped_when_the_client_accepts_it(app: &TestApp) {
     app.user("admin1", Role::Admin, None);
     let admin = app.login("admin1").0;
+    let r = app.post(
+        "/api/v1/institutions",
+        None,
+        &crate::common::sign_up_body(1, "石门镇"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (inst, clinic_login) = (r.str("id"), r.str("login"));
+    let r = app.post(
+        &format!("/api/v1/institutions/{inst}/approve"),
+        Some(&admin),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let clinic = app.login(&clinic_login).0;
+    let code = crate::custody::new_container(app, &clinic, "infectious", "bag");
+    let label = format!("/api/v1/containers/{code}/label.svg");
+    let (s, h, svg) = raw_get(app, &label, Some(&clinic), Some("gzip"));
+    assert_eq!(s, 200);
+    assert!(
+        header(&h, "content-type").starts_with("image/svg+xml"),
+        "{h:?}"
+    );
+    assert_eq!(header(&h, "content-encoding"), "gzip");
+    let (_, h_plain, plain) = raw_get(app, &label, Some(&clinic), None);
+    assert_eq!(gunzip(&svg), plain, "the label");
+    assert_eq!(
+        header(&h, "content-security-policy"),
+        header(&h_plain, "content-security-policy")
+    );
     let paths = [
         ("/api/v1/openapi.json", "application/json"),
         ("/api/v1/reports/coverage?format=csv", "text/csv"),
