@@ -139,8 +139,17 @@ fn password_from_stdin() -> Result<String, ApiError> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init();
-    match run(cli) {
+    // Every setting is checked before anything starts: a bad value names its variable and
+    // what it accepts, and the process stops.
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.log);
+    match run(cli, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             match &e {
@@ -156,8 +165,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), ApiError> {
-    let config = Config::from_env()?;
+fn run(cli: Cli, config: Config) -> Result<(), ApiError> {
     let now = chrono::Utc::now();
     match cli.command {
         Command::Serve { demo } => {

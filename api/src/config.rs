@@ -72,6 +72,71 @@ pub struct Config {
     pub work_days: crate::pickups::WorkDays,
     /// `YIFEI_HOLIDAYS`: local dates with no runs (`2026-10-01,2026-10-02`).
     pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
+    // -- Travel model (issue 15 part 4): the county's roads, for the due rule and planning.
+    /// `YIFEI_TRAVEL_CIRCUITY` (road / straight-line distance, 1-3) and
+    /// `YIFEI_TRAVEL_SPEED_KMH` (average driving speed, 5-120): 1.4 at 35 km/h by default.
+    pub travel: yifei_routing::HaversineMatrix,
+    /// `YIFEI_ALERT_<NAME>`: thresholds of the alert rules (whole hours or days, >= 1).
+    pub alerts: crate::oversight::alerts::Overrides,
+    /// `YIFEI_SMTP_*`: email delivery (see `notify::MailConfig::from_vars`).
+    pub mail: crate::notify::MailConfig,
+    /// `YIFEI_LOG` (or `RUST_LOG`) and `YIFEI_LOG_FORMAT`.
+    pub log: LogSettings,
+}
+
+/// Logging settings, checked with the rest so that a typo fails the start, not the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A `tracing` filter: `info`, `warn,yifei_api=debug`, ...
+    pub filter: String,
+    /// JSON lines (`YIFEI_LOG_FORMAT=json`) instead of text (`text`, the default).
+    pub json: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> LogSettings {
+        LogSettings {
+            filter: "info".into(),
+            json: false,
+        }
+    }
+}
+
+/// The words a yes/no setting accepts; anything else stops the start (a misspelt "off" must
+/// not mean "on").
+pub const BOOLEAN_WORDS: &str = "on, off, true, false, yes, no, 1, 0";
+
+fn boolean(k: &str, v: &str) -> Result<bool, ApiError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Ok(true),
+        "0" | "off" | "false" | "no" => Ok(false),
+        _ => Err(ApiError::Config(format!(
+            "{k} must be one of {BOOLEAN_WORDS}, got {v:?}"
+        ))),
+    }
+}
+
+/// A decimal setting within `range`, named in the error with the range it accepts.
+fn decimal(k: &str, v: &str, range: std::ops::RangeInclusive<f64>) -> Result<f64, ApiError> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| range.contains(x))
+        .ok_or_else(|| {
+            ApiError::Config(format!(
+                "{k} must be a number from {} to {}, got {v:?}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+/// How long the solver may think about a day, or a fixed number of iterations (tests,
+/// reproducible plans).
+#[derive(Debug, Clone, Copy)]
+pub struct Solving {
+    pub time_limit: Duration,
+    pub iterations: Option<u64>,
 }
 
 /// Connection and request read timeouts (see [`Config::timeouts`]).
@@ -116,6 +181,10 @@ impl std::fmt::Debug for Config {
             .field("timeouts", &self.timeouts)
             .field("work_days", &self.work_days)
             .field("holidays", &self.holidays)
+            .field("travel", &self.travel)
+            .field("alerts", &self.alerts)
+            .field("mail", &self.mail)
+            .field("log", &self.log)
             .finish()
     }
 }
@@ -164,6 +233,10 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             work_days: crate::pickups::WorkDays::default(),
             holidays: std::collections::BTreeSet::new(),
+            travel: crate::runs::DEFAULT_TRAVEL,
+            alerts: crate::oversight::alerts::Overrides::default(),
+            mail: crate::notify::MailConfig::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -178,8 +251,8 @@ impl Config {
     }
 
     /// Solver budget for planning.
-    pub fn solving(&self) -> crate::runs::store::Solving {
-        crate::runs::store::Solving {
+    pub fn solving(&self) -> Solving {
+        Solving {
             time_limit: self.plan_time_limit,
             iterations: self.plan_iterations,
         }
@@ -191,10 +264,13 @@ impl Config {
             tz: self.tz,
             work_days: self.work_days,
             holidays: self.holidays.clone(),
+            travel: self.travel,
+            alerts: self.alerts,
         }
     }
 
     /// Reads the environment over the defaults; a malformed value is an error, not a default.
+    /// This is the one place `YIFEI_*` settings are read (once, at start).
     pub fn from_env() -> Result<Config, ApiError> {
         Config::from_lookup(|k| std::env::var(k).ok())
     }
@@ -265,7 +341,7 @@ impl Config {
         }
         c.plan_iterations = num("YIFEI_PLAN_ITERATIONS")?.map(|v| v.max(1));
         if let Some(v) = non_empty("YIFEI_GROUP_COMMIT") {
-            c.group_commit = !matches!(v.trim(), "0" | "off" | "false" | "no");
+            c.group_commit = boolean("YIFEI_GROUP_COMMIT", &v)?;
         }
         if let Some(v) = num("YIFEI_ALERT_INTERVAL_S")? {
             c.alert_interval = (v > 0).then(|| Duration::from_secs(v));
@@ -318,6 +394,51 @@ impl Config {
                         "YIFEI_HOLIDAYS must be dates YYYY-MM-DD separated by commas, got {v:?}"
                     ))
                 })?;
+        }
+        // -- Travel model.
+        if let Some(v) = non_empty("YIFEI_TRAVEL_CIRCUITY") {
+            c.travel.circuity = decimal("YIFEI_TRAVEL_CIRCUITY", &v, 1.0..=3.0)?;
+        }
+        if let Some(v) = non_empty("YIFEI_TRAVEL_SPEED_KMH") {
+            c.travel.speed_kmh = decimal("YIFEI_TRAVEL_SPEED_KMH", &v, 5.0..=120.0)?;
+        }
+        // -- Alert thresholds.
+        for (name, slot) in c.alerts.slots() {
+            let k = format!("YIFEI_ALERT_{name}");
+            if let Some(v) = non_empty(&k) {
+                let n = v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n));
+                *slot = Some(n.ok_or_else(|| {
+                    ApiError::Config(format!(
+                        "{k} must be a whole number from 1 to 100000, got {v:?}"
+                    ))
+                })?);
+            }
+        }
+        // -- Email and logs.
+        c.mail = crate::notify::MailConfig::from_vars(&get)?;
+        if let Some(v) = non_empty("YIFEI_LOG").or_else(|| non_empty("RUST_LOG")) {
+            tracing_subscriber::EnvFilter::try_new(v.trim()).map_err(|e| {
+                ApiError::Config(format!(
+                    "YIFEI_LOG must be a log filter such as info, warn or warn,yifei_api=debug, \
+                     got {v:?} ({e})"
+                ))
+            })?;
+            c.log.filter = v.trim().to_owned();
+        }
+        if let Some(v) = non_empty("YIFEI_LOG_FORMAT") {
+            c.log.json = match v.trim().to_ascii_lowercase().as_str() {
+                "json" => true,
+                "text" => false,
+                _ => {
+                    return Err(ApiError::Config(format!(
+                        "YIFEI_LOG_FORMAT must be text or json, got {v:?}"
+                    )));
+                }
+            };
         }
         if let Some(v) = non_empty("YIFEI_TZ_OFFSET") {
             c.tz = parse_offset(&v).ok_or_else(|| {
@@ -437,6 +558,50 @@ mod tests {
         assert!(!s.works(d(10, 1)) && !s.works(d(10, 4)) && s.works(d(10, 3)));
         assert!(cfg(&[("YIFEI_WORK_DAYS", "weekdays")]).is_err());
         assert!(cfg(&[("YIFEI_HOLIDAYS", "1 Oct")]).is_err());
+    }
+
+    #[test]
+    fn travel_alerts_booleans_and_logs_are_checked_once() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c.travel, crate::runs::DEFAULT_TRAVEL);
+        assert_eq!((c.travel.circuity, c.travel.speed_kmh), (1.4, 35.0));
+        assert_eq!(c.alerts, Default::default());
+        assert!(c.group_commit && !c.log.json);
+        let c = cfg(&[
+            ("YIFEI_TRAVEL_CIRCUITY", "1.25"),
+            ("YIFEI_TRAVEL_SPEED_KMH", " 42 "),
+            ("YIFEI_ALERT_STORAGE_BREACH_H", "36"),
+            ("YIFEI_GROUP_COMMIT", "Off"),
+            ("YIFEI_LOG_FORMAT", "JSON"),
+            ("YIFEI_LOG", "warn,yifei_api=debug"),
+        ])
+        .expect("set");
+        assert_eq!((c.travel.circuity, c.travel.speed_kmh), (1.25, 42.0));
+        assert_eq!(c.schedule().travel, c.travel);
+        assert_eq!(c.alerts.storage_breach_h, Some(36));
+        let t = crate::oversight::alerts::Thresholds::new(true, &c.schedule().alerts);
+        assert_eq!(
+            (t.storage_breach_h, t.storage_warn_h),
+            (36, 18),
+            "set holds in epidemic mode"
+        );
+        assert!(!c.group_commit && c.log.json);
+        assert_eq!(c.log.filter, "warn,yifei_api=debug");
+        for (k, v) in [
+            ("YIFEI_GROUP_COMMIT", "of"),
+            ("YIFEI_TRAVEL_CIRCUITY", "0.9"),
+            ("YIFEI_TRAVEL_SPEED_KMH", "NaN"),
+            ("YIFEI_ALERT_DISCREPANCY_DAYS", "-1"),
+            ("YIFEI_LOG_FORMAT", "pretty"),
+            ("YIFEI_LOG", "info,["),
+            ("YIFEI_SMTP_MAX_ATTEMPTS", "many"),
+        ] {
+            let e = cfg(&[(k, v)])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(k), "{k}={v}: {e:?}");
+        }
     }
 
     #[test]

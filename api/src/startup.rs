@@ -13,6 +13,7 @@ use crate::auth::throttle::{LoginThrottle, RateLimiter};
 use crate::auth::tokens::{JwtKeys, generate_secret};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::custody::scan_writer::ScanWriter;
 use crate::db::schema::settings;
 use crate::db::{Db, DbConnection};
 use crate::error::ApiError;
@@ -36,14 +37,12 @@ impl Application {
     /// As [`Application::build`] with an injected clock (tests).
     pub fn build_with_clock(config: Config, clock: SharedClock) -> Result<Application, ApiError> {
         let db = Db::open(&config.database_url)?;
-        let mail = if config.mail_worker {
-            Some(crate::notify::MailConfig::from_env()?)
-        } else {
-            None
-        };
-        if let Some(mail) = mail {
-            crate::notify::spawn_worker(db.clone(), mail, clock.clone());
+        if config.mail_worker {
+            crate::notify::spawn_worker(db.clone(), config.mail.clone(), clock.clone());
         }
+        // The scan writer is the request path's own, not application state: only the scan
+        // upload reaches it.
+        let scans = web::Data::new(ScanWriter::start(db.clone(), config.group_commit));
         let state = web::Data::new(state(config, db, clock)?);
         let listener = TcpListener::bind(&state.config.bind).map_err(|e| {
             ApiError::Config(format!("cannot listen on {}: {e}", state.config.bind))
@@ -57,10 +56,15 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(scans.clone())
                 // Innermost: a NUL in the path or query string is refused before routing.
                 .wrap(from_fn(crate::http::hygiene::url_text))
                 .wrap(from_fn(crate::http::middleware::request_meta))
                 .wrap(TracingLogger::default())
+                // Outermost: gzip when the client accepts it (a county office on a slow line,
+                // a driver's phone on 2G), applied to the finished answer, so the problem
+                // rewriting and the security headers inside see the plain body.
+                .wrap(actix_web::middleware::Compress::default())
                 .configure(crate::http::routes)
         })
         // The head's read timeout; the body's is enforced where it is read (extract.rs).
@@ -113,7 +117,6 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, ApiError> {
     let secret = jwt_secret(&config, &db)?;
     let keys = JwtKeys::new(secret.as_bytes())?;
-    let (db_backend, db_for_writer) = (db.backend, db.clone());
     let throttle = LoginThrottle::new(config.login_max_failures, config.login_window);
     let auth_limit = RateLimiter::new(config.auth_rate_limit, config.auth_rate_window);
     let sign_up_limit = RateLimiter::new(config.sign_up_rate_limit, config.sign_up_rate_window);
@@ -123,6 +126,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         clock.clone(),
         config.tz,
         config.alert_interval,
+        config.alerts,
     );
     Ok(AppState {
         db,
@@ -135,8 +139,6 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         sessions,
         alerts,
         plan_progress: std::sync::RwLock::new(None),
-        scan_writer: (db_backend == crate::db::Backend::Sqlite)
-            .then(|| crate::custody::ingest::GroupCommitter::start(db_for_writer)),
     })
 }
 

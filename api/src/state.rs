@@ -23,8 +23,6 @@ pub struct AppState {
     /// The alert evaluator: the only place rules are evaluated (periodically, and on request
     /// after uploads), one evaluation at a time, never on a read.
     pub alerts: crate::oversight::evaluator::Evaluator,
-    /// SQLite only: the group-committing scan writer.
-    pub scan_writer: Option<crate::custody::ingest::GroupCommitter>,
     /// Told of each phase of a `POST /plans` (tests use it to act while the solver thinks).
     pub plan_progress: PlanProgress,
 }

@@ -80,8 +80,14 @@ pub fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Starts every CSV document (see [`CsvWriter`]).
+pub const BOM: &str = "\u{feff}";
+
 /// The one CSV writer of every export (RFC 4180 quoting by the `csv` crate, text cells
 /// neutralised): no export writes CSV another way.
+///
+/// The document starts with a UTF-8 byte order mark: Excel on a Chinese Windows reads a CSV
+/// without one in the system's code page (GBK) and shows the names as mojibake.
 pub struct CsvWriter {
     w: csv::Writer<Vec<u8>>,
 }
@@ -92,7 +98,7 @@ impl CsvWriter {
         let mut w = CsvWriter {
             w: csv::WriterBuilder::new()
                 .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(Vec::new()),
+                .from_writer(BOM.as_bytes().to_vec()),
         };
         w.row(&header.iter().map(|h| Cell::Text(h)).collect::<Vec<_>>());
         w
@@ -129,7 +135,7 @@ mod csv_tests {
         w.row(&[Cell::Text("王家村卫生室"), Cell::num(None, 1)]);
         assert_eq!(
             w.finish(),
-            "name,kg\n\
+            "\u{feff}name,kg\n\
              '=cmd|' /C calc'!A0,-1.500\n'+1,-1.500\n'-1,-1.500\n'@SUM(A1),-1.500\n\
              '\tx,-1.500\n\"'\rx\",-1.500\n\"A, \"\"B\"\"\",-2\n王家村卫生室,\n"
         );

@@ -408,7 +408,7 @@ fn the_contract_admits_no_text_a_database_cannot_store(app: &TestApp) {
     sealed(app, &f.c.clinic_b, 40, 1.0);
     let now = app.clock.now();
     let alert: String = app.with_conn(|conn| {
-        yifei_api::oversight::alerts::evaluate(conn, now).expect("alerts");
+        yifei_api::oversight::alerts::evaluate(conn, now, &Default::default()).expect("alerts");
         use yifei_api::db::schema::alerts;
         alerts::table
             .select(alerts::id)

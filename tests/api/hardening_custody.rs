@@ -229,7 +229,8 @@ fn a_seal_dated_1970_is_refused(app: &TestApp) {
     );
     let now = app.clock.now();
     let alerts = app.with_conn(|conn| {
-        yifei_api::oversight::alerts::evaluate(conn, now).expect("alerts evaluated");
+        yifei_api::oversight::alerts::evaluate(conn, now, &Default::default())
+            .expect("alerts evaluated");
         use diesel::prelude::*;
         use yifei_api::db::schema::alerts;
         alerts::table

@@ -2,7 +2,8 @@
 //! locations reconciliation, nesting at hubs, and the hash chain that makes tampering visible.
 //!
 //! The rules are plain functions (`codes`, `rules`, `fold`, `chain`); `ingest` and `store`
-//! apply them to the database in transactions.
+//! apply them to the database in transactions; `scan_writer` says which thread stores a scan
+//! batch.
 
 pub mod chain;
 pub mod codes;
@@ -10,6 +11,7 @@ pub mod fold;
 pub mod ingest;
 pub mod label;
 pub mod rules;
+pub mod scan_writer;
 pub mod store;
 
 use yifei_contract::{Role, ScanAction};

@@ -10,7 +10,8 @@ use yifei_contract::{
 
 use super::extract::{ApiJson, Batch, BatchJson};
 use crate::auth::Caller;
-use crate::custody::{MAX_BATCH, ingest, label, store};
+use crate::custody::scan_writer::ScanWriter;
+use crate::custody::{MAX_BATCH, label, store};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::{Cursor, page_limit, parse_query_enum};
@@ -241,6 +242,7 @@ impl Batch for ScanBatch {
     responses((status = 200, description = "One result per event, in order", body = ScanResults)))]
 pub async fn scans(
     state: web::Data<AppState>,
+    scans: web::Data<ScanWriter>,
     caller: Caller,
     body: BatchJson<ScanBatch>,
 ) -> Result<web::Json<ScanResults>, ApiError> {
@@ -250,20 +252,7 @@ pub async fn scans(
         state.config.scan_limits(),
         state.config.tz,
     );
-    let results = if state.config.group_commit && state.scan_writer.is_some() {
-        let st = state.clone();
-        actix_web::web::block(move || match &st.scan_writer {
-            Some(w) => w.ingest(caller, events, now, limits, tz),
-            None => Err(ApiError::Internal("no scan writer".into())),
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??
-    } else {
-        state
-            .db
-            .run(move |conn| ingest::ingest(conn, &caller, &events, now, limits, tz))
-            .await?
-    };
+    let results = scans.ingest(caller, events, now, limits, tz).await?;
     // A late upload can open or close alerts: ask the evaluator, off the request path (all
     // uploads meanwhile share its next evaluation).
     if results

@@ -316,11 +316,13 @@ pub async fn insert(
     id: web::Path<String>,
     body: ApiJson<InsertRequest>,
 ) -> Result<web::Json<Run>, ApiError> {
-    let (id, tz) = (id.into_inner(), state.config.tz);
+    let (id, tz, travel) = (id.into_inner(), state.config.tz, state.config.travel);
     Ok(web::Json(
         state
             .db
-            .phased(move |db| planning::insert(db, &caller, &id, &body.0.institution_id, tz))
+            .phased(move |db| {
+                planning::insert(db, &caller, &id, &body.0.institution_id, tz, &travel)
+            })
             .await?,
     ))
 }

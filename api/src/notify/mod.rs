@@ -100,17 +100,13 @@ impl std::fmt::Debug for MailConfig {
 }
 
 impl MailConfig {
-    /// Reads `YIFEI_SMTP_URL`, `YIFEI_SMTP_FROM`, `YIFEI_SMTP_POLL_S` and
+    /// Reads (through `var`: the environment, in `config.rs`) `YIFEI_SMTP_URL`, `YIFEI_SMTP_FROM`, `YIFEI_SMTP_POLL_S` and
     /// `YIFEI_SMTP_MAX_ATTEMPTS`, checking each at startup so a typo fails the boot rather than
     /// every delivery. The URL takes the forms `smtp://host:port`,
     /// `smtp://user:pass@host:587?tls=starttls` and `smtps://host:465`, with
     /// `tls=none|starttls|required` (`required` is lettre's name for STARTTLS; credentials
     /// without `tls=` imply STARTTLS). Error messages never contain the password.
-    pub fn from_env() -> Result<MailConfig, ApiError> {
-        MailConfig::from_vars(|name| std::env::var(name).ok())
-    }
-
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<MailConfig, ApiError> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<MailConfig, ApiError> {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let smtp_url = set("YIFEI_SMTP_URL").map(|u| u.trim().to_owned());
         if let Some(u) = &smtp_url {

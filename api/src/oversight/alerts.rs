@@ -27,25 +27,50 @@ pub struct Thresholds {
     pub discrepancy_days: i64,
 }
 
+/// Thresholds a deployment sets (`YIFEI_ALERT_<NAME>`, read and checked once at start by
+/// `config.rs`); each replaces its default in normal and epidemic mode alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub storage_warn_h: Option<i64>,
+    pub storage_breach_h: Option<i64>,
+    pub not_collected_h: Option<i64>,
+    pub collected_not_received_h: Option<i64>,
+    pub received_not_disposed_h: Option<i64>,
+    pub inactive_days: Option<i64>,
+    pub discrepancy_days: Option<i64>,
+}
+
+impl Overrides {
+    /// The `<NAME>` of each `YIFEI_ALERT_<NAME>`, with where its value goes.
+    pub fn slots(&mut self) -> [(&'static str, &mut Option<i64>); 7] {
+        [
+            ("STORAGE_WARN_H", &mut self.storage_warn_h),
+            ("STORAGE_BREACH_H", &mut self.storage_breach_h),
+            ("NOT_COLLECTED_H", &mut self.not_collected_h),
+            (
+                "COLLECTED_NOT_RECEIVED_H",
+                &mut self.collected_not_received_h,
+            ),
+            ("RECEIVED_NOT_DISPOSED_H", &mut self.received_not_disposed_h),
+            ("INACTIVE_DAYS", &mut self.inactive_days),
+            ("DISCREPANCY_DAYS", &mut self.discrepancy_days),
+        ]
+    }
+}
+
 impl Thresholds {
     /// DESIGN.md defaults; epidemic mode: collection within 24 h, disposal within 12 h
-    /// (Shandong 2020). Each can be overridden with `YIFEI_ALERT_<NAME>` (hours or days).
-    pub fn new(epidemic: bool) -> Thresholds {
-        let env = |k: &str, d: i64| {
-            std::env::var(format!("YIFEI_ALERT_{k}"))
-                .ok()
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .filter(|v| *v > 0)
-                .unwrap_or(d)
-        };
+    /// (Shandong 2020); then the deployment's overrides.
+    pub fn new(epidemic: bool, o: &Overrides) -> Thresholds {
+        let or = |v: Option<i64>, d: i64| v.unwrap_or(d);
         Thresholds {
-            storage_warn_h: env("STORAGE_WARN_H", if epidemic { 18 } else { 36 }),
-            storage_breach_h: env("STORAGE_BREACH_H", if epidemic { 24 } else { 48 }),
-            not_collected_h: env("NOT_COLLECTED_H", if epidemic { 24 } else { 48 }),
-            collected_not_received_h: env("COLLECTED_NOT_RECEIVED_H", 12),
-            received_not_disposed_h: env("RECEIVED_NOT_DISPOSED_H", if epidemic { 12 } else { 72 }),
-            inactive_days: env("INACTIVE_DAYS", 14),
-            discrepancy_days: env("DISCREPANCY_DAYS", 15),
+            storage_warn_h: or(o.storage_warn_h, if epidemic { 18 } else { 36 }),
+            storage_breach_h: or(o.storage_breach_h, if epidemic { 24 } else { 48 }),
+            not_collected_h: or(o.not_collected_h, if epidemic { 24 } else { 48 }),
+            collected_not_received_h: or(o.collected_not_received_h, 12),
+            received_not_disposed_h: or(o.received_not_disposed_h, if epidemic { 12 } else { 72 }),
+            inactive_days: or(o.inactive_days, 14),
+            discrepancy_days: or(o.discrepancy_days, 15),
         }
     }
 }
@@ -428,10 +453,14 @@ pub struct Evaluation {
 
 /// Evaluates every rule now, opens alerts for new conditions and resolves the ones whose
 /// condition cleared. Emails about new alerts are queued in the same transaction.
-pub fn evaluate(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Evaluation, ApiError> {
+pub fn evaluate(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    overrides: &Overrides,
+) -> Result<Evaluation, ApiError> {
     let now = now.naive_utc();
     write_tx(conn, |conn| {
-        let t = Thresholds::new(super::epidemic(conn)?);
+        let t = Thresholds::new(super::epidemic(conn)?, overrides);
         let rows: Vec<ContainerTuple> = containers::table
             .filter(
                 containers::state
@@ -1171,10 +1200,16 @@ mod tests {
         now: NaiveDateTime,
         epidemic: bool,
     ) -> Vec<&'static str> {
-        conditions(cs, is, &[], &Thresholds::new(epidemic), now)
-            .iter()
-            .map(|c| c.rule)
-            .collect()
+        conditions(
+            cs,
+            is,
+            &[],
+            &Thresholds::new(epidemic, &Overrides::default()),
+            now,
+        )
+        .iter()
+        .map(|c| c.rule)
+        .collect()
     }
 
     #[test]
@@ -1247,10 +1282,16 @@ mod tests {
             rules(&[], std::slice::from_ref(&i), t(15, 0), false),
             ["not_collected", "inactive_institution"]
         );
-        let keys: Vec<String> = conditions(&[], &[i], &[], &Thresholds::new(false), t(3, 0))
-            .into_iter()
-            .map(|c| c.key)
-            .collect();
+        let keys: Vec<String> = conditions(
+            &[],
+            &[i],
+            &[],
+            &Thresholds::new(false, &Overrides::default()),
+            t(3, 0),
+        )
+        .into_iter()
+        .map(|c| c.key)
+        .collect();
         assert_eq!(
             keys[0],
             format!("not_collected:i1:{}", t(1, 0).and_utc().timestamp())
@@ -1259,7 +1300,7 @@ mod tests {
 
     #[test]
     fn manifests_reconcile_counts_and_weights() {
-        let th = Thresholds::new(false);
+        let th = Thresholds::new(false, &Overrides::default());
         let line = |h: u32, c: i32, r: Option<i32>| LineFacts {
             collected_at: Some(t(2, h)),
             collect_g: Some(c),
@@ -1364,7 +1405,7 @@ mod tests {
             Some("i1".to_string()),
             t(1, 0),
         )];
-        let th = Thresholds::new(false);
+        let th = Thresholds::new(false, &Overrides::default());
         assert!(conditions(&[], &[], &open, &th, t(15, 0)).is_empty());
         let c = conditions(&[], &[], &open, &th, t(16, 0));
         assert_eq!(

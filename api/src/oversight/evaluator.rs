@@ -51,11 +51,12 @@ impl Evaluator {
         clock: SharedClock,
         tz: chrono::FixedOffset,
         every: Option<Duration>,
+        overrides: super::alerts::Overrides,
     ) -> Evaluator {
         Evaluator::start_with(every, move |periodic| {
             let result = (|| -> Result<(), ApiError> {
                 let mut conn = db.conn()?;
-                let e = super::alerts::evaluate(&mut conn, clock.now())?;
+                let e = super::alerts::evaluate(&mut conn, clock.now(), &overrides)?;
                 if e.opened + e.resolved > 0 {
                     tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
                 }

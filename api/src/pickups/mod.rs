@@ -92,6 +92,26 @@ pub struct Schedule {
     pub work_days: WorkDays,
     /// Days with no runs whatever the weekday (`YIFEI_HOLIDAYS`).
     pub holidays: BTreeSet<NaiveDate>,
+    /// How a vehicle gets from one place to another (`YIFEI_TRAVEL_*`): the due rule's next
+    /// chance and the planner's routes use the same model.
+    pub travel: yifei_routing::HaversineMatrix,
+    /// The deployment's alert thresholds (`YIFEI_ALERT_*`): the storage limit and the
+    /// collection interval cap of the due rule are the alert rules' own.
+    pub alerts: crate::oversight::alerts::Overrides,
+}
+
+impl Default for Schedule {
+    /// UTC+8, every day a working day, no holidays, the default travel model and thresholds.
+    fn default() -> Schedule {
+        Schedule {
+            tz: FixedOffset::east_opt(8 * 3600)
+                .unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC")),
+            work_days: WorkDays::default(),
+            holidays: BTreeSet::new(),
+            travel: crate::runs::DEFAULT_TRAVEL,
+            alerts: Default::default(),
+        }
+    }
 }
 
 impl Schedule {
@@ -147,7 +167,7 @@ pub struct Rules {
 impl Rules {
     /// DESIGN.md defaults for `schedule` and `shifts`, tightened in epidemic mode.
     pub fn new(schedule: Schedule, shifts: Vec<(f64, f64)>, epidemic: bool) -> Rules {
-        let t = crate::oversight::alerts::Thresholds::new(epidemic);
+        let t = crate::oversight::alerts::Thresholds::new(epidemic, &schedule.alerts);
         Rules {
             schedule,
             shifts,
@@ -509,6 +529,7 @@ mod tests {
             tz: FixedOffset::east_opt(8 * 3600).expect("tz"),
             work_days: WorkDays::default(),
             holidays: BTreeSet::new(),
+            ..Schedule::default()
         }
     }
 

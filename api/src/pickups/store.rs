@@ -147,7 +147,7 @@ pub fn due_stops(
                     // No plant position: the vehicle is assumed there already.
                     travel_s: plant
                         .zip(RLatLng::new(i.lat, i.lng).ok())
-                        .and_then(|(p, at)| crate::runs::travel_seconds(p, at))
+                        .and_then(|(p, at)| crate::runs::travel_seconds(&schedule.travel, p, at))
                         .unwrap_or(0.0),
                     windows: crate::runs::windows(&i.hours()),
                     service_s: 0.0,

@@ -65,16 +65,17 @@ pub fn check_day(
     Ok(())
 }
 
-/// Rural roads: 1.4 x the straight line at 35 km/h on average.
-pub const MATRIX: HaversineMatrix = HaversineMatrix {
+/// Rural roads: 1.4 x the straight line at 35 km/h on average, unless the deployment says
+/// otherwise (`YIFEI_TRAVEL_CIRCUITY`, `YIFEI_TRAVEL_SPEED_KMH`).
+pub const DEFAULT_TRAVEL: HaversineMatrix = HaversineMatrix {
     circuity: 1.4,
     speed_kmh: 35.0,
 };
 
 /// Driving time from `a` to `b` in seconds, exactly as the solver sees it (the same
-/// [`MATRIX`]): the due rule asks when the first run of a day could reach a stop.
-pub fn travel_seconds(a: LatLng, b: LatLng) -> Option<f64> {
-    MATRIX.matrix(&[a, b]).ok().map(|m| m.duration(0, 1))
+/// `travel` model): the due rule asks when the first run of a day could reach a stop.
+pub fn travel_seconds(travel: &HaversineMatrix, a: LatLng, b: LatLng) -> Option<f64> {
+    travel.matrix(&[a, b]).ok().map(|m| m.duration(0, 1))
 }
 
 /// Time on site: park, scan, weigh, load.
@@ -137,9 +138,12 @@ mod tests {
             LatLng::new(36.3, 117.4).expect("a"),
             LatLng::new(36.25, 117.35).expect("b"),
         );
-        let m = MATRIX.matrix(&[a, b]).expect("matrix");
-        assert_eq!(travel_seconds(a, b), Some(m.duration(0, 1)));
-        assert!(travel_seconds(a, b).is_some_and(|s| s > 600.0 && s < 1800.0));
+        let m = DEFAULT_TRAVEL.matrix(&[a, b]).expect("matrix");
+        assert_eq!(
+            travel_seconds(&DEFAULT_TRAVEL, a, b),
+            Some(m.duration(0, 1))
+        );
+        assert!(travel_seconds(&DEFAULT_TRAVEL, a, b).is_some_and(|s| s > 600.0 && s < 1800.0));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use yifei_routing::{
 
 use super::fleet::VehicleRow;
 use super::store::{RunRow, Solving, StopRow, company_site, detail_of};
-use super::{COST_PER_M, COST_PER_S, MATRIX, VEHICLE_DAY_COST, seconds, service_seconds, windows};
+use super::{COST_PER_M, COST_PER_S, VEHICLE_DAY_COST, seconds, service_seconds, windows};
 use crate::auth::Caller;
 use crate::db::schema::{plans, run_stops, runs, vehicles};
 use crate::db::{Db, DbConnection, new_id, write_tx};
@@ -67,6 +67,7 @@ pub struct StopSpec {
 /// The routing problem of `vehicles` leaving from and returning to the plant, serving
 /// `stops` (routing index = position in `stops`).
 pub fn problem_of(
+    travel: &yifei_routing::HaversineMatrix,
     plant: (f64, f64),
     vehicles: &[VehicleRow],
     stops: &[StopSpec],
@@ -99,7 +100,7 @@ pub fn problem_of(
         });
     }
     b.costs(COST_PER_M, COST_PER_S);
-    b.build(&MATRIX).map_err(err)
+    b.build(travel).map_err(err)
 }
 
 /// What planning reads, and reads again before it writes.
@@ -214,6 +215,7 @@ struct Solved {
 
 fn solve(
     facts: &Facts,
+    travel: &yifei_routing::HaversineMatrix,
     origin: NaiveDateTime,
     solving: Solving,
     progress: &(dyn Fn(Phase) + Sync),
@@ -223,7 +225,7 @@ fn solve(
         .iter()
         .filter_map(|d| facts.spec(d, origin))
         .collect();
-    let problem = problem_of(facts.plant, &facts.fleet, &specs)?;
+    let problem = problem_of(travel, facts.plant, &facts.fleet, &specs)?;
     let solution = if facts.fleet.is_empty() || specs.is_empty() {
         None
     } else {
@@ -353,7 +355,12 @@ fn recheck(
                     // capacity or a deadline means solving again.
                     let specs: Vec<StopSpec> =
                         kept.iter().filter_map(|d| fresh.spec(d, origin)).collect();
-                    let p = problem_of(fresh.plant, std::slice::from_ref(&vehicle), &specs)?;
+                    let p = problem_of(
+                        &schedule.travel,
+                        fresh.plant,
+                        std::slice::from_ref(&vehicle),
+                        &specs,
+                    )?;
                     let order: Vec<usize> = (0..specs.len()).collect();
                     match yifei_routing::schedule(&p, 0, &order) {
                         Some(route) => route,
@@ -566,7 +573,7 @@ pub fn plan(
             stops: facts.due.len(),
             vehicles: facts.fleet.len(),
         });
-        let solved = solve(&facts, origin, solving, progress)?;
+        let solved = solve(&facts, &schedule.travel, origin, solving, progress)?;
         progress(Phase::Solved {
             km: solved.solution.as_ref().map_or(0.0, |s| {
                 s.routes.iter().map(|r| r.distance_m).sum::<f64>() / 1000.0
@@ -675,7 +682,10 @@ fn read_run(
 
 /// The run's new order (indices into its kept stops; `None` = the urgent stop) and the ETA
 /// of each, in seconds after local midnight, from `routing`.
-fn place(f: &RunFacts) -> Result<Vec<(Option<usize>, f64)>, ApiError> {
+fn place(
+    f: &RunFacts,
+    travel: &yifei_routing::HaversineMatrix,
+) -> Result<Vec<(Option<usize>, f64)>, ApiError> {
     let kept: Vec<&(StopRow, InstitutionRow)> = f
         .stops
         .iter()
@@ -708,7 +718,7 @@ fn place(f: &RunFacts) -> Result<Vec<(Option<usize>, f64)>, ApiError> {
         deadline: None,
     });
     let new_index = kept.len();
-    let problem = problem_of(f.plant, std::slice::from_ref(&f.vehicle), &specs)?;
+    let problem = problem_of(travel, f.plant, std::slice::from_ref(&f.vehicle), &specs)?;
     let current: Vec<usize> = (0..kept.len()).collect();
     let no_position = || {
         ApiError::Conflict("no position in this run serves the institution within its opening hours, the vehicle's capacity and shift".into())
@@ -741,6 +751,7 @@ pub fn insert(
     run_id: &str,
     institution_id: &str,
     tz: chrono::FixedOffset,
+    travel: &yifei_routing::HaversineMatrix,
 ) -> Result<yifei_contract::Run, ApiError> {
     caller.require(&[Role::Dispatcher])?;
     for attempt in 0..2 {
@@ -748,7 +759,7 @@ pub fn insert(
             let mut conn = db.conn()?;
             read_run(&mut conn, caller, run_id, institution_id)?
         };
-        let order = place(&facts)?;
+        let order = place(&facts, travel)?;
         let mut conn = db.conn()?;
         let done = write_tx(&mut conn, |conn| {
             let fresh = read_run(conn, caller, run_id, institution_id)?;
@@ -912,6 +923,7 @@ mod tests {
             tz: chrono::FixedOffset::east_opt(8 * 3600).expect("tz"),
             work_days: Default::default(),
             holidays: Default::default(),
+            ..Schedule::default()
         }
     }
 
@@ -920,6 +932,7 @@ mod tests {
         let (origin, _) = day_bounds(day, schedule().tz);
         let solved = solve(
             old,
+            &schedule().travel,
             origin,
             Solving {
                 time_limit: std::time::Duration::from_secs(1),

@@ -14,13 +14,8 @@ use crate::db::{DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
 
-/// How long the solver may think about a day, or a fixed number of iterations (tests,
-/// reproducible plans).
-#[derive(Debug, Clone, Copy)]
-pub struct Solving {
-    pub time_limit: std::time::Duration,
-    pub iterations: Option<u64>,
-}
+// Named here too so that planning's import of it stays as it was.
+pub use crate::config::Solving;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = runs)]
