@@ -5,6 +5,8 @@ mod bad_input;
 mod cli;
 mod common;
 mod console;
+mod console_admin;
+mod console_dispatch;
 mod contract;
 mod crash;
 mod custody;
