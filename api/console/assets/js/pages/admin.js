@@ -100,6 +100,8 @@ function createForm(orgs, institutions, onCreate) {
 async function render(page, ctx, root = page) {
   const [users, orgs, institutions] = await Promise.all([all('/users'), all('/organisations'), all('/institutions')]);
   if (ctx.stale()) return;
+  // By role (office roles first), then login: the API's order is creation order.
+  users.sort((a, b) => ROLES.indexOf(a.role) - ROLES.indexOf(b.role) || a.login.localeCompare(b.login));
   const names = new Map([...orgs.map((o) => [o.id, o.name]), ...institutions.map((i) => [i.id, i.name])]);
   const msg = h('div', { class: 'admin-msg', 'aria-live': 'polite' });
   const reload = async (note) => {
@@ -132,7 +134,7 @@ async function render(page, ctx, root = page) {
       reset.hidden = !reset.hidden; openReset.setAttribute('aria-expanded', String(!reset.hidden)); if (!reset.hidden) pw.input.focus();
     } }, t('admin.reset'));
     const toggle = u.active
-      ? h('button', { type: 'button', class: 'danger', 'aria-label': `${t('admin.deactivate')} ${u.login}`, onclick: (e) => setActive(u, false, e.currentTarget) }, t('admin.deactivate'))
+      ? h('button', { type: 'button', class: 'secondary deactivate', 'aria-label': `${t('admin.deactivate')} ${u.login}`, onclick: (e) => setActive(u, false, e.currentTarget) }, t('admin.deactivate'))
       : h('button', { type: 'button', 'aria-label': `${t('admin.reactivate')} ${u.login}`, onclick: (e) => setActive(u, true, e.currentTarget) }, t('admin.reactivate'));
     return h('div', null, h('div', { class: 'actions' }, toggle, openReset), reset);
   };

@@ -14,11 +14,11 @@ addStrings({
     'dispatch.planning.hint': '求解器在计算路线，期间不锁定数据库；扫码照常进行。',
     'dispatch.planned': '已规划：{runs} 条路线，{stops} 个站点，{unassigned} 个未能安排；用时 {s} 秒。',
     'dispatch.replan.hint': '重新规划会替换本日尚未出发的路线；已出发的路线保持不变。',
-    'dispatch.unassigned': '未能安排的站点', 'dispatch.notes': '规划期间的变化',
+    'dispatch.unassigned': '未能安排的站点（{n}）：仍在待收列表中，可插单或增派车辆后重新规划', 'dispatch.notes': '规划期间的变化',
     'dispatch.due': '待收站点（{n}）', 'dispatch.due.hint': '按紧迫程度排列：已逾期的在前，其次期限最近的。',
     'dispatch.runs': '路线（{n}）', 'dispatch.noruns': '这一天还没有路线。', 'dispatch.map': '路线图', 'dispatch.map.label': '{n} 条路线的地图：处置厂和按顺序编号的站点',
     'dispatch.plant': '处置厂', 'dispatch.run.head': '{plate}', 'dispatch.run.meta': '{start}–{end} · {km} km · {min} 分钟 · 装载 {load}',
-    'dispatch.driver': '司机：{name}', 'dispatch.nodriver': '未指派司机',
+    'dispatch.run.count': '{n} 站（已收 {done}，跳过 {skipped}）', 'dispatch.driver': '司机：{name}', 'dispatch.nodriver': '未指派司机',
     'dispatch.skipped': '已跳过的站点（{n}）', 'dispatch.skipped.hint': '跳过的站点会回到待收列表，重新规划或插单时可再安排。',
     'dispatch.insert': '紧急插单', 'dispatch.insert.inst': '机构', 'dispatch.insert.run': '插入路线', 'dispatch.insert.go': '插入',
     'dispatch.insert.hint': '以最小的额外里程插入一条尚未结束的路线。',
@@ -38,11 +38,11 @@ addStrings({
     'dispatch.planning.hint': 'The solver is routing; it holds no database lock, scans go on meanwhile.',
     'dispatch.planned': 'Planned: {runs} runs, {stops} stops, {unassigned} not placed; took {s} s.',
     'dispatch.replan.hint': 'Planning again replaces the runs of the day that have not started; runs under way stay.',
-    'dispatch.unassigned': 'Stops the plan could not place', 'dispatch.notes': 'What changed while planning',
+    'dispatch.unassigned': 'Stops the plan could not place ({n}): still due; insert them or add a vehicle and plan again', 'dispatch.notes': 'What changed while planning',
     'dispatch.due': 'Due stops ({n})', 'dispatch.due.hint': 'Most urgent first: overdue, then the nearest deadline.',
     'dispatch.runs': 'Runs ({n})', 'dispatch.noruns': 'No runs on this day yet.', 'dispatch.map': 'Map of the runs', 'dispatch.map.label': 'Map of {n} runs: the plant and the stops numbered in order',
     'dispatch.plant': 'Plant', 'dispatch.run.head': '{plate}', 'dispatch.run.meta': '{start}–{end} · {km} km · {min} min · load {load}',
-    'dispatch.driver': 'Driver: {name}', 'dispatch.nodriver': 'No driver assigned',
+    'dispatch.run.count': '{n} stops ({done} collected, {skipped} skipped)', 'dispatch.driver': 'Driver: {name}', 'dispatch.nodriver': 'No driver assigned',
     'dispatch.skipped': 'Skipped stops ({n})', 'dispatch.skipped.hint': 'A skipped stop is due again: planning again or an insertion can place it.',
     'dispatch.insert': 'Urgent insertion', 'dispatch.insert.inst': 'Institution', 'dispatch.insert.run': 'Into run', 'dispatch.insert.go': 'Insert',
     'dispatch.insert.hint': 'Inserted into a run not yet done, where it adds the least distance.',
@@ -129,7 +129,7 @@ function stopStatus(s) {
 }
 
 /** A run: its figures and its stops with ETAs; pending stops can be skipped with a reason. */
-function runCard(run, i, drivers, onSkip) {
+function runCard(run, i, drivers, onSkip, expanded) {
   const driver = drivers.find((d) => d.id === run.driver_id);
   const skipCell = (s) => {
     if (s.status !== 'pending' || run.status === 'done' || run.status === 'cancelled') return '';
@@ -141,11 +141,18 @@ function runCard(run, i, drivers, onSkip) {
     } }, t('dispatch.skip'));
     return h('div', null, open, form);
   };
-  return h('section', { class: 'card run-card', dataset: { run: run.id } },
-    h('h3', null, h('span', { class: `swatch ${colourClass(i)}`, 'aria-hidden': 'true' }), t('dispatch.run.head', { plate: run.plate }), ' ', runStatus(run.status)),
-    h('p', { class: 'muted' },
-      t('dispatch.run.meta', { start: dateTime(run.start_time), end: dateTime(run.end_time), km: run.distance_km.toFixed(1), min: Math.round(run.duration_min), load: kg(run.load_kg) }),
-      ' · ', driver ? t('dispatch.driver', { name: driver.display_name || driver.login }) : t('dispatch.nodriver')),
+  const counts = { pending: 0, completed: 0, skipped: 0 };
+  for (const s of run.stops) counts[s.status] = (counts[s.status] || 0) + 1;
+  // Closed by default: a day of six runs is a few hundred rows; the summary says enough to
+  // choose which one to open.
+  return h('details', { class: 'card run-card', dataset: { run: run.id }, open: expanded || null },
+    h('summary', null,
+      h('span', { class: 'run-head' }, h('span', { class: `swatch ${colourClass(i)}`, 'aria-hidden': 'true' }),
+        h('strong', null, t('dispatch.run.head', { plate: run.plate })), ' ', runStatus(run.status), ' ',
+        h('span', null, t('dispatch.run.count', { n: run.stops.length, done: counts.completed, skipped: counts.skipped }))),
+      h('span', { class: 'muted run-meta' },
+        t('dispatch.run.meta', { start: dateTime(run.start_time), end: dateTime(run.end_time), km: run.distance_km.toFixed(1), min: Math.round(run.duration_min), load: kg(run.load_kg) }),
+        ' · ', driver ? t('dispatch.driver', { name: driver.display_name || driver.login }) : t('dispatch.nodriver'))),
     table([
       { label: t('col.seq'), num: true, value: (s) => String(s.seq) },
       { label: t('col.inst'), value: (s) => h('div', null, h('strong', null, s.name), h('div', { class: 'muted' }, s.address)) },
@@ -174,6 +181,9 @@ function insertForm(runs, due, institutions, onInsert) {
     h('p', { class: 'hint' }, t('dispatch.insert.hint')));
 }
 
+/** Runs whose stops the dispatcher opened: they stay open when the page is re-built. */
+const openRuns = new Set();
+
 /** Builds the page into `page`; actions re-build it into `root` (the page on screen). */
 async function render(page, ctx, root = page) {
   const day = /^\d{4}-\d{2}-\d{2}$/.test(ctx.query.date || '') ? ctx.query.date : today(0);
@@ -188,6 +198,8 @@ async function render(page, ctx, root = page) {
   const msg = h('div', { class: 'dispatch-msg', 'aria-live': 'polite' });
   const progress = h('div');
   const reload = async (...notes) => {
+    openRuns.clear();
+    for (const d of root.querySelectorAll('details.run-card[open]')) openRuns.add(d.dataset.run);
     const fresh = h('div', { class: 'page' });
     await render(fresh, ctx, root);
     if (ctx.stale()) return;
@@ -203,8 +215,9 @@ async function render(page, ctx, root = page) {
       const names = new Map(due.stops.map((s) => [s.institution_id, s.name]));
       const notes = [notice('ok', t('dispatch.planned', { runs: p.runs.length, stops: p.runs.reduce((n, r) => n + r.stops.length, 0), unassigned: p.unassigned.length, s: seconds }))];
       if (p.unassigned.length) {
-        notes.push(notice('warn', h('strong', null, t('dispatch.unassigned')),
-          h('ul', null, p.unassigned.map((u) => h('li', null, `${names.get(u.institution_id) || u.institution_id}: ${u.reason}`)))));
+        notes.push(notice('warn', h('details', { class: 'unassigned', open: true },
+          h('summary', null, h('strong', null, t('dispatch.unassigned', { n: p.unassigned.length }))),
+          h('ul', null, p.unassigned.map((u) => h('li', null, `${names.get(u.institution_id) || u.institution_id}: ${u.reason}`))))));
       }
       if (p.notes?.length) notes.push(notice('warn', h('strong', null, t('dispatch.notes')), h('ul', null, p.notes.map((n) => h('li', null, n)))));
       if (body.date !== day) return show(body.date);
@@ -249,7 +262,7 @@ async function render(page, ctx, root = page) {
       ? h('div', { class: 'dispatch-runs' },
         h('figure', { class: 'run-map-wrap' }, runMap(runs, { label: t('dispatch.map.label', { n: runs.length }), plant: t('dispatch.plant') }),
           h('figcaption', { class: 'legend' }, runs.map((r, i) => h('span', null, h('span', { class: `swatch ${colourClass(i)}`, 'aria-hidden': 'true' }), r.plate)))),
-        h('div', { class: 'run-list' }, runs.map((r, i) => runCard(r, i, drivers, skip))))
+        h('div', { class: 'run-list' }, runs.map((r, i) => runCard(r, i, drivers, skip, openRuns.has(r.id)))))
       : h('p', { class: 'muted' }, t('dispatch.noruns')),
     h('h2', null, t('dispatch.insert')),
     insertForm(runs, due.stops, institutions, insert),
@@ -260,8 +273,9 @@ async function render(page, ctx, root = page) {
       { label: t('col.status'), value: (s) => `${s.plate} · ${t('col.seq')} ${s.seq}` },
       { label: t('col.why'), value: (s) => s.skip_reason || '' },
     ], skipped),
-    h('h2', null, t('dispatch.due', { n: due.stops.length })),
-    dueTable(due.stops),
+    h('details', { class: 'due-list', open: runs.length ? null : true },
+      h('summary', null, h('h2', null, t('dispatch.due', { n: due.stops.length }))),
+      dueTable(due.stops)),
   );
 }
 
