@@ -105,10 +105,10 @@ async function render(page, ctx, root = page) {
     msg,
     h('h2', null, t('fleet.vehicles', { n: vehicles.length })),
     table([
-      { label: t('fleet.plate'), value: (v) => h('strong', null, v.plate) },
+      { label: t('fleet.plate'), value: (v) => h('strong', { class: 'nowrap' }, v.plate) },
       { label: t('fleet.kg'), num: true, value: (v) => String(v.capacity_kg) },
       { label: t('fleet.units'), num: true, value: (v) => String(v.capacity_units) },
-      { label: t('fleet.shift'), value: (v) => `${v.shift_start}–${v.shift_end}` },
+      { label: t('fleet.shift'), value: (v) => h('span', { class: 'nowrap' }, `${v.shift_start}–${v.shift_end}`) },
       { label: t('fleet.cold'), value: (v) => (v.refrigerated ? t('fleet.yes') : t('fleet.no')) },
       { label: t('fleet.driver'), value: (v) => (byId.get(v.driver_id) ? driverName(byId.get(v.driver_id)) : t('fleet.nodriver')) },
       { label: t('fleet.active'), value: (v) => h('span', { class: `badge${v.active ? ' ok' : ''}` }, v.active ? t('fleet.on') : t('fleet.off')) },
