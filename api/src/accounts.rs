@@ -398,6 +398,95 @@ pub fn reset_password(
     account_of(&user)
 }
 
+/// Creates a staff account through the API (admin only), under the same rules as
+/// `yifei user create`: the role's tenant, login and password policy of [`create_user`].
+/// A login taken meanwhile by a concurrent request is the same 409 as one taken before.
+pub fn create_by_admin(
+    conn: &mut DbConnection,
+    caller: &crate::auth::Caller,
+    a: NewAccount,
+    now: DateTime<Utc>,
+) -> Result<yifei_contract::UserAccount, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let login = a.login.trim().to_lowercase();
+    let id = match create_user(conn, a, now) {
+        Err(ApiError::Db(e)) if crate::db::is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(format!(
+                "login {login} is already taken"
+            )));
+        }
+        other => other?,
+    };
+    tracing::info!(user_id = %id, by = %caller.user_id, "account created");
+    account_of(&load_user(conn, &id)?)
+}
+
+/// One page of organisations, in creation order, with their active accounts (admin only).
+pub fn list_orgs(
+    conn: &mut DbConnection,
+    caller: &crate::auth::Caller,
+    cursor: Option<crate::wire::Cursor>,
+    limit: i64,
+) -> Result<yifei_contract::OrganisationPage, ApiError> {
+    caller.require(&[Role::Admin])?;
+    type OrgRow = (
+        String,
+        String,
+        String,
+        Option<f64>,
+        Option<f64>,
+        String,
+        chrono::NaiveDateTime,
+    );
+    let mut q = organisations::table
+        .select((
+            organisations::id,
+            organisations::kind,
+            organisations::name,
+            organisations::lat,
+            organisations::lng,
+            organisations::townships,
+            organisations::created_at,
+        ))
+        .into_boxed();
+    if let Some(c) = cursor {
+        q = q.filter(organisations::id.gt(c.0));
+    }
+    let rows: Vec<OrgRow> = q
+        .order(organisations::id.asc())
+        .limit(limit + 1)
+        .load(conn)?;
+    let (rows, next_cursor) = crate::wire::page(rows, limit, |r| &r.0);
+    let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let counts: Vec<(Option<String>, i64)> = users::table
+        .filter(users::org_id.eq_any(ids))
+        .filter(users::active.eq(true))
+        .group_by(users::org_id)
+        .select((users::org_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(id, kind, name, lat, lng, townships, created_at)| {
+            let active_users = counts
+                .iter()
+                .find(|(o, _)| o.as_deref() == Some(id.as_str()))
+                .map_or(0, |(_, n)| *n);
+            yifei_contract::Organisation {
+                location: lat
+                    .zip(lng)
+                    .map(|(lat, lng)| yifei_contract::LatLng { lat, lng }),
+                townships: serde_json::from_str(&townships).unwrap_or_default(),
+                id,
+                kind,
+                name,
+                active_users,
+                created_at: created_at.and_utc(),
+            }
+        })
+        .collect();
+    Ok(yifei_contract::OrganisationPage { items, next_cursor })
+}
+
 /// One page of every account, in creation order (admin only).
 pub fn list_users(
     conn: &mut DbConnection,

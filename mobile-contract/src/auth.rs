@@ -199,6 +199,64 @@ pub struct UserAccount {
     pub created_at: DateTime<Utc>,
 }
 
+/// `POST /api/v1/users` (admin): a staff account, as `yifei user create` makes it. Bureau
+/// staff belong to a health or environment bureau; dispatchers, drivers and plant operators
+/// to a disposal company (`org_id`); clinic staff and hub keepers to an institution
+/// (`institution_id`; a hub keeper's is a township health centre); an admin to neither.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserAccount {
+    /// Login name (case-insensitive; letters, digits, `.`, `_`, `-`).
+    pub login: String,
+    /// Role deciding permissions.
+    pub role: Role,
+    /// Organisation id (bureau staff, dispatcher, driver, plant operator).
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// Institution id (clinic staff, hub keeper).
+    #[serde(default)]
+    pub institution_id: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Email address for notifications.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// First password, 10 to 256 characters; tell the user, who should change it.
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+}
+
+/// An organisation: the disposal company, or a bureau (`/api/v1/organisations`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Organisation {
+    /// Organisation id (the `org_id` of its staff).
+    pub id: String,
+    /// `disposal_company`, `health_bureau` or `eco_environment_bureau`.
+    pub kind: String,
+    /// Registered name.
+    pub name: String,
+    /// The site (a company's plant: runs start and end there).
+    #[serde(default)]
+    pub location: Option<crate::LatLng>,
+    /// A bureau's jurisdiction; empty means the whole county.
+    pub townships: Vec<String>,
+    /// Active accounts that belong to it.
+    pub active_users: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of organisations.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrganisationPage {
+    /// Organisations in creation order.
+    pub items: Vec<Organisation>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
 /// One page of user accounts.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserPage {

@@ -98,6 +98,29 @@ pub struct VehicleList {
     pub items: Vec<Vehicle>,
 }
 
+/// A driver of the company, to assign to a vehicle (`/api/v1/drivers`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Driver {
+    /// User id (a vehicle's `driver_id`).
+    pub id: String,
+    /// Login name.
+    pub login: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `false` once deactivated: the driver cannot sign in.
+    pub active: bool,
+    /// Plates of the vehicles assigned to the driver.
+    pub plates: Vec<String>,
+}
+
+/// The company's drivers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DriverList {
+    /// Drivers by login.
+    pub items: Vec<Driver>,
+}
+
 /// `POST /api/v1/pickup-requests` (clinic staff): ask for a pickup.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

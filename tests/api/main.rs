@@ -6,6 +6,8 @@ mod cli;
 mod common;
 mod console;
 mod config_files;
+mod console_admin;
+mod console_dispatch;
 mod contract;
 mod crash;
 mod custody;

@@ -1,15 +1,17 @@
 //! `/api/v1/me/password` and `/api/v1/users`: the account lifecycle (change and reset
 //! passwords, deactivate and reactivate). Each change ends the sessions it must at once.
 
+use actix_web::HttpResponse;
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use yifei_contract::{
-    PasswordChange, PasswordReset, Problem, TokenResponse, UserAccount, UserPage,
+    NewUserAccount, OrganisationPage, PasswordChange, PasswordReset, Problem, TokenResponse,
+    UserAccount, UserPage,
 };
 
 use super::extract::ApiJson;
-use crate::accounts::{self, Actor};
+use crate::accounts::{self, Actor, NewAccount};
 use crate::auth::{Caller, sessions};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -68,6 +70,64 @@ pub async fn list(
         state
             .db
             .run(move |conn| accounts::list_users(conn, &caller, cursor, limit))
+            .await?,
+    ))
+}
+
+/// Create a staff account (admin), as `yifei user create` does: the role decides the tenant
+/// (`org_id` for bureau and company staff, `institution_id` for clinic staff and hub
+/// keepers, neither for an admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "accounts", operation_id = "create_user",
+    request_body = NewUserAccount, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; the user signs in with the password given", body = UserAccount),
+        (status = 409, description = "Login already taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad login, email or password, or a tenant that does not fit the role", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewUserAccount>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let account = NewAccount {
+        login: b.login,
+        role: b.role,
+        org_id: b.org_id.filter(|s| !s.is_empty()),
+        institution_id: b.institution_id.filter(|s| !s.is_empty()),
+        email: b.email.filter(|s| !s.trim().is_empty()),
+        display_name: b
+            .display_name
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty()),
+        password: b.password,
+    };
+    let now = state.clock.now();
+    let created = state
+        .db
+        .run(move |conn| accounts::create_by_admin(conn, &caller, account, now))
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// Every organisation, in creation order, with its count of active accounts (admin only).
+/// Organisations are created at the server (`yifei org create`).
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "accounts", operation_id = "list_organisations",
+    params(UserQuery), security(("bearer" = [])),
+    responses((status = 200, description = "One page", body = OrganisationPage)))]
+pub async fn list_orgs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<UserQuery>,
+) -> Result<web::Json<OrganisationPage>, ApiError> {
+    let q = q.into_inner();
+    let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let limit = page_limit(q.limit)?;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| accounts::list_orgs(conn, &caller, cursor, limit))
             .await?,
     ))
 }

@@ -65,7 +65,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .wrap(from_fn(limits::auth))
                         .route(web::post().to(accounts::change_own_password)),
                 )
-                .service(web::resource("/users").route(web::get().to(accounts::list)))
+                .service(
+                    web::resource("/users")
+                        .route(web::get().to(accounts::list))
+                        .route(web::post().to(accounts::create).wrap(from_fn(limits::auth))),
+                )
+                .service(web::resource("/organisations").route(web::get().to(accounts::list_orgs)))
                 .service(
                     web::resource("/users/{id}/deactivate")
                         .wrap(from_fn(limits::auth))
@@ -141,6 +146,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/vehicles/{id}").route(web::patch().to(runs::update_vehicle)),
                 )
+                .service(web::resource("/drivers").route(web::get().to(runs::list_drivers)))
                 .service(
                     web::resource("/pickup-requests")
                         .route(web::get().to(runs::list_requests))

@@ -5,9 +5,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use yifei_contract::{
-    DueList, InsertRequest, Manifest, ManifestList, NewPickupRequest, NewPlan, NewVehicle,
-    PickupRequest, Plan, PositionBatch, PositionResult, Run, RunList, SkipRequest, Vehicle,
-    VehicleList, VehicleUpdate,
+    DriverList, DueList, InsertRequest, Manifest, ManifestList, NewPickupRequest, NewPlan,
+    NewVehicle, PickupRequest, Plan, PositionBatch, PositionResult, Run, RunList, SkipRequest,
+    Vehicle, VehicleList, VehicleUpdate,
 };
 
 use super::extract::{ApiJson, csv_attachment, wants_csv};
@@ -68,6 +68,21 @@ pub async fn update_vehicle(
             .run(move |conn| fleet::update(conn, &caller, &id, body.0, now))
             .await?,
     ))
+}
+
+/// The company's drivers and the plates assigned to each (dispatcher; admin every company's).
+#[utoipa::path(get, path = "/api/v1/drivers", tag = "runs", operation_id = "list_drivers",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Drivers", body = DriverList)))]
+pub async fn list_drivers(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<DriverList>, ApiError> {
+    let items = state
+        .db
+        .run(move |conn| fleet::drivers(conn, &caller))
+        .await?;
+    Ok(web::Json(DriverList { items }))
 }
 
 /// Ask for a pickup (clinic staff of an active institution).

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use yifei_contract::{FieldError, NewVehicle, Role, Vehicle, VehicleUpdate};
+use yifei_contract::{Driver, FieldError, NewVehicle, Role, Vehicle, VehicleUpdate};
 
 use crate::auth::Caller;
 use crate::db::schema::{users, vehicles};
@@ -144,6 +144,43 @@ pub fn list(conn: &mut DbConnection, caller: &Caller) -> Result<Vec<Vehicle>, Ap
         .load::<VehicleRow>(conn)?
         .iter()
         .map(VehicleRow::to_wire)
+        .collect())
+}
+
+/// The company's drivers with the plates assigned to each, so that a dispatcher can give a
+/// vehicle its driver (dispatchers; admin: every company's). Deactivated drivers are listed
+/// too, marked, as a vehicle may still name one.
+pub fn drivers(conn: &mut DbConnection, caller: &Caller) -> Result<Vec<Driver>, ApiError> {
+    caller.require(&[Role::Dispatcher, Role::Admin])?;
+    let mut q = users::table
+        .filter(users::role.eq(Role::Driver.as_str()))
+        .select((users::id, users::login, users::display_name, users::active))
+        .into_boxed();
+    let mut v = vehicles::table
+        .filter(vehicles::driver_id.is_not_null())
+        .select((vehicles::driver_id, vehicles::plate))
+        .into_boxed();
+    if caller.role != Role::Admin {
+        let org = caller.tenant_id()?.to_owned();
+        q = q.filter(users::org_id.eq(org.clone()));
+        v = v.filter(vehicles::org_id.eq(org));
+    }
+    let rows: Vec<(String, String, Option<String>, bool)> =
+        q.order(users::login.asc()).load(conn)?;
+    let plates: Vec<(Option<String>, String)> = v.order(vehicles::plate.asc()).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, login, display_name, active)| Driver {
+            plates: plates
+                .iter()
+                .filter(|(d, _)| d.as_deref() == Some(id.as_str()))
+                .map(|(_, p)| p.clone())
+                .collect(),
+            id,
+            login,
+            display_name,
+            active,
+        })
         .collect())
 }
 
