@@ -54,3 +54,9 @@ pub enum ExportFormat {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
+
+/// A PDF document (`application/pdf`, binary): a printable form such as the transfer
+/// manifest (联单), A4, its Chinese font embedded.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PdfDocument(pub Vec<u8>);

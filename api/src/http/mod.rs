@@ -148,10 +148,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::resource("/runs/{id}/manifests.csv")
                         .route(web::get().to(runs::run_manifests_csv)),
                 )
-                // Before `/manifests/{number}`, which would take `N.csv` as a number.
+                // Before `/manifests/{number}`, which would take `N.csv` (`N.pdf`) as a number.
                 .service(
                     web::resource("/manifests/{number}.csv")
                         .route(web::get().to(runs::manifest_csv)),
+                )
+                .service(
+                    web::resource("/manifests/{number}.pdf")
+                        .route(web::get().to(runs::manifest_pdf)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
                 .service(web::resource("/alerts").route(web::get().to(oversight::list)))

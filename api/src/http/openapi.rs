@@ -28,7 +28,7 @@ use super::{accounts, auth, custody, institutions, oversight, runs, system};
         runs::request_pickup, runs::list_requests, runs::due, runs::plan,
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
         runs::insert, runs::run_manifests, runs::manifest, runs::run_manifests_csv,
-        runs::manifest_csv,
+        runs::manifest_csv, runs::manifest_pdf,
         oversight::list, oversight::ack, oversight::resolve, oversight::get_epidemic,
         oversight::put_epidemic, oversight::coverage, oversight::coverage_csv, oversight::cells, oversight::record,
         oversight::list_inspections,

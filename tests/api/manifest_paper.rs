@@ -1,0 +1,251 @@
+//! The manifest on paper: `Accept: application/pdf` answers the A4 联单 in Chinese. Its text is
+//! read back with poppler's `pdftotext`, its fonts checked with `pdffonts` (embedded,
+//! subset) and page 1 rendered with `pdftoppm`, so the test sees what a printer would get.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::both;
+use crate::common::TestApp;
+use crate::custody::{ev, scan};
+use crate::runs::{fleet, plan, sealed};
+
+both!(a_manifest_prints_as_a_pdf_in_chinese);
+
+/// GET as raw bytes (the shared client reads bodies as text).
+fn get_bytes(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    accept: Option<&str>,
+) -> (u16, String, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(format!("{}{path}", app.base))
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(a) = accept {
+        r = r.header("accept", a);
+    }
+    let mut res = r.call().expect("GET");
+    let status = res.status().as_u16();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = res
+        .body_mut()
+        .with_config()
+        .limit(10 * 1024 * 1024)
+        .read_to_vec()
+        .expect("body");
+    (status, ct, body)
+}
+
+/// Runs a poppler tool; a missing tool fails the test with the package to install.
+fn poppler(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool).args(args).output().unwrap_or_else(|e| {
+        panic!("{tool} not runnable ({e}): install Debian's poppler-utils (apt-get install poppler-utils)")
+    });
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn scratch_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("yifei-paper-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn a_manifest_prints_as_a_pdf_in_chinese(app: &TestApp) {
+    // Arrange: two containers of A collected on a planned run; the plant weighs one in and
+    // disposes of it, and refuses the other.
+    let f = fleet(app);
+    let one = sealed(app, &f.c.clinic_a, 40, 2.5);
+    let two = sealed(app, &f.c.clinic_a, 39, 1.2);
+    let p = plan(app, &f.dispatcher);
+    let run_id = p["runs"][0]["id"].as_str().expect("run").to_owned();
+    for (code, kg) in [(&one, 2.6), (&two, 1.2)] {
+        let mut pickup = ev(code, "collect", -20, Some(kg));
+        pickup["run_id"] = json!(run_id);
+        assert_eq!(scan(app, &f.c.driver, &[pickup])[0]["status"], "accepted");
+    }
+    let list = app.get(
+        &format!("/api/v1/runs/{run_id}/manifests"),
+        Some(&f.dispatcher),
+    );
+    let number = list.body["items"][0]["number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    let on_truck = app.get(&format!("/api/v1/manifests/{number}"), Some(&f.c.clinic_a));
+    assert_eq!(on_truck.status, 200, "{}", on_truck.text);
+    let digest_on_truck = on_truck.str("custody_digest");
+    assert_eq!(digest_on_truck.len(), 64);
+    assert_eq!(on_truck.body["shipper"]["licence_no"], "PDY-T-0001");
+    let r = scan(
+        app,
+        &f.c.plant,
+        &[
+            ev(&one, "receive", -10, Some(2.55)),
+            ev(&two, "reject", -9, None),
+            ev(&one, "dispose", -5, None),
+        ],
+    );
+    assert!(r.iter().all(|e| e["status"] == "accepted"), "{r:?}");
+
+    // JSON stays the default, also for `*/*` and types the API does not serve (no 406).
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("text/html"),
+        Some("application/json, application/pdf;q=0.5"),
+    ] {
+        let (status, ct, _) = get_bytes(
+            app,
+            &format!("/api/v1/manifests/{number}"),
+            &f.c.clinic_a,
+            accept,
+        );
+        assert_eq!(status, 200);
+        assert!(ct.starts_with("application/json"), "{accept:?}: {ct}");
+    }
+    let m = app.get(&format!("/api/v1/manifests/{number}"), Some(&f.c.clinic_a));
+    let digest = m.str("custody_digest");
+    assert_ne!(
+        digest, digest_on_truck,
+        "the digest follows the custody chains"
+    );
+
+    // Act: the PDF, by content negotiation and by its own path.
+    let (status, ct, pdf) = get_bytes(
+        app,
+        &format!("/api/v1/manifests/{number}"),
+        &f.c.clinic_a,
+        Some("application/pdf"),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(ct, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    // The font is subset: the embedded one is 1.5 MB, the document a few tens of KB.
+    assert!(pdf.len() < 150_000, "{} bytes", pdf.len());
+    let (status, ct, by_path) = get_bytes(
+        app,
+        &format!("/api/v1/manifests/{}.pdf", number.to_lowercase()),
+        &f.dispatcher,
+        None,
+    );
+    assert_eq!((status, ct.as_str()), (200, "application/pdf"));
+    assert!(by_path.starts_with(b"%PDF-"));
+
+    // Assert: what a reader of the paper sees.
+    let dir = scratch_dir();
+    let file = dir.join("manifest.pdf");
+    std::fs::write(&file, &pdf).expect("write pdf");
+    if let Ok(out) = std::env::var("YIFEI_PAPER_OUT") {
+        let _ = std::fs::copy(&file, Path::new(&out).join(format!("{number}.pdf")));
+    }
+    let path = file.to_str().expect("path");
+    let text = poppler("pdftotext", &["-layout", path, "-"]);
+    for want in [
+        "医疗废物转移联单",
+        number.as_str(),
+        "测试村卫生室 1",
+        "PDY-T-0001",
+        "处置公司",
+        "鲁J·A1234",
+        "driver1",
+        one.as_str(),
+        two.as_str(),
+        "感染性废物",
+        "2.50",
+        "2.60",
+        "2.55",
+        "-0.05",
+        "拒收 1 件，未到 0 件",
+        "差 -0.05 kg",
+        "包装袋",
+        "leaking",
+        "焚烧",
+        "plant1",
+        &digest[..16],
+    ] {
+        assert!(
+            text.contains(want),
+            "{want:?} not in the PDF's text:\n{text}"
+        );
+    }
+    // Times print in the deployment's zone: the collect at 00:10 UTC is 08:10 local.
+    assert!(text.contains("2026-03-02 08:10"), "{text}");
+    let fonts = poppler("pdffonts", &[path]);
+    let font_line = fonts
+        .lines()
+        .find(|l| l.contains("NotoSansCJKsc"))
+        .unwrap_or_else(|| panic!("no CJK font:\n{fonts}"));
+    let cols: Vec<&str> = font_line.split_whitespace().collect();
+    // name, type..., encoding, emb, sub, uni, object id
+    let n = cols.len();
+    assert_eq!(
+        (cols[n - 5], cols[n - 4], cols[n - 3]),
+        ("yes", "yes", "yes"),
+        "embedded, subset, with a text map:\n{fonts}"
+    );
+    assert_eq!(fonts.lines().count(), 3, "one font only:\n{fonts}");
+    let info = poppler("pdfinfo", &[path]);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Page size:") && l.contains("595.28 x 841.89")),
+        "A4:\n{info}"
+    );
+    poppler(
+        "pdftoppm",
+        &[
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            path,
+            dir.join("page").to_str().expect("p"),
+        ],
+    );
+    let png = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".png"))
+        .expect("page 1 rendered");
+    assert!(png.metadata().expect("png").len() > 5_000);
+
+    // Tenants: another clinic gets 404 as for the JSON, whichever way it asks.
+    let (status, ct, _) = get_bytes(
+        app,
+        &format!("/api/v1/manifests/{number}"),
+        &f.c.clinic_b,
+        Some("application/pdf"),
+    );
+    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+    let (status, _, _) = get_bytes(
+        app,
+        &format!("/api/v1/manifests/{number}.pdf"),
+        &f.c.clinic_b,
+        None,
+    );
+    assert_eq!(status, 404);
+    let (status, _, _) = get_bytes(app, "/api/v1/manifests/NOPE.pdf", &f.c.admin, None);
+    assert_eq!(status, 404);
+    app.get(&format!("/api/v1/manifests/{number}.pdf"), None)
+        .problem(401);
+    let _ = std::fs::remove_dir_all(&dir);
+}
