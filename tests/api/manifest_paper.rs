@@ -9,10 +9,13 @@ use serde_json::json;
 
 use crate::both;
 use crate::common::TestApp;
-use crate::custody::{ev, scan};
+use crate::custody::{county, ev, scan};
 use crate::runs::{fleet, plan, sealed};
 
-both!(a_manifest_prints_as_a_pdf_in_chinese);
+both!(
+    a_manifest_prints_as_a_pdf_in_chinese,
+    labels_print_at_their_real_size
+);
 
 /// GET as raw bytes (the shared client reads bodies as text).
 fn get_bytes(
@@ -246,6 +249,146 @@ fn a_manifest_prints_as_a_pdf_in_chinese(app: &TestApp) {
     let (status, _, _) = get_bytes(app, "/api/v1/manifests/NOPE.pdf", &f.c.admin, None);
     assert_eq!(status, 404);
     app.get(&format!("/api/v1/manifests/{number}.pdf"), None)
+        .problem(401);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `pdfinfo`'s page count and first page size.
+fn pages_and_size(path: &str) -> (usize, String) {
+    let info = poppler("pdfinfo", &[path]);
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in\n{info}"))
+    };
+    (field("Pages:").parse().expect("pages"), field("Page size:"))
+}
+
+fn labels_print_at_their_real_size(app: &TestApp) {
+    let c = county(app);
+    let r = app.post(
+        "/api/v1/containers/batch",
+        Some(&c.clinic_a),
+        &json!({"count": 9, "category": "sharps", "packaging": "sharps_box"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let codes: Vec<String> = r.body["containers"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["code"].as_str().map(str::to_owned))
+        .collect();
+    let list = codes.join(",");
+    let dir = scratch_dir();
+
+    // Nine labels on A4: eight to a page, so two pages; every code and the producer read back.
+    let (status, ct, pdf) = get_bytes(
+        app,
+        &format!("/api/v1/containers/labels.pdf?codes={list}"),
+        &c.clinic_a,
+        None,
+    );
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/pdf"),
+        "{}",
+        String::from_utf8_lossy(&pdf)
+    );
+    let a4 = dir.join("a4.pdf");
+    std::fs::write(&a4, &pdf).expect("write");
+    if let Ok(out) = std::env::var("YIFEI_PAPER_OUT") {
+        let _ = std::fs::copy(&a4, Path::new(&out).join("labels-a4.pdf"));
+    }
+    let a4 = a4.to_str().expect("path");
+    assert_eq!(
+        pages_and_size(a4),
+        (2, "595.28 x 841.89 pts (A4)".to_owned())
+    );
+    let text = poppler("pdftotext", &[a4, "-"]);
+    for code in &codes {
+        let shown: Vec<String> = code
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        assert!(text.contains(&shown.join("-")), "{code} not in:\n{text}");
+    }
+    for want in [
+        "医疗废物",
+        "测试村卫生室 1",
+        "损伤性废物",
+        "利器盒",
+        "841-002-01",
+    ] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+    assert!(poppler("pdffonts", &[a4]).contains("yes yes yes"));
+    assert!(pdf.len() < 150_000, "{} bytes", pdf.len());
+
+    // One to a 100 x 70 mm page for a roll printer; and a single label.
+    let (status, _, pdf) = get_bytes(
+        app,
+        &format!("/api/v1/containers/labels.pdf?codes={list}&sheet=label"),
+        &c.clinic_a,
+        None,
+    );
+    assert_eq!(status, 200);
+    let roll = dir.join("roll.pdf");
+    std::fs::write(&roll, &pdf).expect("write");
+    let (pages, size) = pages_and_size(roll.to_str().expect("path"));
+    assert_eq!(pages, 9);
+    let dims: Vec<f64> = size
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let mm = |pt: f64| pt * 25.4 / 72.0;
+    assert!(
+        (mm(dims[0]) - 100.0).abs() < 0.01 && (mm(dims[1]) - 70.0).abs() < 0.01,
+        "100 x 70 mm: {size}"
+    );
+    let (status, ct, one) = get_bytes(
+        app,
+        &format!("/api/v1/containers/{}/label.pdf", codes[0]),
+        &c.clinic_a,
+        None,
+    );
+    assert_eq!((status, ct.as_str()), (200, "application/pdf"));
+    let single = dir.join("one.pdf");
+    std::fs::write(&single, &one).expect("write");
+    assert_eq!(pages_and_size(single.to_str().expect("path")).0, 1);
+
+    // Another clinic's code is not found, whichever way; bad parameters are 422s.
+    let (status, ct, _) = get_bytes(
+        app,
+        &format!("/api/v1/containers/labels.pdf?codes={list}"),
+        &c.clinic_b,
+        None,
+    );
+    assert_eq!((status, ct.as_str()), (404, "application/problem+json"));
+    let (status, _, _) = get_bytes(
+        app,
+        &format!("/api/v1/containers/{}/label.pdf", codes[0]),
+        &c.clinic_b,
+        None,
+    );
+    assert_eq!(status, 404);
+    app.get("/api/v1/containers/labels.pdf?codes=,,", Some(&c.clinic_a))
+        .invalid_field("codes");
+    app.get(
+        &format!("/api/v1/containers/labels.pdf?codes={}&sheet=a3", codes[0]),
+        Some(&c.clinic_a),
+    )
+    .invalid_field("sheet");
+    let too_many: Vec<String> = (0..501).map(|i| format!("C{i}")).collect();
+    app.get(
+        &format!("/api/v1/containers/labels.pdf?codes={}", too_many.join(",")),
+        Some(&c.clinic_a),
+    )
+    .invalid_field("codes");
+    app.get("/api/v1/containers/labels.pdf", Some(&c.clinic_a))
+        .problem(422);
+    app.get("/api/v1/containers/labels.pdf?codes=X", None)
         .problem(401);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,6 +9,7 @@ pub mod codes;
 pub mod fold;
 pub mod ingest;
 pub mod label;
+pub mod label_pdf;
 pub mod rules;
 pub mod store;
 

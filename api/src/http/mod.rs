@@ -103,7 +103,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/containers/batch").route(web::post().to(custody::create_batch)),
                 )
+                // Before `/containers/{code}`, which would take `labels.pdf` as a code.
+                .service(
+                    web::resource("/containers/labels.pdf")
+                        .route(web::get().to(custody::label_sheet_pdf)),
+                )
                 .service(web::resource("/containers/{code}").route(web::get().to(custody::get)))
+                .service(
+                    web::resource("/containers/{code}/label.pdf")
+                        .route(web::get().to(custody::label_pdf)),
+                )
                 .service(
                     web::resource("/containers/{code}/label.svg")
                         .route(web::get().to(custody::label_svg)),

@@ -11,7 +11,9 @@ pub mod qr;
 
 use std::collections::BTreeMap;
 
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+use pdf_writer::types::{
+    CidFontType, FontFlags, LineJoinStyle, SystemInfo, TextRenderingMode, UnicodeCmap,
+};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use subsetter::GlyphRemapper;
 
@@ -134,6 +136,16 @@ impl Doc {
 
     /// Draws `text` with its baseline at `y` (from the top), left edge at `x`.
     pub fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
+        self.text_styled(x, y, size, text, false);
+    }
+
+    /// As [`Doc::text`], emboldened by stroking the outlines too (one weight of the font
+    /// ships; a label's title must stand out).
+    pub fn text_bold(&mut self, x: f32, y: f32, size: f32, text: &str) {
+        self.text_styled(x, y, size, text, true);
+    }
+
+    fn text_styled(&mut self, x: f32, y: f32, size: f32, text: &str, bold: bool) {
         let mut encoded = Vec::with_capacity(text.len() * 2);
         for c in text.chars() {
             if c.is_control() {
@@ -147,12 +159,17 @@ impl Doc {
             encoded.extend_from_slice(&new.to_be_bytes());
         }
         let h = self.size.1;
-        self.content()
-            .begin_text()
-            .set_font(Name(b"F1"), size)
-            .next_line(x, h - y)
-            .show(Str(&encoded))
-            .end_text();
+        let c = self.content();
+        c.begin_text().set_font(Name(b"F1"), size);
+        if bold {
+            c.set_line_width(size * 0.04)
+                .set_text_rendering_mode(TextRenderingMode::FillStroke);
+        }
+        c.next_line(x, h - y).show(Str(&encoded));
+        if bold {
+            c.set_text_rendering_mode(TextRenderingMode::Fill);
+        }
+        c.end_text();
     }
 
     /// Draws `text` centred on `cx`.
@@ -194,6 +211,32 @@ impl Doc {
             .rect(x, h - y - hgt, w, hgt)
             .fill_nonzero()
             .set_fill_gray(0.0);
+    }
+
+    /// A filled rectangle of colour (r, g, b), each 0 to 1.
+    pub fn fill_rgb(&mut self, x: f32, y: f32, w: f32, hgt: f32, rgb: (f32, f32, f32)) {
+        let h = self.size.1;
+        self.content()
+            .set_fill_rgb(rgb.0, rgb.1, rgb.2)
+            .rect(x, h - y - hgt, w, hgt)
+            .fill_nonzero()
+            .set_fill_gray(0.0);
+    }
+
+    /// A closed polygon's outline with round joins.
+    pub fn polygon(&mut self, points: &[(f32, f32)], width: f32) {
+        let h = self.size.1;
+        let c = self.content();
+        c.set_line_width(width)
+            .set_line_join(LineJoinStyle::RoundJoin);
+        for (i, (x, y)) in points.iter().enumerate() {
+            if i == 0 {
+                c.move_to(*x, h - y);
+            } else {
+                c.line_to(*x, h - y);
+            }
+        }
+        c.close_and_stroke();
     }
 
     /// A QR code of `payload` in a square of `side` points at (x, y), quiet zone included.
