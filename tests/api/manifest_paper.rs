@@ -14,7 +14,8 @@ use crate::runs::{fleet, plan, sealed};
 
 both!(
     a_manifest_prints_as_a_pdf_in_chinese,
-    labels_print_at_their_real_size
+    labels_print_at_their_real_size,
+    disposal_methods_come_from_a_list,
 );
 
 /// GET as raw bytes (the shared client reads bodies as text).
@@ -391,4 +392,41 @@ fn labels_print_at_their_real_size(app: &TestApp) {
     app.get("/api/v1/containers/labels.pdf?codes=X", None)
         .problem(401);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn disposal_methods_come_from_a_list(app: &TestApp) {
+    let c = county(app);
+    let code = crate::runs::sealed(app, &c.clinic_a, 30, 2.0);
+    let r = scan(app, &c.plant, &[ev(&code, "receive", -60, Some(2.0))]);
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    let dispose = |method: &str, minutes: i64| {
+        let mut e = ev(&code, "dispose", minutes, None);
+        e["method"] = json!(method);
+        e
+    };
+    // Not in the list, or "other" without saying what: refused per event, nothing stored.
+    let r = scan(
+        app,
+        &c.plant,
+        &[
+            dispose("burning", -50),
+            dispose("other:  ", -49),
+            dispose("other", -48),
+        ],
+    );
+    for e in &r {
+        assert_eq!(
+            (e["status"].as_str(), e["reason"].as_str()),
+            (Some("rejected"), Some("unknown_method")),
+            "{r:?}"
+        );
+    }
+    let state = app.get(&format!("/api/v1/containers/{code}"), Some(&c.plant));
+    assert_eq!(state.body["state"], "received", "{}", state.text);
+    // `other: <text>` says what it was.
+    let r = scan(app, &c.plant, &[dispose("other: 等离子体气化", -40)]);
+    assert_eq!(r[0]["status"], "accepted", "{r:?}");
+    let state = app.get(&format!("/api/v1/containers/{code}"), Some(&c.plant));
+    assert_eq!(state.body["state"], "disposed");
+    let _ = c.admin;
 }

@@ -139,6 +139,11 @@ fn precheck_clean(
     if e.action == ScanAction::Dispose && blank(&e.method) {
         return Err("method_required");
     }
+    if e.action == ScanAction::Dispose
+        && !super::disposal::is_valid(e.method.as_deref().unwrap_or(""))
+    {
+        return Err("unknown_method");
+    }
     if let Some(l) = &e.location
         && (!(-90.0..=90.0).contains(&l.lat)
             || !(-180.0..=180.0).contains(&l.lng)

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod codes;
+pub mod disposal;
 pub mod fold;
 pub mod ingest;
 pub mod label;
