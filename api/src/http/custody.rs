@@ -301,7 +301,8 @@ fn sheet_of(s: Option<&str>) -> Result<Sheet, ApiError> {
 #[utoipa::path(get, path = "/api/v1/containers/labels.pdf", tag = "custody", operation_id = "get_label_sheet_pdf",
     params(LabelSheetQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "Labels as PDF", content_type = "application/pdf", body = yifei_contract::PdfDocument)))]
+    responses((status = 200, description = "Labels as PDF", content_type = "application/pdf", body = yifei_contract::PdfDocument),
+        (status = 404, description = "A code the caller cannot see", body = yifei_contract::Problem, content_type = "application/problem+json")))]
 pub async fn label_sheet_pdf(
     state: web::Data<AppState>,
     caller: Caller,
