@@ -17,6 +17,7 @@ pub mod institutions;
 pub mod manifests;
 pub mod notify;
 pub mod oversight;
+pub mod paper;
 pub mod pickups;
 pub mod roles;
 pub mod runs;

@@ -70,7 +70,8 @@ pub enum ScanAction {
     Receive,
     /// The plant refuses it (`reason` required).
     Reject,
-    /// The plant disposes of it (`method` required, e.g. `incineration`).
+    /// The plant disposes of it (`method` required: `incineration`, `high_temperature_steam`,
+    /// `microwave`, `chemical_disinfection`, or `other: <what it was>`).
     Dispose,
     /// Put into a hub's big box (recorded by `POST /containers/{code}/children`).
     Nest,
@@ -295,7 +296,9 @@ pub struct ScanEvent {
     /// Why (required for reject).
     #[serde(default)]
     pub reason: Option<String>,
-    /// Disposal method (required for dispose), or how the code was read.
+    /// Disposal method (required for dispose): `incineration`, `high_temperature_steam`,
+    /// `microwave`, `chemical_disinfection`, or `other: <what it was>`; for other actions, how
+    /// the code was read.
     #[serde(default)]
     pub method: Option<String>,
     /// The scanning device.
@@ -350,7 +353,8 @@ pub struct ScanResult {
     /// `stale_timestamp` (older than the server's bound, 30 days by default),
     /// `before_container_created` (before the container was labelled, beyond the clock-skew
     /// allowance), `weight_required`, `weight_out_of_range`, `reason_required`,
-    /// `method_required`, `invalid_location`, `text_too_long`, `invalid_text` (a text field
+    /// `method_required`, `unknown_method` (a dispose method not in the list, or `other:`
+    /// without saying what), `invalid_location`, `text_too_long`, `invalid_text` (a text field
     /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect scan
     /// naming a run that is not the driver's own, or one the server does not know: send it
     /// again with the right run's id, or without `run_id`), `event_id_reused`. The other events of the batch

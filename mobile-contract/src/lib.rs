@@ -54,3 +54,18 @@ pub enum ExportFormat {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
+
+/// A PDF document (`application/pdf`, binary): a printable form such as the transfer
+/// manifest (联单), A4, its Chinese font embedded.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PdfDocument(pub Vec<u8>);
+
+/// How a label sheet is printed: `a4` (the default) puts eight 100 x 70 mm labels on an A4
+/// page (2 x 4), `label` one to a 100 x 70 mm page for a roll label printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelSheet {
+    A4,
+    Label,
+}

@@ -410,6 +410,10 @@ pub struct Party {
     /// Address or site.
     #[serde(default)]
     pub address: Option<String>,
+    /// Licence number: the institution's practice licence (医疗机构执业许可证); none for a
+    /// company until one is registered.
+    #[serde(default)]
+    pub licence_no: Option<String>,
 }
 
 /// One container on a manifest.
@@ -487,6 +491,10 @@ pub struct Manifest {
     pub weight_discrepancy_kg: f64,
     /// Created at the first collect.
     pub created_at: DateTime<Utc>,
+    /// SHA-256 (hex) over the lines' container codes with the heads of their custody hash
+    /// chains, in code order: the printed manifest's QR code carries its first 16 digits, so
+    /// a reader can tell whether a paper copy still shows the current record.
+    pub custody_digest: String,
 }
 
 /// Manifests of a run.

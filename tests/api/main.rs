@@ -17,6 +17,7 @@ mod hardening_auth;
 mod hardening_custody;
 mod hardening_http;
 mod hardening_oversight;
+mod manifest_paper;
 mod notify;
 mod oversight;
 mod plan_phases;

@@ -7,9 +7,11 @@
 
 pub mod chain;
 pub mod codes;
+pub mod disposal;
 pub mod fold;
 pub mod ingest;
 pub mod label;
+pub mod label_pdf;
 pub mod rules;
 pub mod scan_writer;
 pub mod store;

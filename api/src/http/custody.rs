@@ -8,8 +8,9 @@ use yifei_contract::{
     NewContainerBatch, ScanBatch, ScanResults,
 };
 
-use super::extract::{ApiJson, Batch, BatchJson};
+use super::extract::{ApiJson, Batch, BatchJson, pdf_inline};
 use crate::auth::Caller;
+use crate::custody::label_pdf::{self, Sheet};
 use crate::custody::scan_writer::ScanWriter;
 use crate::custody::{MAX_BATCH, label, store};
 use crate::error::ApiError;
@@ -262,4 +263,89 @@ pub async fn scans(
         state.alerts.request();
     }
     Ok(web::Json(ScanResults { results }))
+}
+
+/// Which labels a sheet prints, and how.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabelSheetQuery {
+    /// Label codes, comma-separated (1 to 500, e.g. those `POST /containers/batch` answered).
+    #[param(min_length = 1)]
+    pub codes: String,
+    /// `a4` (default: eight to a page) or `label` (one 100 x 70 mm page each).
+    #[param(value_type = Option<yifei_contract::LabelSheet>)]
+    pub sheet: Option<String>,
+}
+
+fn sheet_of(s: Option<&str>) -> Result<Sheet, ApiError> {
+    Ok(match s.map(|s| parse_query_enum("sheet", s)).transpose()? {
+        None | Some(yifei_contract::LabelSheet::A4) => Sheet::A4,
+        Some(yifei_contract::LabelSheet::Label) => Sheet::Label,
+    })
+}
+
+/// Labels of a batch of containers as one PDF at their real size, 100 x 70 mm, with the
+/// Chinese font embedded: eight to an A4 page or one to a label-size page. Every code must
+/// be the caller's to see (404 names the first that is not).
+#[utoipa::path(get, path = "/api/v1/containers/labels.pdf", tag = "custody", operation_id = "get_label_sheet_pdf",
+    params(LabelSheetQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Labels as PDF", content_type = "application/pdf", body = yifei_contract::PdfDocument),
+        (status = 404, description = "A code the caller cannot see", body = yifei_contract::Problem, content_type = "application/problem+json")))]
+pub async fn label_sheet_pdf(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<LabelSheetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let how = sheet_of(q.sheet.as_deref())?;
+    let mut codes: Vec<String> = Vec::new();
+    for c in q.codes.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        if !codes.iter().any(|k| k == c) {
+            codes.push(c.to_owned());
+        }
+    }
+    if codes.is_empty() || codes.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "codes",
+            format!("name 1 to {MAX_BATCH} label codes, comma-separated"),
+        ));
+    }
+    let tz = state.config.tz;
+    let labels = state
+        .db
+        .run(move |conn| {
+            codes
+                .iter()
+                .map(|c| store::detail(conn, &caller, c, tz).map(|c| c.label))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    let pdf = web::block(move || label_pdf::sheet(&labels, how))
+        .await
+        .map_err(|e| ApiError::Internal(format!("PDF: {e}")))??;
+    Ok(pdf_inline("labels", pdf))
+}
+
+/// The container's label as PDF on a page of its real size, 100 x 70 mm (Chinese font
+/// embedded), for a label printer.
+#[utoipa::path(get, path = "/api/v1/containers/{code}/label.pdf", tag = "custody", operation_id = "get_container_label_pdf",
+    params(("code" = String, Path, description = "Label code")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "PDF label", content_type = "application/pdf", body = yifei_contract::PdfDocument)))]
+pub async fn label_pdf(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, tz) = (code.into_inner(), state.config.tz);
+    let c = state
+        .db
+        .run(move |conn| store::detail(conn, &caller, &code, tz))
+        .await?;
+    let name = c.code.clone();
+    let pdf = web::block(move || label_pdf::sheet(std::slice::from_ref(&c.label), Sheet::Label))
+        .await
+        .map_err(|e| ApiError::Internal(format!("PDF: {e}")))??;
+    Ok(pdf_inline(&name, pdf))
 }

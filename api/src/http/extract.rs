@@ -246,6 +246,47 @@ pub fn wants_csv(req: &HttpRequest, format: Option<&str>) -> Result<bool, ApiErr
     }
 }
 
+/// Whether `Accept` prefers `application/pdf` to the JSON and CSV a resource also serves: it
+/// is listed with a weight above zero and no higher than no other of them (`*/*` counts as
+/// JSON, the default). An `Accept` naming only types the API does not serve gets JSON, as
+/// everywhere else in the API (no 406).
+pub fn wants_pdf(req: &HttpRequest) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut pdf: Option<f32> = None;
+    let mut other: f32 = 0.0;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "application/pdf" => pdf = Some(pdf.map_or(q, |p| p.max(q))),
+            "application/json" | "text/csv" | "*/*" | "application/*" => other = other.max(q),
+            _ => {}
+        }
+    }
+    pdf.is_some_and(|p| p > 0.0 && p >= other)
+}
+
+/// A PDF named `name.pdf`, shown in the browser (`inline`) rather than saved at once.
+pub fn pdf_inline(name: &str, body: Vec<u8>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{}.pdf\"", safe_file_name(name)),
+        ))
+        .body(body)
+}
+
 /// A CSV download named `name.csv`.
 ///
 /// The name often carries an id from the request path, which may hold any character: only
@@ -294,6 +335,26 @@ mod tests {
             Err(ApiError::Validation(v)) => v[0].field.clone(),
             other => panic!("expected 422, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn pdf_is_chosen_only_when_preferred() {
+        use actix_web::test::TestRequest;
+        let wants = |accept: &str| {
+            wants_pdf(
+                &TestRequest::default()
+                    .insert_header((header::ACCEPT, accept))
+                    .to_http_request(),
+            )
+        };
+        assert!(wants("application/pdf"));
+        assert!(wants("application/pdf, application/json;q=0.5"));
+        assert!(wants("Application/PDF;q=0.8, text/html"));
+        assert!(!wants("application/json, application/pdf;q=0.5"));
+        assert!(!wants("application/pdf;q=0"));
+        assert!(!wants("*/*"));
+        assert!(!wants("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert!(!wants_pdf(&TestRequest::default().to_http_request()));
     }
 
     #[test]

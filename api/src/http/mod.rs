@@ -125,7 +125,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/containers/batch").route(web::post().to(custody::create_batch)),
                 )
+                // Before `/containers/{code}`, which would take `labels.pdf` as a code.
+                .service(
+                    web::resource("/containers/labels.pdf")
+                        .route(web::get().to(custody::label_sheet_pdf)),
+                )
                 .service(web::resource("/containers/{code}").route(web::get().to(custody::get)))
+                .service(
+                    web::resource("/containers/{code}/label.pdf")
+                        .route(web::get().to(custody::label_pdf)),
+                )
                 .service(
                     web::resource("/containers/{code}/label.svg")
                         .route(web::get().to(custody::label_svg)),
@@ -171,10 +180,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::resource("/runs/{id}/manifests.csv")
                         .route(web::get().to(runs::run_manifests_csv)),
                 )
-                // Before `/manifests/{number}`, which would take `N.csv` as a number.
+                // Before `/manifests/{number}`, which would take `N.csv` (`N.pdf`) as a number.
                 .service(
                     web::resource("/manifests/{number}.csv")
                         .route(web::get().to(runs::manifest_csv)),
+                )
+                .service(
+                    web::resource("/manifests/{number}.pdf")
+                        .route(web::get().to(runs::manifest_pdf)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
                 .service(web::resource("/alerts").route(web::get().to(oversight::list)))

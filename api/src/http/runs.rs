@@ -10,7 +10,7 @@ use yifei_contract::{
     Vehicle, VehicleList, VehicleUpdate,
 };
 
-use super::extract::{ApiJson, csv_attachment, wants_csv};
+use super::extract::{ApiJson, csv_attachment, pdf_inline, wants_csv, wants_pdf};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::runs::planning::{self, Phase};
@@ -376,10 +376,11 @@ pub async fn run_manifests(
     })
 }
 
-/// One transfer manifest (联单) by number (JSON, or CSV).
+/// One transfer manifest (联单) by number (JSON, CSV, or with `Accept: application/pdf` the
+/// A4 paper form in Chinese).
 #[utoipa::path(get, path = "/api/v1/manifests/{number}", tag = "runs", operation_id = "get_manifest",
     params(("number" = String, Path, description = "Manifest number"), FormatQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The manifest", content((Manifest = "application/json"), (String = "text/csv")))))]
+    responses((status = 200, description = "The manifest", content((Manifest = "application/json"), (String = "text/csv"), (yifei_contract::PdfDocument = "application/pdf")))))]
 pub async fn manifest(
     state: web::Data<AppState>,
     caller: Caller,
@@ -388,6 +389,9 @@ pub async fn manifest(
     q: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let csv = wants_csv(&req, q.format.as_deref())?;
+    if q.format.is_none() && wants_pdf(&req) {
+        return manifest_pdf(state, caller, number).await;
+    }
     let number = number.into_inner();
     let m = state
         .db
@@ -433,4 +437,29 @@ pub async fn manifest_csv(
         format: Some("csv".into()),
     });
     manifest(state, caller, req, number, csv).await
+}
+
+/// One transfer manifest as the A4 paper form (联单) in Chinese, with its font embedded and a
+/// QR code of the number and custody digest (as `Accept: application/pdf`, an operation of
+/// its own for generated clients and plain links).
+#[utoipa::path(get, path = "/api/v1/manifests/{number}.pdf", tag = "runs", operation_id = "get_manifest_pdf",
+    params(("number" = String, Path, description = "Manifest number")), security(("bearer" = [])),
+    responses((status = 200, description = "The manifest as PDF", content_type = "application/pdf", body = yifei_contract::PdfDocument)))]
+pub async fn manifest_pdf(
+    state: web::Data<AppState>,
+    caller: Caller,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let (tz, now) = (state.config.tz, state.clock.now());
+    let paper = state
+        .db
+        .run(move |conn| manifests::paper::load(conn, &caller, &number))
+        .await?;
+    // Laid out off the connection: the database is not held while the font is subset.
+    let name = paper.manifest.number.clone();
+    let pdf = web::block(move || manifests::paper::render(&paper, tz, now))
+        .await
+        .map_err(|e| ApiError::Internal(format!("PDF: {e}")))??;
+    Ok(pdf_inline(&name, pdf))
 }

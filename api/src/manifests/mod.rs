@@ -2,6 +2,8 @@
 //! there. Lines, weights, hand-overs and discrepancies are read from the custody log, so a
 //! manifest always agrees with the scans.
 
+pub mod paper;
+
 use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
@@ -82,6 +84,7 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
         signer: None,
     };
     let ids: Vec<String> = collects.iter().map(|(_, c)| c.id.clone()).collect();
+    let mut heads = Vec::new();
     for (e, c) in &collects {
         if collected.at.is_none_or(|t| e.occurred_at.and_utc() < t) {
             collected = Handover {
@@ -92,6 +95,7 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
         if !seen.insert(c.id.clone()) {
             continue;
         }
+        heads.push((c.code.clone(), c.head_hash.clone()));
         let category = parse_enum(&c.category)?;
         let (hw, zh, _) = rules::category_info(category);
         lines.push(ManifestLine {
@@ -158,11 +162,13 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
             id: inst.id.clone(),
             name: inst.name.clone(),
             address: Some(inst.address.clone()),
+            licence_no: Some(inst.licence_no.clone()),
         },
         carrier: Party {
             id: run.org_id.clone(),
             name: org_name.clone(),
             address: None,
+            licence_no: None,
         },
         driver_id: run.driver_id.clone(),
         plate,
@@ -170,6 +176,7 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
             id: run.org_id.clone(),
             name: format!("{org_name} (处置厂 plant)"),
             address: org_lat.zip(org_lng).map(|(a, b)| format!("{a:.5}, {b:.5}")),
+            licence_no: None,
         },
         lines,
         collected,
@@ -181,7 +188,23 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
         count_discrepancy: count_collected - count_received,
         weight_discrepancy_kg: ((w_received - w_collected) * 1000.0).round() / 1000.0,
         created_at: m.created_at.and_utc(),
+        custody_digest: digest(&heads),
     })
+}
+
+/// SHA-256 (hex) of `code:head` lines in code order (see `Manifest::custody_digest`).
+pub fn digest(heads: &[(String, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&(String, String)> = heads.iter().collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for (code, head) in sorted {
+        h.update(code.as_bytes());
+        h.update(b":");
+        h.update(head.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether the caller may read a manifest: the shipper's staff, the company, bureau staff of
@@ -330,11 +353,13 @@ mod tests {
                 id: "i".into(),
                 name: "A, \"B\"".into(),
                 address: None,
+                licence_no: None,
             },
             carrier: Party {
                 id: "c".into(),
                 name: "C".into(),
                 address: None,
+                licence_no: None,
             },
             driver_id: None,
             plate: "P".into(),
@@ -342,6 +367,7 @@ mod tests {
                 id: "c".into(),
                 name: "R".into(),
                 address: None,
+                licence_no: None,
             },
             lines: vec![ManifestLine {
                 code: "X".into(),
@@ -368,6 +394,7 @@ mod tests {
             count_discrepancy: 1,
             weight_discrepancy_kg: 0.0,
             created_at: chrono::DateTime::from_timestamp(0, 0).expect("t"),
+            custody_digest: digest(&[]),
         };
         let c = csv(&[m]);
         assert_eq!(c.lines().count(), 2);

@@ -110,6 +110,11 @@ pub(super) fn precheck_clean(
     if e.action == ScanAction::Dispose && blank(&e.method) {
         return Err("method_required");
     }
+    if e.action == ScanAction::Dispose
+        && !crate::custody::disposal::is_valid(e.method.as_deref().unwrap_or(""))
+    {
+        return Err("unknown_method");
+    }
     if let Some(l) = &e.location
         && (!(-90.0..=90.0).contains(&l.lat)
             || !(-180.0..=180.0).contains(&l.lng)
