@@ -19,6 +19,7 @@ pub mod notify;
 pub mod oversight;
 pub mod pickups;
 pub mod roles;
+pub mod roster;
 pub mod runs;
 pub mod startup;
 pub mod state;

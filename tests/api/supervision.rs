@@ -146,3 +146,353 @@ fn rates_say_what_they_divide_and_do_not_hide_missing_waste(app: &TestApp) {
     assert_eq!(&recs[1][col("harmless_disposal_rate")], "no data");
     let _ = json!({});
 }
+
+both!(
+    roster_import_is_idempotent_reports_errors_and_makes_the_entry_rate_honest,
+    roster_is_for_bureau_staff_of_the_jurisdiction_only,
+    an_invitation_code_signs_up_and_links_the_roster_entry,
+);
+
+const ROSTER_CSV: &str = "\u{feff}licence_no,name,kind,township,village,address,lat,lng,beds,self_disposal_basis\n\
+PDY-T-0001,测试村卫生室 1,village_health_room,石门镇,测试村,测试村1号,36.25,117.35,0,\n\
+PDY-R-0100,从未注册的卫生室,村卫生室,石门镇,西村,西村3号,36.26,117.36,,\n\
+PDY-R-0101,偏远村卫生室,village_health_room,石门镇,深山村,,,,0,县卫健局批复〔2026〕7号\n\
+PDY-R-0102,坏行,hospital,石门镇,,,95,117,-3,\n\
+PDY-R-0103,别的乡,clinic,北山乡,,,,,0,\n";
+
+fn import_csv(app: &TestApp, token: &str, csv: &str) -> crate::common::Res {
+    app.post_raw(
+        "/api/v1/roster/import",
+        Some(token),
+        "text/csv",
+        csv.as_bytes().to_vec(),
+    )
+}
+
+fn roster_import_is_idempotent_reports_errors_and_makes_the_entry_rate_honest(app: &TestApp) {
+    let c = county(app);
+    let north = app.org("health_bureau", "石门镇卫生院片区", &["石门镇"]);
+    app.user("shimen1", Role::BureauStaff, Some(&north));
+    let b = app.login("shimen1").0;
+    app.clock.advance(Duration::hours(6));
+    let b = {
+        let _ = b;
+        app.login("shimen1").0
+    };
+    // Institution A is served within the day; B is signed up but never collected.
+    let clinic = app.login("clinic1").0;
+    let driver = app.login("driver1").0;
+    let code = new_container(app, &clinic, "infectious", "bag");
+    accepted(scan(app, &clinic, &[ev(&code, "seal", 60, Some(1.0))]));
+    accepted(scan(app, &driver, &[ev(&code, "collect", 120, Some(1.0))]));
+    let before = app.get(
+        "/api/v1/reports/coverage?from=2026-03-02&to=2026-03-02",
+        Some(&b),
+    );
+    assert_eq!(
+        before.body["total"]["entry_rate_institutions"], 0.5,
+        "{}",
+        before.text
+    );
+
+    let r = import_csv(app, &b, ROSTER_CSV);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["rows"], 5);
+    assert_eq!(
+        r.body["added"],
+        json!(["PDY-T-0001", "PDY-R-0100", "PDY-R-0101"])
+    );
+    assert_eq!(
+        r.body["matched"],
+        json!(["PDY-T-0001"]),
+        "matched by licence number"
+    );
+    let errors: Vec<(u64, &str)> = r.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap_or(0),
+                e["field"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [(5, "kind"), (5, "lat"), (5, "beds"), (6, "township")],
+        "{}",
+        r.text
+    );
+    // Again: nothing added or changed.
+    let again = import_csv(app, &b, ROSTER_CSV);
+    assert_eq!(
+        (
+            again.body["added"].as_array().map(Vec::len),
+            again.body["changed"].as_array().map(Vec::len),
+            again.body["unchanged"].as_u64()
+        ),
+        (Some(0), Some(0), Some(3)),
+        "{}",
+        again.text
+    );
+    // A change, through the JSON form: named field by field.
+    let r = app.post(
+        "/api/v1/roster/import",
+        Some(&b),
+        &json!({"entries": [{"licence_no": "pdy-r-0100", "name": "从未注册的卫生室", "kind": "village_health_room",
+            "township": "石门镇", "village": "西村", "address": "西村3号", "location": {"lat": 36.26, "lng": 117.36}, "beds": 2}]}),
+    );
+    assert_eq!(
+        r.body["changed"],
+        json!([{"licence_no": "PDY-R-0100", "fields": ["beds"]}]),
+        "{}",
+        r.text
+    );
+
+    // The 纳入率 now divides by the roster too: A of (A, B, never signed up); self-disposal
+    // on its own line.
+    let after = app.get(
+        "/api/v1/reports/coverage?from=2026-03-02&to=2026-03-02",
+        Some(&b),
+    );
+    let t = &after.body["total"];
+    assert_eq!(
+        (
+            t["registered"].as_i64(),
+            t["not_signed_up"].as_i64(),
+            t["self_disposal"].as_i64(),
+            t["institutions_expected"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1), Some(3)),
+        "{t}"
+    );
+    assert_eq!(t["entry_rate_institutions"], 0.3333);
+    let csv = app.get(
+        "/api/v1/reports/coverage.csv?from=2026-03-02&to=2026-03-02",
+        Some(&b),
+    );
+    assert!(
+        csv.text.contains("total,total,2,1,1,3,1,0.3333,"),
+        "{}",
+        csv.text
+    );
+
+    // Listed per township as not in centralised disposal.
+    let gaps = app.get(
+        "/api/v1/roster?township=%E7%9F%B3%E9%97%A8%E9%95%87&status=not_in_centralised_disposal",
+        Some(&b),
+    );
+    assert_eq!(gaps.status, 200, "{}", gaps.text);
+    let names: Vec<&str> = gaps.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["licence_no"].as_str())
+        .collect();
+    assert_eq!(names, ["PDY-R-0100"]);
+    let t = app.get("/api/v1/roster/townships", Some(&b));
+    assert_eq!(
+        t.body,
+        json!([{"township": "石门镇", "on_roster": 3, "signed_up": 1, "pending": 0,
+            "not_signed_up": 1, "self_disposal": 1, "not_in_centralised_disposal": 1}]),
+        "{}",
+        t.text
+    );
+    let one = app.get("/api/v1/roster?limit=1", Some(&b));
+    assert_eq!(one.body["items"].as_array().map(Vec::len), Some(1));
+    let cursor = one.str("next_cursor");
+    let next = app.get(&format!("/api/v1/roster?limit=5&cursor={cursor}"), Some(&b));
+    assert_eq!(
+        next.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        next.text
+    );
+    let _ = c;
+}
+
+fn roster_is_for_bureau_staff_of_the_jurisdiction_only(app: &TestApp) {
+    let c = county(app);
+    let shimen = app.org("health_bureau", "石门片", &["石门镇"]);
+    let beishan = app.org("health_bureau", "北山片", &["北山乡"]);
+    let eco = app.org("eco_environment_bureau", "生态环境分局", &[]);
+    let company = app.org("disposal_company", "另一公司", &[]);
+    app.user("shimen1", Role::BureauStaff, Some(&shimen));
+    app.user("beishan1", Role::BureauStaff, Some(&beishan));
+    app.user("eco1", Role::BureauStaff, Some(&eco));
+    app.user("dispatch9", Role::Dispatcher, Some(&company));
+    let (s, n, e, d) = (
+        app.login("shimen1").0,
+        app.login("beishan1").0,
+        app.login("eco1").0,
+        app.login("dispatch9").0,
+    );
+    let csv = "licence_no,name,kind,township\nPDY-R-0200,甲,clinic,石门镇\n";
+    for who in [&c.clinic_a, &d] {
+        import_csv(app, who, csv).problem(403);
+        app.get("/api/v1/roster", Some(who)).problem(403);
+        app.get("/api/v1/roster/townships", Some(who)).problem(403);
+    }
+    import_csv(app, &e, csv).problem(403);
+    assert_eq!(
+        app.get("/api/v1/roster", Some(&e)).status,
+        200,
+        "the eco bureau reads"
+    );
+    app.get("/api/v1/roster", None).problem(401);
+    // Another jurisdiction's bureau: its rows for 石门镇 are refused row by row...
+    let r = import_csv(app, &n, csv);
+    assert_eq!(r.body["errors"][0]["field"], "township", "{}", r.text);
+    assert_eq!(r.body["added"], json!([]));
+    let r = import_csv(app, &s, csv);
+    assert_eq!(r.body["added"], json!(["PDY-R-0200"]), "{}", r.text);
+    // ...it cannot see, filter or invite 石门镇's entries.
+    assert_eq!(app.get("/api/v1/roster", Some(&n)).body["items"], json!([]));
+    app.get(
+        "/api/v1/roster?township=%E7%9F%B3%E9%97%A8%E9%95%87",
+        Some(&n),
+    )
+    .problem(403);
+    let id = app.get("/api/v1/roster", Some(&s)).body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.post(&format!("/api/v1/roster/{id}/invite"), Some(&n), &json!({}))
+        .problem(404);
+    app.post(&format!("/api/v1/roster/{id}/invite"), Some(&e), &json!({}))
+        .problem(403);
+    app.post(&format!("/api/v1/roster/{id}/invite"), Some(&d), &json!({}))
+        .problem(403);
+    // Nor move one of them into its own township.
+    let moved = import_csv(
+        app,
+        &n,
+        "licence_no,name,kind,township\nPDY-R-0200,甲,clinic,北山乡\n",
+    );
+    assert_eq!(
+        moved.body["errors"][0]["field"], "licence_no",
+        "{}",
+        moved.text
+    );
+    // Bad files are refused whole, clearly.
+    import_csv(app, &s, "name,kind\n甲,clinic\n").invalid_field("body");
+    app.post_raw(
+        "/api/v1/roster/import",
+        Some(&s),
+        "text/plain",
+        b"x".to_vec(),
+    )
+    .problem(415);
+    app.post_raw(
+        "/api/v1/roster/import",
+        Some(&s),
+        "text/csv",
+        vec![0xff, 0xfe, 0x00],
+    )
+    .invalid_field("body");
+}
+
+fn an_invitation_code_signs_up_and_links_the_roster_entry(app: &TestApp) {
+    let _c = county(app);
+    let org = app.org("health_bureau", "县卫生健康局", &[]);
+    app.user("bureau1", Role::BureauStaff, Some(&org));
+    let b = app.login("bureau1").0;
+    let r = import_csv(
+        app,
+        &b,
+        "licence_no,name,kind,township\nPDY-T-0007,测试村卫生室 7,village_health_room,石门镇\nPDY-T-0008,乙,clinic,石门镇\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = app.get("/api/v1/roster", Some(&b)).body["items"].clone();
+    let id_of = |l: &str| {
+        items
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["licence_no"] == l))
+            .and_then(|e| e["id"].as_str())
+            .expect("entry")
+            .to_owned()
+    };
+    let (seven, eight) = (id_of("PDY-T-0007"), id_of("PDY-T-0008"));
+    // By email, through the outbox; the letter carries the code.
+    let inv = app.post(
+        &format!("/api/v1/roster/{seven}/invite"),
+        Some(&b),
+        &json!({"email": "room7@example.org"}),
+    );
+    assert_eq!(inv.status, 200, "{}", inv.text);
+    let code = inv.str("code");
+    assert!(inv.str("letter").contains(&code));
+    let queued: i64 = app.with_conn(|c| {
+        use diesel::prelude::*;
+        diesel::sql_query("SELECT 1 AS n FROM outbox WHERE recipient = 'room7@example.org'")
+            .load::<One>(c)
+            .expect("outbox")
+            .len() as i64
+    });
+    assert_eq!(queued, 1, "the invitation is in the outbox");
+    app.post(
+        &format!("/api/v1/roster/{seven}/invite"),
+        Some(&b),
+        &json!({"email": "not an address"}),
+    )
+    .invalid_field("email");
+    // A printed letter for the other; its code is not the first one's.
+    let letter = app.post(
+        &format!("/api/v1/roster/{eight}/invite"),
+        Some(&b),
+        &json!({}),
+    );
+    assert_eq!(letter.status, 200, "{}", letter.text);
+    let other = letter.str("code");
+    // The code of another licence, or a made-up code: refused, nothing written.
+    let mut body = crate::common::sign_up_body(7, "石门镇");
+    body["signup_code"] = json!(other);
+    app.post("/api/v1/institutions", None, &body)
+        .invalid_field("licence_no");
+    body["signup_code"] = json!("0000-0000-0000");
+    app.post("/api/v1/institutions", None, &body)
+        .invalid_field("signup_code");
+    body["signup_code"] = json!("nonsense");
+    app.post("/api/v1/institutions", None, &body)
+        .invalid_field("signup_code");
+    // The right code, typed in lower case with spaces: signed up and linked.
+    body["signup_code"] = json!(code.to_lowercase().replace('-', " "));
+    let r = app.post("/api/v1/institutions", None, &body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let inst = r.str("id");
+    let e = app.get("/api/v1/roster?status=pending", Some(&b));
+    assert_eq!(
+        e.body["items"][0]["institution_id"],
+        inst.as_str(),
+        "{}",
+        e.text
+    );
+    // Single use.
+    let mut again = crate::common::sign_up_body(9, "石门镇");
+    again["signup_code"] = json!(code);
+    app.post("/api/v1/institutions", None, &again)
+        .invalid_field("signup_code");
+    // Approved, it counts as signed up; a signed-up entry is not invited again.
+    let admin = app.login("admin1").0;
+    app.post(
+        &format!("/api/v1/institutions/{inst}/approve"),
+        Some(&admin),
+        &json!({}),
+    );
+    let s = app.get("/api/v1/roster?status=signed_up", Some(&b));
+    assert_eq!(s.body["items"][0]["licence_no"], "PDY-T-0007", "{}", s.text);
+    app.post(
+        &format!("/api/v1/roster/{seven}/invite"),
+        Some(&b),
+        &json!({}),
+    )
+    .problem(409);
+}
+
+#[derive(diesel::QueryableByName)]
+struct One {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    #[allow(dead_code)]
+    n: i32,
+}

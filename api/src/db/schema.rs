@@ -289,6 +289,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roster_entries (id) {
+        id -> Text,
+        licence_no -> Text,
+        name -> Text,
+        kind -> Text,
+        township -> Text,
+        village -> Text,
+        address -> Text,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        beds -> Integer,
+        disposal -> Text,
+        self_disposal_basis -> Nullable<Text>,
+        institution_id -> Nullable<Text>,
+        invite_code_hash -> Nullable<Text>,
+        invited_at -> Nullable<Timestamp>,
+        invited_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -307,4 +330,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     manifests,
     alerts,
     inspections,
+    roster_entries,
 );

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod oversight;
+pub mod roster;
 pub mod runs;
 pub mod system;
 
@@ -154,6 +155,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(runs::manifest_csv)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
+                .service(web::resource("/roster").route(web::get().to(roster::list)))
+                .service(web::resource("/roster/import").route(web::post().to(roster::import)))
+                .service(web::resource("/roster/townships").route(web::get().to(roster::townships)))
+                .service(web::resource("/roster/{id}/invite").route(web::post().to(roster::invite)))
                 .service(web::resource("/alerts").route(web::get().to(oversight::list)))
                 .service(web::resource("/alerts/{id}/ack").route(web::post().to(oversight::ack)))
                 .service(

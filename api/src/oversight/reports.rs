@@ -474,6 +474,29 @@ pub fn coverage(
         );
         institutions_out.push(f);
     }
+    // The roster: licensed institutions that never signed up count in the denominator;
+    // self-disposal (条例 Art.21) goes on its own line.
+    let signed_up: HashSet<&str> = insts.iter().map(|i| i.licence_no.as_str()).collect();
+    let roster = crate::roster::store::for_report(conn, &scope, p.township.as_deref())?;
+    for r in crate::roster::store::missing(&roster, &signed_up) {
+        let group = |map: &mut BTreeMap<String, CoverageRow>, key: &str| -> CoverageRow {
+            map.remove(key).unwrap_or_else(|| CoverageRow {
+                group: key.to_owned(),
+                ..Default::default()
+            })
+        };
+        let mut t = group(&mut by_township, &r.township);
+        let mut k = group(&mut by_kind, &r.kind);
+        for row in [&mut total, &mut t, &mut k] {
+            if r.self_disposal {
+                row.self_disposal += 1;
+            } else {
+                row.not_signed_up += 1;
+            }
+        }
+        by_township.insert(r.township.clone(), t);
+        by_kind.insert(r.kind.clone(), k);
+    }
     let kind_of: HashMap<&str, &str> = insts
         .iter()
         .map(|i| (i.id.as_str(), i.kind.as_str()))
