@@ -496,3 +496,53 @@ struct One {
     #[allow(dead_code)]
     n: i32,
 }
+
+#[test]
+fn roster_import_from_the_command_line_sqlite() {
+    roster_cli(crate::common::Backend::Sqlite);
+}
+
+#[test]
+fn roster_import_from_the_command_line_postgres() {
+    roster_cli(crate::common::Backend::Postgres);
+}
+
+/// `yifei roster import FILE`, run as a real process: county wide, idempotent, errors on
+/// stderr by row and field.
+fn roster_cli(backend: crate::common::Backend) {
+    let Some(db) = crate::common::TestDb::create(backend) else {
+        return;
+    };
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_yifei-under-test"))
+            .args(args)
+            .env("YIFEI_DATABASE_URL", &db.url)
+            .env("YIFEI_LOG", "warn")
+            .output()
+            .expect("yifei ran");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&["migrate"]).0, 0);
+    let dir = std::env::temp_dir().join(format!("yifei-roster-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("roster.csv");
+    std::fs::write(&file, ROSTER_CSV).expect("write");
+    let path = file.to_str().expect("path");
+    let (code, out, err) = run(&["roster", "import", path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("5 rows: 4 added, 0 changed, 0 unchanged, 0 matched"),
+        "county wide, so 北山乡 is in: {out}"
+    );
+    assert!(err.contains("row 5: kind:"), "{err}");
+    let (_, out, _) = run(&["roster", "import", path]);
+    assert!(out.contains("4 unchanged"), "{out}");
+    let (code, _, err) = run(&["roster", "import", "/nonexistent/roster.csv"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot read"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -314,13 +314,16 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
+/// An entry with the id and status of the institution holding its licence number.
+type Joined = (RosterEntryRow, Option<(String, String)>);
+
 /// Entries with the id and status of the institution holding their licence number.
 fn entries_in(
     conn: &mut DbConnection,
     scope: &Scope,
     township: Option<&str>,
     after: Option<&str>,
-) -> Result<Vec<(RosterEntryRow, Option<(String, String)>)>, ApiError> {
+) -> Result<Vec<Joined>, ApiError> {
     let mut q = roster_entries::table
         .left_join(institutions::table.on(institutions::licence_no.eq(roster_entries::licence_no)))
         .select((
