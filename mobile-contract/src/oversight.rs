@@ -336,3 +336,57 @@ pub enum AlertStatus {
     Acknowledged,
     Resolved,
 }
+
+/// One entry of the watch list (重点监控名单).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WatchEntry {
+    /// Entry id.
+    pub id: String,
+    /// The rule that put it there: `storage_breach` or `failed_inspection`.
+    pub rule: String,
+    /// The institution.
+    pub institution_id: String,
+    /// Its township.
+    pub township: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Who must put it right (the institution's responsible contact).
+    pub owner: String,
+    /// By when.
+    pub deadline: DateTime<Utc>,
+    /// `open`, `escalated` (past its deadline; the bureau was told), or `struck_off`.
+    pub status: String,
+    /// When it was put on the list.
+    pub opened_at: DateTime<Utc>,
+    /// When it passed its deadline and was escalated.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// When it was struck off (销号).
+    pub struck_off_at: Option<DateTime<Utc>>,
+    /// Who struck it off.
+    pub struck_off_by: Option<String>,
+    /// The evidence it was struck off with.
+    pub evidence: Option<String>,
+    /// The passed re-inspection given as evidence, if any.
+    pub evidence_inspection_id: Option<String>,
+}
+
+/// `GET /api/v1/watch-list`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WatchPage {
+    /// Entries, newest first.
+    pub items: Vec<WatchEntry>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/watch-list/{id}/strike-off`: 销号 with evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrikeOffRequest {
+    /// What was done and what shows it, 1 to 2000 characters.
+    pub evidence: String,
+    /// A passed re-inspection of the institution after the entry opened. Without it, a
+    /// storage breach may be struck off only once the condition has been cleared for 7 days.
+    #[serde(default)]
+    pub inspection_id: Option<String>,
+}

@@ -546,3 +546,154 @@ fn roster_cli(backend: crate::common::Backend) {
     assert!(err.contains("cannot read"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+both!(the_watch_list_fills_from_conditions_and_empties_only_with_evidence);
+
+fn the_watch_list_fills_from_conditions_and_empties_only_with_evidence(app: &TestApp) {
+    let c = county(app);
+    bureau(app);
+    let north = app.org("health_bureau", "北山片", &["北山乡"]);
+    app.user("north1", Role::BureauStaff, Some(&north));
+    let box1 = new_container(app, &c.clinic_a, "infectious", "bag");
+    accepted(scan(
+        app,
+        &c.clinic_a,
+        &[ev(&box1, "seal", -37 * 60, Some(2.0))],
+    ));
+    // 49 hours after sealing: a storage breach, and the institution is on the list.
+    app.clock.advance(Duration::hours(12));
+    let tok = |l: &str| app.login(l).0;
+    let (b, n, clinic, driver) = (
+        tok("bureau1"),
+        tok("north1"),
+        tok("clinic1"),
+        tok("driver1"),
+    );
+    app.evaluate_alerts();
+    let list = |t: &str, q: &str| app.get(&format!("/api/v1/watch-list{q}"), Some(t));
+    let r = list(&b, "");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let e1 = r.body["items"][0].clone();
+    assert_eq!(
+        (
+            e1["rule"].as_str(),
+            e1["status"].as_str(),
+            e1["institution_id"].as_str(),
+            e1["owner"].as_str()
+        ),
+        (
+            Some("storage_breach"),
+            Some("open"),
+            Some(c.inst_a.as_str()),
+            Some("王医生")
+        ),
+        "{}",
+        r.text
+    );
+    assert!(
+        e1["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("storage breach"))
+    );
+    let e1 = e1["id"].as_str().expect("id").to_owned();
+    app.evaluate_alerts();
+    assert_eq!(
+        list(&b, "").body["items"].as_array().map(Vec::len),
+        Some(1),
+        "once per condition"
+    );
+    // Denials: a clinic, a dispatcher-less company role, another jurisdiction.
+    list(&clinic, "").problem(403);
+    list(&driver, "").problem(403);
+    assert_eq!(list(&n, "").body["items"], json!([]));
+    let strike = |t: &str, id: &str, body: Value| {
+        app.post(
+            &format!("/api/v1/watch-list/{id}/strike-off"),
+            Some(t),
+            &body,
+        )
+    };
+    strike(&n, &e1, json!({"evidence": "fixed"})).problem(404);
+    strike(&clinic, &e1, json!({"evidence": "fixed"})).problem(403);
+    // Words are not evidence while the breach is open.
+    strike(&b, &e1, json!({"evidence": "we will collect soon"})).invalid_field("evidence");
+
+    // A failed spot check puts it on again, with the rectification deadline.
+    let deadline = (app_now(app) + Duration::days(3)).to_rfc3339();
+    let failed = app.post(
+        "/api/v1/inspections",
+        Some(&b),
+        &json!({"institution_id": c.inst_a, "checklist": {"packaging": true, "labels": false,
+            "storage_time": false, "register": true, "signage": true}, "rectification_deadline": deadline}),
+    );
+    assert_eq!(failed.status, 201, "{}", failed.text);
+    app.evaluate_alerts();
+    let r = list(&b, "?status=open");
+    let e2 = r.body["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["rule"] == "failed_inspection"))
+        .expect("failed inspection listed")
+        .clone();
+    let e2 = e2["id"].as_str().expect("id").to_owned();
+    strike(
+        &b,
+        &e2,
+        json!({"evidence": "re-checked", "inspection_id": failed.str("id")}),
+    )
+    .invalid_field("inspection_id");
+    // The box is collected: the breach clears, but not for 7 days yet.
+    accepted(scan(
+        app,
+        &driver,
+        &[ev(&box1, "collect", 12 * 60, Some(2.0))],
+    ));
+    app.evaluate_alerts();
+    strike(&b, &e1, json!({"evidence": "collected"})).invalid_field("evidence");
+
+    // Four days on, the failed inspection's entry is past its deadline: escalated.
+    app.clock.advance(Duration::days(4));
+    let b = app.login("bureau1").0;
+    app.evaluate_alerts();
+    let r = list(&b, "?status=escalated");
+    assert_eq!(r.body["items"][0]["id"], e2.as_str(), "{}", r.text);
+    assert!(r.body["items"][0]["escalated_at"].is_string());
+    // A passed re-inspection strikes it off; only once.
+    let passed = app.post(
+        "/api/v1/inspections",
+        Some(&b),
+        &json!({"institution_id": c.inst_a, "checklist": {"packaging": true, "labels": true,
+            "storage_time": true, "register": true, "signage": true}}),
+    );
+    assert_eq!(passed.status, 201, "{}", passed.text);
+    let off = strike(
+        &b,
+        &e2,
+        json!({"evidence": "整改完成，复查合格", "inspection_id": passed.str("id")}),
+    );
+    assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(
+        (off.body["status"].as_str(), off.body["evidence"].as_str()),
+        (Some("struck_off"), Some("整改完成，复查合格"))
+    );
+    strike(
+        &b,
+        &e2,
+        json!({"evidence": "again", "inspection_id": passed.str("id")}),
+    )
+    .problem(409);
+    // Seven days after the breach cleared, its entry may go on the evidence of that.
+    app.clock.advance(Duration::days(3));
+    let b = app.login("bureau1").0;
+    let off = strike(&b, &e1, json!({"evidence": "no breach since 7 days"}));
+    assert_eq!(off.status, 200, "{}", off.text);
+    let csv = app.get("/api/v1/watch-list?format=csv", Some(&b));
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    assert_eq!(csv.text.lines().count(), 3, "{}", csv.text);
+    assert!(csv.text.contains("struck_off"), "{}", csv.text);
+    list(&b, "?status=whatever").invalid_field("status");
+}
+
+fn app_now(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    use yifei_api::clock::Clock;
+    app.clock.now()
+}

@@ -312,6 +312,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    watch_list (id) {
+        id -> Text,
+        condition_key -> Text,
+        rule -> Text,
+        institution_id -> Text,
+        township -> Text,
+        reason -> Text,
+        owner -> Text,
+        deadline -> Timestamp,
+        status -> Text,
+        opened_at -> Timestamp,
+        escalated_at -> Nullable<Timestamp>,
+        struck_off_at -> Nullable<Timestamp>,
+        struck_off_by -> Nullable<Text>,
+        evidence -> Nullable<Text>,
+        evidence_inspection_id -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -331,4 +351,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     alerts,
     inspections,
     roster_entries,
+    watch_list,
 );

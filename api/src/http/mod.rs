@@ -14,6 +14,7 @@ pub mod oversight;
 pub mod roster;
 pub mod runs;
 pub mod system;
+pub mod watchlist;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
@@ -155,6 +156,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(runs::manifest_csv)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
+                .service(web::resource("/watch-list").route(web::get().to(watchlist::list)))
+                .service(
+                    web::resource("/watch-list/{id}/strike-off")
+                        .route(web::post().to(watchlist::strike_off)),
+                )
                 .service(web::resource("/roster").route(web::get().to(roster::list)))
                 .service(web::resource("/roster/import").route(web::post().to(roster::import)))
                 .service(web::resource("/roster/townships").route(web::get().to(roster::townships)))

@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{accounts, auth, custody, institutions, oversight, roster, runs, system};
+use super::{accounts, auth, custody, institutions, oversight, roster, runs, system, watchlist};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,7 @@ use super::{accounts, auth, custody, institutions, oversight, roster, runs, syst
         oversight::put_epidemic, oversight::coverage, oversight::coverage_csv, oversight::cells, oversight::record,
         oversight::list_inspections,
         roster::import, roster::list, roster::townships, roster::invite,
+        watchlist::list, watchlist::strike_off,
     ),
     components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),
