@@ -55,8 +55,23 @@ enum Command {
         #[arg(long)]
         org: Option<String>,
     },
+    /// The bureau's roster of licensed institutions.
+    Roster {
+        #[command(subcommand)]
+        command: RosterCommand,
+    },
     /// Print the OpenAPI document of this build.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum RosterCommand {
+    /// Import a CSV (or JSON, by its .json extension) list of licensed institutions, county
+    /// wide; idempotent. Prints what was added, changed and could not be read.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,11 +267,54 @@ fn run(cli: Cli, config: Config) -> Result<(), ApiError> {
         }
         Command::User { command } => account_command(&config, command, now),
         Command::Plan { date, org } => plan(&config, date, org),
+        Command::Roster {
+            command: RosterCommand::Import { file },
+        } => roster_import(&config, &file),
         Command::Openapi => {
             print!("{}", crate::http::openapi::document_json());
             Ok(())
         }
     }
+}
+
+/// `yifei roster import FILE`: as the operator, for the whole county.
+fn roster_import(config: &Config, file: &std::path::Path) -> Result<(), ApiError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| ApiError::Config(format!("cannot read {}: {e}", file.display())))?;
+    let rows = if file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ApiError::invalid("file", format!("not JSON: {e}")))?;
+        crate::roster::from_json(&v)?
+    } else {
+        crate::roster::from_csv(&text)?
+    };
+    let db = Db::open(&config.database_url)?;
+    let mut conn = db.conn()?;
+    let r = crate::roster::store::import(
+        &mut conn,
+        &crate::institutions::Scope::All,
+        rows,
+        chrono::Utc::now(),
+    )?;
+    for e in &r.errors {
+        eprintln!(
+            "row {}: {}: {} ({})",
+            e.row, e.field, e.message, e.licence_no
+        );
+    }
+    println!(
+        "{} rows: {} added, {} changed, {} unchanged, {} matched to signed-up institutions, {} errors",
+        r.rows,
+        r.added.len(),
+        r.changed.len(),
+        r.unchanged,
+        r.matched.len(),
+        r.errors.len()
+    );
+    Ok(())
 }
 
 /// `yifei user deactivate|reactivate|password`.

@@ -100,6 +100,7 @@ pub fn load_if_empty(
                 .values(&row)
                 .execute(conn)?;
         }
+        let roster = demo_roster(conn, &county, joined)?;
         let mut lines = vec![
             format!(
                 "Loaded the demo county {} ({}): {} institutions ({} pending approval), {} organisations, {} vehicles.",
@@ -189,8 +190,65 @@ pub fn load_if_empty(
                 "Sealed {containers} containers at {institutions} institutions over the last two days, so tomorrow has due pickups."
             ),
         );
+        lines.insert(
+            3,
+            format!(
+                "Roster: {} licensed institutions; {} never signed up and {} dispose of their own waste (条例 Art.21), so the 纳入率 reads below 100 %.",
+                roster.0, roster.1, roster.2
+            ),
+        );
         Ok(Some(lines))
     })
+}
+
+/// Institutions on the demo bureau's roster that never signed up (and one self-disposal).
+const ROSTER_EXTRA: &str = include_str!("../../seed/data/roster_extra.csv");
+
+/// The bureau's roster: every demo institution by its licence, plus `ROSTER_EXTRA`. Returns
+/// (entries, not signed up, self-disposal).
+fn demo_roster(
+    conn: &mut DbConnection,
+    county: &yifei_seed::County,
+    joined: DateTime<Utc>,
+) -> Result<(usize, usize, usize), ApiError> {
+    let mut rows = crate::roster::from_csv(ROSTER_EXTRA)?;
+    let extra = rows.len();
+    let self_disposal = rows
+        .iter()
+        .filter(|r| {
+            r.fields
+                .get("self_disposal_basis")
+                .is_some_and(|b| !b.is_empty())
+        })
+        .count();
+    for (n, i) in county.institutions.iter().enumerate() {
+        let mut fields = std::collections::HashMap::new();
+        for (k, v) in [
+            ("licence_no", i.licence_no.clone()),
+            ("name", i.name.clone()),
+            ("kind", i.kind.clone()),
+            ("township", i.township.clone()),
+            ("village", i.village.clone()),
+            ("address", i.address.clone()),
+            ("lat", i.lat.to_string()),
+            ("lng", i.lng.to_string()),
+            ("beds", i.beds.to_string()),
+        ] {
+            fields.insert(k, v);
+        }
+        rows.push(crate::roster::Raw {
+            row: (extra + n) as u64 + 2,
+            fields,
+        });
+    }
+    let r = crate::roster::store::import_in_tx(conn, rows, joined)?;
+    if let Some(e) = r.errors.first() {
+        return Err(ApiError::Config(format!(
+            "demo roster row {}: {}: {}",
+            e.row, e.field, e.message
+        )));
+    }
+    Ok((r.added.len(), extra - self_disposal, self_disposal))
 }
 
 /// How long ago the demo county's organisations, institutions and accounts joined.

@@ -20,6 +20,7 @@ pub mod oversight;
 pub mod paper;
 pub mod pickups;
 pub mod roles;
+pub mod roster;
 pub mod runs;
 pub mod startup;
 pub mod state;

@@ -98,6 +98,10 @@ pub struct SignUpRequest {
     /// Opening hours (pickup windows); default 08:00-12:00 and 14:00-17:30.
     #[serde(default)]
     pub opening_hours: Option<Vec<crate::OpeningWindow>>,
+    /// The sign-up code of a bureau's invitation letter: links the institution to its
+    /// roster entry (the licence number must be the entry's). Single use.
+    #[serde(default)]
+    pub signup_code: Option<String>,
 }
 
 /// The answer to a sign-up: the institution, `pending`, and its account's login.

@@ -10,6 +10,7 @@ pub mod custody;
 pub mod institutions;
 pub mod oversight;
 pub mod problem;
+pub mod roster;
 pub mod runs;
 
 pub use auth::*;
@@ -17,6 +18,7 @@ pub use custody::*;
 pub use institutions::*;
 pub use oversight::*;
 pub use problem::*;
+pub use roster::*;
 pub use runs::*;
 
 use serde::{Deserialize, Serialize};

@@ -85,32 +85,64 @@ pub struct EpidemicMode {
     pub enabled: bool,
 }
 
-/// Figures of one group (all, a township, or an institution kind) over a period.
+/// Figures of one group (all, a township, or an institution kind) over a period. Every rate
+/// is `null` when its denominator is zero ("no data"), never 100 %; `definitions` of the
+/// report says what each rate divides by what and what it leaves out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CoverageRow {
     /// `total`, a township name, or an institution kind.
     pub group: String,
-    /// Registered institutions (active or suspended).
+    /// Signed-up institutions (active or suspended) that joined before the period ended.
     pub registered: i64,
+    /// On the bureau's roster of licensed institutions but not signed up (no active or
+    /// suspended institution with the roster entry's licence number), self-disposal left out.
+    #[serde(default)]
+    pub not_signed_up: i64,
+    /// On the roster and recorded as disposing of their own waste where the law allows it
+    /// (条例 Art.21, remote villages): reported here, outside the 纳入率's denominator.
+    #[serde(default)]
+    pub self_disposal: i64,
+    /// The 纳入率's denominator: `registered + not_signed_up`.
+    #[serde(default)]
+    pub institutions_expected: i64,
     /// Of those, collected at least once with no container left past its interval.
     pub collected_within_interval: i64,
-    /// 集中处置纳入率 by institutions.
+    /// 集中处置纳入率 by institutions: `collected_within_interval / institutions_expected`.
     pub entry_rate_institutions: Option<f64>,
-    /// kg sealed in the period.
+    /// kg sealed in the period (seal weights).
     pub kg_sealed: f64,
-    /// kg weighed in at the plant in the period.
+    /// kg weighed in at the plant in the period (plant weights, whenever sealed).
     pub kg_received: f64,
-    /// 集中处置纳入率 by weight: kg received / kg sealed.
+    /// Of `kg_sealed`, the seal weight of the containers received at the plant by the end
+    /// of the period.
+    #[serde(default)]
+    pub kg_sealed_received: f64,
+    /// 集中处置纳入率 by weight: `kg_sealed_received / kg_sealed` (at most 1).
     pub entry_rate_weight: Option<f64>,
-    /// kg disposed of in the period.
+    /// kg disposed of in the period (plant weight, else seal weight; whenever sealed).
     pub kg_disposed: f64,
-    /// 无害化处置率: kg disposed / kg received.
+    /// Of `kg_sealed`, the seal weight of the containers disposed of by the end of the period.
+    #[serde(default)]
+    pub kg_sealed_disposed: f64,
+    /// 无害化处置率: `kg_sealed_disposed / kg_sealed` (at most 1): waste that never reached
+    /// the plant lowers it.
     pub harmless_disposal_rate: Option<f64>,
+    /// Of `kg_received`, the kg disposed of by the end of the period.
+    #[serde(default)]
+    pub kg_received_disposed: f64,
+    /// The plant's disposal rate (处置厂处置率, its backlog): `kg_received_disposed /
+    /// kg_received`. Not the 无害化处置率: it cannot see waste that never arrived.
+    #[serde(default)]
+    pub plant_disposal_rate: Option<f64>,
     /// Containers collected in the period.
     pub containers_collected: i64,
+    /// Containers whose collection fell due in the period: collected in it, or still not
+    /// collected at its end although their 48 h limit passed inside it.
+    #[serde(default)]
+    pub containers_due: i64,
     /// Of those, collected within 48 h of sealing.
     pub collected_on_time: i64,
-    /// On-time collection rate.
+    /// On-time collection rate: `collected_on_time / containers_due`.
     pub on_time_rate: Option<f64>,
     /// Hours containers spent past the 48 h storage limit within the period.
     pub overdue_storage_hours: f64,
@@ -122,8 +154,25 @@ pub struct CoverageRow {
     pub inspections: i64,
     /// Of those, passed.
     pub inspections_passed: i64,
-    /// 规范化管理抽查合格率.
+    /// 规范化管理抽查合格率: `inspections_passed / inspections`.
     pub inspection_pass_rate: Option<f64>,
+}
+
+/// What one rate of the coverage report is: shown wherever the rate is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RateDefinition {
+    /// The field of `CoverageRow` that holds the rate, e.g. `harmless_disposal_rate`.
+    pub rate: String,
+    /// Its name in the regulator's words, e.g. `无害化处置率`.
+    pub name: String,
+    /// What is counted above the line.
+    pub numerator: String,
+    /// What it is divided by.
+    pub denominator: String,
+    /// What neither counts.
+    pub excluded: String,
+    /// When the rate is `null` ("no data").
+    pub no_data: String,
 }
 
 /// The figures behind a report for one institution (traceability).
@@ -145,8 +194,20 @@ pub struct InstitutionCoverage {
     pub kg_received: f64,
     /// kg disposed.
     pub kg_disposed: f64,
+    /// Of kg sealed, the seal weight received at the plant by the period's end.
+    #[serde(default)]
+    pub kg_sealed_received: f64,
+    /// Of kg sealed, the seal weight disposed of by the period's end.
+    #[serde(default)]
+    pub kg_sealed_disposed: f64,
+    /// Of kg received, the kg disposed of by the period's end.
+    #[serde(default)]
+    pub kg_received_disposed: f64,
     /// Containers collected.
     pub containers_collected: i64,
+    /// Containers whose collection fell due in the period.
+    #[serde(default)]
+    pub containers_due: i64,
     /// Collected within 48 h.
     pub collected_on_time: i64,
     /// Overdue storage hours.
@@ -182,6 +243,9 @@ pub struct CoverageReport {
     pub by_kind: Vec<CoverageRow>,
     /// Per institution: what every figure is made of.
     pub institutions: Vec<InstitutionCoverage>,
+    /// What each rate divides by what, and what it leaves out.
+    #[serde(default)]
+    pub definitions: Vec<RateDefinition>,
 }
 
 /// The inspection checklist: each item passed or not.
@@ -271,4 +335,58 @@ pub enum AlertStatus {
     Open,
     Acknowledged,
     Resolved,
+}
+
+/// One entry of the watch list (重点监控名单).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WatchEntry {
+    /// Entry id.
+    pub id: String,
+    /// The rule that put it there: `storage_breach` or `failed_inspection`.
+    pub rule: String,
+    /// The institution.
+    pub institution_id: String,
+    /// Its township.
+    pub township: String,
+    /// Why, in words.
+    pub reason: String,
+    /// Who must put it right (the institution's responsible contact).
+    pub owner: String,
+    /// By when.
+    pub deadline: DateTime<Utc>,
+    /// `open`, `escalated` (past its deadline; the bureau was told), or `struck_off`.
+    pub status: String,
+    /// When it was put on the list.
+    pub opened_at: DateTime<Utc>,
+    /// When it passed its deadline and was escalated.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// When it was struck off (销号).
+    pub struck_off_at: Option<DateTime<Utc>>,
+    /// Who struck it off.
+    pub struck_off_by: Option<String>,
+    /// The evidence it was struck off with.
+    pub evidence: Option<String>,
+    /// The passed re-inspection given as evidence, if any.
+    pub evidence_inspection_id: Option<String>,
+}
+
+/// `GET /api/v1/watch-list`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WatchPage {
+    /// Entries, newest first.
+    pub items: Vec<WatchEntry>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/watch-list/{id}/strike-off`: 销号 with evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrikeOffRequest {
+    /// What was done and what shows it, 1 to 2000 characters.
+    pub evidence: String,
+    /// A passed re-inspection of the institution after the entry opened. Without it, a
+    /// storage breach may be struck off only once the condition has been cleared for 7 days.
+    #[serde(default)]
+    pub inspection_id: Option<String>,
 }

@@ -23,3 +23,4 @@ mod oversight;
 mod plan_phases;
 mod roles;
 mod runs;
+mod supervision;

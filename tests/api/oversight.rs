@@ -235,8 +235,13 @@ fn coverage_figures_match_the_scans(app: &TestApp) {
         ),
         (Some(3.0), Some(1.9), Some(1.9))
     );
-    assert_eq!(t["entry_rate_weight"], 0.6333);
-    assert_eq!(t["harmless_disposal_rate"], 1.0);
+    // The period's 3 kg: 2 kg reached the plant and were disposed of, 1 kg still waits.
+    assert_eq!(t["entry_rate_weight"], 0.6667);
+    assert_eq!(t["harmless_disposal_rate"], 0.6667);
+    assert_eq!(
+        t["plant_disposal_rate"], 1.0,
+        "disposed / received has its own name"
+    );
     assert_eq!(
         (
             t["containers_collected"].as_i64(),
@@ -277,12 +282,20 @@ fn coverage_figures_match_the_scans(app: &TestApp) {
         "{}",
         csv.text
     );
-    assert_eq!(csv.text.lines().count(), 4, "{}", csv.text);
+    assert_eq!(csv.text.lines().count(), 5, "{}", csv.text);
     assert!(
         csv.text
             .lines()
             .nth(1)
-            .is_some_and(|l| l.starts_with("total,total,2,1,0.5000,3.000,1.900,")),
+            .is_some_and(|l| l.starts_with("definition,")),
+        "{}",
+        csv.text
+    );
+    assert!(
+        csv.text
+            .lines()
+            .nth(2)
+            .is_some_and(|l| l.starts_with("total,total,2,0,0,2,1,0.5000,3.000,1.900,2.000,")),
         "{}",
         csv.text
     );

@@ -289,6 +289,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roster_entries (id) {
+        id -> Text,
+        licence_no -> Text,
+        name -> Text,
+        kind -> Text,
+        township -> Text,
+        village -> Text,
+        address -> Text,
+        lat -> Nullable<Double>,
+        lng -> Nullable<Double>,
+        beds -> Integer,
+        disposal -> Text,
+        self_disposal_basis -> Nullable<Text>,
+        institution_id -> Nullable<Text>,
+        invite_code_hash -> Nullable<Text>,
+        invited_at -> Nullable<Timestamp>,
+        invited_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    watch_list (id) {
+        id -> Text,
+        condition_key -> Text,
+        rule -> Text,
+        institution_id -> Text,
+        township -> Text,
+        reason -> Text,
+        owner -> Text,
+        deadline -> Timestamp,
+        status -> Text,
+        opened_at -> Timestamp,
+        escalated_at -> Nullable<Timestamp>,
+        struck_off_at -> Nullable<Timestamp>,
+        struck_off_by -> Nullable<Text>,
+        evidence -> Nullable<Text>,
+        evidence_inspection_id -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -307,4 +350,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     manifests,
     alerts,
     inspections,
+    roster_entries,
+    watch_list,
 );

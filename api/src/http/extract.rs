@@ -439,3 +439,41 @@ mod tests {
         ));
     }
 }
+
+/// The body of an import: JSON (`application/json`) or CSV (`text/csv`, UTF-8).
+#[derive(Debug)]
+pub enum ImportBody {
+    Json(serde_json::Value),
+    Csv(String),
+}
+
+impl FromRequest for ImportBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let csv = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
+            if !csv && is_json(&req) != Some(true) {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the list as Content-Type: text/csv or application/json".into(),
+                ));
+            }
+            let body = read_body(req, payload).await?;
+            if csv {
+                let text = String::from_utf8(body.to_vec()).map_err(|_| {
+                    ApiError::invalid("body", "the CSV must be UTF-8 (save as \"CSV UTF-8\")")
+                })?;
+                Ok(ImportBody::Csv(text))
+            } else {
+                parse_json(&body).map(ImportBody::Json)
+            }
+        })
+    }
+}

@@ -13,8 +13,10 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod oversight;
+pub mod roster;
 pub mod runs;
 pub mod system;
+pub mod watchlist;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
@@ -190,6 +192,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(runs::manifest_pdf)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
+                .service(web::resource("/watch-list").route(web::get().to(watchlist::list)))
+                .service(
+                    web::resource("/watch-list/{id}/strike-off")
+                        .route(web::post().to(watchlist::strike_off)),
+                )
+                .service(web::resource("/roster").route(web::get().to(roster::list)))
+                .service(web::resource("/roster/import").route(web::post().to(roster::import)))
+                .service(web::resource("/roster/townships").route(web::get().to(roster::townships)))
+                .service(web::resource("/roster/{id}/invite").route(web::post().to(roster::invite)))
                 .service(web::resource("/alerts").route(web::get().to(oversight::list)))
                 .service(web::resource("/alerts/{id}/ack").route(web::post().to(oversight::ack)))
                 .service(

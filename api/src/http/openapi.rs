@@ -5,7 +5,9 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{accounts, auth, console, custody, institutions, oversight, runs, system};
+use super::{
+    accounts, auth, console, custody, institutions, oversight, roster, runs, system, watchlist,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +36,8 @@ use super::{accounts, auth, console, custody, institutions, oversight, runs, sys
         oversight::list, oversight::ack, oversight::resolve, oversight::get_epidemic,
         oversight::put_epidemic, oversight::coverage, oversight::coverage_csv, oversight::cells, oversight::record,
         oversight::list_inspections,
+        roster::import, roster::list, roster::townships, roster::invite,
+        watchlist::list, watchlist::strike_off,
     ),
     components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),
@@ -46,6 +50,7 @@ use super::{accounts, auth, console, custody, institutions, oversight, runs, sys
         (name = "custody", description = "Containers, labels, scans and their history"),
         (name = "runs", description = "Fleet, due pickups, plans, runs and transfer manifests"),
         (name = "oversight", description = "Alerts, epidemic mode, coverage reports, inspections"),
+        (name = "roster", description = "The bureau's roster of licensed institutions: the 纳入率's denominator, invitations"),
     )
 )]
 struct ApiDoc;

@@ -209,6 +209,13 @@ pub fn validate_sign_up(mut req: SignUpRequest) -> Result<ValidSignUp, ApiError>
     if let Some(why) = crate::auth::password::policy_violation(&req.account.password) {
         errors.push(fe("account.password", &why));
     }
+    if req
+        .signup_code
+        .as_deref()
+        .is_some_and(|c| crate::roster::normalise_code(c).is_none())
+    {
+        errors.push(fe("signup_code", "is not a valid sign-up code"));
+    }
     let hours = match &req.opening_hours {
         Some(w) => check_hours(w, "opening_hours", &mut errors),
         None => DEFAULT_OPENING_HOURS.to_owned(),
@@ -398,6 +405,7 @@ mod tests {
                 password: "long enough pw".into(),
             },
             opening_hours: None,
+            signup_code: None,
         }
     }
 

@@ -199,6 +199,12 @@ fn try_sign_up(
         diesel::insert_into(institutions::table)
             .values(&row)
             .execute(conn)?;
+        crate::roster::store::link_sign_up(
+            conn,
+            v.req.signup_code.as_deref(),
+            &row.licence_no,
+            &row.id,
+        )?;
         diesel::insert_into(users::table)
             .values(NewUser {
                 id: new_id(),

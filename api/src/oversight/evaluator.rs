@@ -60,6 +60,10 @@ impl Evaluator {
                 if e.opened + e.resolved > 0 {
                     tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
                 }
+                let (listed, escalated) = super::watchlist::evaluate(&mut conn, clock.now())?;
+                if listed + escalated > 0 {
+                    tracing::info!(listed, escalated, "watch list updated");
+                }
                 if periodic {
                     super::alerts::daily_digest(&mut conn, clock.now(), tz)?;
                 }

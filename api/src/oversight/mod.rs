@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod evaluator;
 pub mod inspections;
 pub mod reports;
+pub mod watchlist;
 
 use diesel::prelude::*;
 
