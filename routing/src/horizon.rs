@@ -361,7 +361,7 @@ fn day_problem(
         .collect();
     // Sub-matrix: the day's depots, then its stops.
     let mut locs: Vec<usize> = Vec::new();
-    let mut index = |l: usize, locs: &mut Vec<usize>| match locs.iter().position(|&x| x == l) {
+    let index = |l: usize, locs: &mut Vec<usize>| match locs.iter().position(|&x| x == l) {
         Some(i) => i,
         None => {
             locs.push(l);
@@ -650,6 +650,7 @@ fn improve(
     let n_days = p.days.len();
     for _ in 0..cfg.passes {
         let mut improved = false;
+        #[allow(clippy::needless_range_loop)] // `visits[h]` is reassigned inside
         for h in 0..p.stops.len() {
             let st = &p.stops[h];
             if visits[h].is_empty() {
@@ -701,11 +702,11 @@ fn improve(
                     s.routes = saved;
                     load = saved_load;
                 }
-                if let Some((_, cand)) = best {
-                    if apply(&mut s, &mut load, h, &current, &cand) {
-                        visits[h] = cand;
-                        improved = true;
-                    }
+                if let Some((_, cand)) = best
+                    && apply(&mut s, &mut load, h, &current, &cand)
+                {
+                    visits[h] = cand;
+                    improved = true;
                 }
             }
         }
