@@ -589,6 +589,9 @@ pub fn solve_horizon(
     Ok(if better { candidate } else { baseline })
 }
 
+/// Worth of serving a visit the base plan could not, in distance units.
+const UNSERVED_WEIGHT: f64 = 1e9;
+
 /// The day-moving local search over sketches of the base days' routes.
 fn improve(
     p: &HorizonProblem,
@@ -647,6 +650,25 @@ fn improve(
             })
             .sum()
     };
+    // Visits the base days could not serve: moving them elsewhere is worth far more than any
+    // distance (the final re-solve and the comparison with the base judge the result).
+    let unserved: std::collections::HashSet<(usize, usize)> = base_days
+        .iter()
+        .enumerate()
+        .flat_map(|(k, d)| {
+            d.solution
+                .unassigned
+                .iter()
+                .map(move |u| (d.stops[u.stop], k))
+        })
+        .collect();
+    let penalty = |h: usize, chain: &[usize]| -> f64 {
+        UNSERVED_WEIGHT
+            * chain
+                .iter()
+                .filter(|&&d| unserved.contains(&(h, d)))
+                .count() as f64
+    };
     let n_days = p.days.len();
     for _ in 0..cfg.passes {
         let mut improved = false;
@@ -694,7 +716,7 @@ fn improve(
                     let ok = apply(&mut s, &mut load, h, &current, &cand);
                     if ok {
                         let after = total(&s);
-                        let gain = before - after;
+                        let gain = before - after + penalty(h, &current) - penalty(h, &cand);
                         if gain > 1e-6 && best.as_ref().is_none_or(|b| gain > b.0) {
                             best = Some((gain, cand.clone()));
                         }

@@ -13,6 +13,7 @@ mod hardening_auth;
 mod hardening_custody;
 mod hardening_http;
 mod hardening_oversight;
+mod horizon;
 mod notify;
 mod oversight;
 mod plan_phases;

@@ -25,7 +25,7 @@ use super::{accounts, auth, custody, institutions, oversight, runs, system};
         custody::create, custody::create_batch, custody::list, custody::get,
         custody::label_svg, custody::audit, custody::nest, custody::scans,
         runs::create_vehicle, runs::list_vehicles, runs::update_vehicle,
-        runs::request_pickup, runs::list_requests, runs::due, runs::plan,
+        runs::request_pickup, runs::list_requests, runs::due, runs::plan, runs::get_plan,
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
         runs::insert, runs::run_manifests, runs::manifest, runs::run_manifests_csv,
         runs::manifest_csv,
