@@ -78,6 +78,9 @@ pub fn due_stops(
     Ok((due, insts))
 }
 
+/// The institutions' facts, the fleet's rules and the institutions' rows.
+pub type DueFacts = (Vec<Facts>, Rules, HashMap<String, InstitutionRow>);
+
 /// What the due rule reads for `day` (the institutions' clocks and waste, the fleet's
 /// rules), so that a horizon can ask it about later days too. `replanning`: only stops of
 /// started runs count as planned, since planning the day again replaces the others (without
@@ -88,7 +91,7 @@ pub fn due_facts(
     day: NaiveDate,
     schedule: &Schedule,
     replanning: bool,
-) -> Result<(Vec<Facts>, Rules, HashMap<String, InstitutionRow>), ApiError> {
+) -> Result<DueFacts, ApiError> {
     let rules = rules_for(conn, org, schedule)?;
     let plant = plant_of(conn, org)?;
     let day_s = day.to_string();
