@@ -450,6 +450,7 @@ fn plan(
         &caller,
         day,
         None,
+        1,
         now,
         &config.schedule(),
         config.solving(),

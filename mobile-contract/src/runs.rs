@@ -230,6 +230,11 @@ pub struct NewPlan {
     /// Vehicles to use (default: every active vehicle not already on a run that day).
     #[serde(default)]
     pub vehicle_ids: Option<Vec<String>>,
+    /// Days to plan, 1-7 (default 1: the day alone). With more, planning chooses the day of
+    /// each visit over the horizon; `date` becomes runs, later days are provisional.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 7)]
+    pub horizon_days: Option<i32>,
 }
 
 /// A planned stop of a run.
@@ -332,6 +337,71 @@ pub struct Plan {
     /// solved again). Empty when nothing changed.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Days planned (1-7).
+    #[serde(default = "one_day")]
+    pub horizon_days: i32,
+    /// Every day of the horizon: the first is the runs above, later ones provisional.
+    #[serde(default)]
+    pub days: Vec<PlanDay>,
+    /// The later plan that replaced this plan's provisional days (re-planned with new scans).
+    #[serde(default)]
+    pub superseded_by: Option<String>,
+}
+
+fn one_day() -> i32 {
+    1
+}
+
+/// One day of a plan's horizon.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanDay {
+    /// Local calendar day.
+    pub date: NaiveDate,
+    /// False for the first day (its runs are binding), true for later days: re-planned every
+    /// morning with the new scans.
+    pub provisional: bool,
+    /// Vehicles used.
+    pub vehicles: i32,
+    /// Planned distance, km.
+    pub distance_km: f64,
+    /// Routes of the day, one per vehicle.
+    pub routes: Vec<PlanRoute>,
+}
+
+/// A vehicle's route on a day of a plan.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanRoute {
+    /// The run (first day only).
+    #[serde(default)]
+    pub run_id: Option<String>,
+    /// Vehicle.
+    pub vehicle_id: String,
+    /// Its plate.
+    pub plate: String,
+    /// Planned distance, km.
+    pub distance_km: f64,
+    /// Stops in order.
+    pub stops: Vec<PlanStop>,
+}
+
+/// A stop of a plan's route.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanStop {
+    /// Position in the route, from 1.
+    pub seq: i32,
+    /// Institution visited.
+    pub institution_id: String,
+    /// Its name.
+    pub name: String,
+    /// Planned arrival.
+    pub eta: DateTime<Utc>,
+    /// Storage deadline of the waste known when planning.
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Expected waste, kg (later visits: predicted from the institution's sealing history).
+    pub expected_kg: f64,
+    /// Why it is visited that day.
+    pub reasons: Vec<String>,
 }
 
 /// Runs of a day.

@@ -7,12 +7,14 @@
 //! * [`solve`]: ruin-and-recreate (SISR) with simulated annealing plus a granular local search.
 //! * [`validate`]: an independent checker every solver test runs.
 //! * [`insert_stop`]: cheapest insertion of an urgent stop into a run in progress.
+//! * [`horizon`]: several days at once (which day each stop is visited), with its validator.
 //! * [`h3`]: H3 candidate neighbour lists and parent-cell clusters for geographic problems.
 //! * [`instances`]: Solomon/Homberger and CVRPLIB readers for benchmarks; [`generator`]: rural days.
 
 mod error;
 pub mod generator;
 pub mod h3;
+pub mod horizon;
 mod insert;
 pub mod instances;
 pub mod matrix;

@@ -4,8 +4,8 @@
 mod bad_input;
 mod cli;
 mod common;
-mod console;
 mod config_files;
+mod console;
 mod console_admin;
 mod console_dispatch;
 mod contract;
@@ -17,6 +17,7 @@ mod hardening_auth;
 mod hardening_custody;
 mod hardening_http;
 mod hardening_oversight;
+mod horizon;
 mod manifest_paper;
 mod notify;
 mod oversight;

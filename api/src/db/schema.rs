@@ -183,6 +183,34 @@ diesel::table! {
         created_by -> Text,
         unassigned -> Text,
         created_at -> Timestamp,
+        horizon_days -> Integer,
+        notes -> Text,
+        superseded_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    provisional_routes (id) {
+        id -> Text,
+        plan_id -> Text,
+        day -> Text,
+        vehicle_id -> Text,
+        distance_m -> Double,
+        duration_s -> Double,
+        load_g -> Integer,
+    }
+}
+
+diesel::table! {
+    provisional_stops (id) {
+        id -> Text,
+        route_id -> Text,
+        seq -> Integer,
+        institution_id -> Text,
+        eta -> Timestamp,
+        deadline -> Nullable<Timestamp>,
+        expected_g -> Integer,
+        reasons -> Text,
     }
 }
 
@@ -201,6 +229,7 @@ diesel::table! {
         duration_s -> Double,
         load_g -> Integer,
         created_at -> Timestamp,
+        fetched_at -> Nullable<Timestamp>,
     }
 }
 
@@ -245,6 +274,9 @@ diesel::table! {
 diesel::joinable!(run_stops -> runs (run_id));
 diesel::joinable!(run_stops -> institutions (institution_id));
 diesel::joinable!(runs -> vehicles (vehicle_id));
+diesel::joinable!(provisional_stops -> provisional_routes (route_id));
+diesel::joinable!(provisional_stops -> institutions (institution_id));
+diesel::joinable!(provisional_routes -> vehicles (vehicle_id));
 diesel::joinable!(manifests -> runs (run_id));
 
 diesel::table! {
@@ -344,6 +376,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     vehicles,
     pickup_requests,
     plans,
+    provisional_routes,
+    provisional_stops,
     runs,
     run_stops,
     positions,

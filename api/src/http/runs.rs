@@ -176,7 +176,11 @@ pub async fn plan(
     caller: Caller,
     body: ApiJson<NewPlan>,
 ) -> Result<HttpResponse, ApiError> {
-    let NewPlan { date, vehicle_ids } = body.0;
+    let NewPlan {
+        date,
+        vehicle_ids,
+        horizon_days,
+    } = body.0;
     crate::runs::check_day("date", date, today(&state), crate::runs::PLAN_DAYS)?;
     let (now, schedule, solving) = (
         state.clock.now(),
@@ -201,6 +205,7 @@ pub async fn plan(
                 &caller,
                 date,
                 vehicle_ids,
+                horizon_days.unwrap_or(1),
                 now,
                 &schedule,
                 solving,
@@ -209,6 +214,25 @@ pub async fn plan(
         })
         .await?;
     Ok(HttpResponse::Created().json(plan))
+}
+
+/// A stored plan: its first day's runs as they are now and every day of its horizon, later
+/// days provisional, with the plan that superseded them if any (the company's dispatchers).
+#[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "runs", operation_id = "get_plan",
+    params(("id" = String, Path, description = "Plan id")), security(("bearer" = [])),
+    responses((status = 200, description = "The plan", body = Plan)))]
+pub async fn get_plan(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Plan>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| crate::runs::plans::get(conn, &caller, &id))
+            .await?,
+    ))
 }
 
 /// The company's runs of a day (dispatcher, plant operator; admin: every company's).
@@ -220,10 +244,13 @@ pub async fn list_runs(
     caller: Caller,
     q: web::Query<DayQuery>,
 ) -> Result<web::Json<RunList>, ApiError> {
-    let day = day_or_today(&state, q.date, crate::runs::READ_DAYS)?;
+    let (day, now) = (
+        day_or_today(&state, q.date, crate::runs::READ_DAYS)?,
+        state.clock.now(),
+    );
     let items = state
         .db
-        .run(move |conn| store::list(conn, &caller, day, false))
+        .run(move |conn| store::list(conn, &caller, day, false, now))
         .await?;
     Ok(web::Json(RunList { items }))
 }
@@ -238,10 +265,13 @@ pub async fn my_runs(
     caller: Caller,
     q: web::Query<DayQuery>,
 ) -> Result<web::Json<RunList>, ApiError> {
-    let day = day_or_today(&state, q.date, crate::runs::READ_DAYS)?;
+    let (day, now) = (
+        day_or_today(&state, q.date, crate::runs::READ_DAYS)?,
+        state.clock.now(),
+    );
     let items = state
         .db
-        .run(move |conn| store::list(conn, &caller, day, true))
+        .run(move |conn| store::list(conn, &caller, day, true, now))
         .await?;
     Ok(web::Json(RunList { items }))
 }
@@ -261,12 +291,15 @@ pub async fn get_run(
         Role::PlantOperator,
         Role::Driver,
     ])?;
-    let id = id.into_inner();
+    let (id, now) = (id.into_inner(), state.clock.now());
     Ok(web::Json(
         state
             .db
             .run(move |conn| {
-                store::visible(conn, &caller, &id)?;
+                let run = store::visible(conn, &caller, &id)?;
+                if caller.role == Role::Driver && run.fetched_at.is_none() {
+                    store::mark_fetched(conn, std::slice::from_ref(&id), now)?;
+                }
                 store::detail_of(conn, &id)
             })
             .await?,

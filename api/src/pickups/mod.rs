@@ -29,6 +29,9 @@ pub const SKIPPED: &str = "skipped";
 pub const VIA_HUB: &str = "via_hub";
 /// The storage deadline passes before any run of the day can get there.
 pub const OVERDUE: &str = "overdue";
+/// Not due yet: a horizon plan visits it today because a run passes nearby (it would be due
+/// on a later day of the horizon).
+pub const HORIZON: &str = "horizon";
 
 /// How far ahead the next working day is looked for (a longer gap means no fleet at all).
 const LOOKAHEAD_DAYS: i64 = 31;
@@ -198,6 +201,23 @@ impl Rules {
             })
             .min_by(f64::total_cmp)?;
         Some(self.schedule.origin(day) + Duration::milliseconds((best * 1000.0).round() as i64))
+    }
+
+    /// After a visit on `days[k]`, the first later day of `days` on which the collection
+    /// interval (`interval_h`, capped) makes the stop due again by the due rule; `None` when
+    /// none is (or no visit is possible on `days[k]`). The visit is taken at the day's first
+    /// chance and lapses are compared with the next chance by time of day, so a 48 h interval
+    /// means a visit every other working day, as the day-by-day due rule gives.
+    pub fn due_again(
+        &self,
+        reach: &Reach,
+        interval_h: i32,
+        days: &[NaiveDate],
+        k: usize,
+    ) -> Option<usize> {
+        let visit = self.chance_on(reach, *days.get(k)?)?;
+        let lapses = visit + Duration::hours(i64::from(interval_h).min(self.interval_cap_h));
+        (k + 1..days.len()).find(|&j| self.next_chance(reach, days[j]).is_none_or(|n| lapses < n))
     }
 
     /// The next chance to collect after `day`: the first possible visit of the next working
@@ -538,6 +558,35 @@ mod tests {
     /// One vehicle 07:30-17:30, normal mode.
     fn rules() -> Rules {
         Rules::new(schedule(), vec![(7.5 * H, 17.5 * H)], false)
+    }
+
+    /// A 48 h interval comes round every other working day; a Sunday off (Sat-Mon) pulls the
+    /// next visit after Friday's forward to Saturday; 24 h means every working day.
+    #[test]
+    fn due_again_counts_the_interval_over_working_days() {
+        let reach = Reach {
+            travel_s: 1800.0,
+            windows: vec![TimeWindow {
+                start: 8.0 * H,
+                end: 17.5 * H,
+            }],
+            service_s: 300.0,
+        };
+        // 2026-03-02 is a Monday.
+        let days: Vec<NaiveDate> = (2..=8).map(date).collect();
+        let r = rules();
+        assert_eq!(r.due_again(&reach, 48, &days, 0), Some(2));
+        assert_eq!(r.due_again(&reach, 24, &days, 0), Some(1));
+        assert_eq!(
+            r.due_again(&reach, 48, &days, 5),
+            None,
+            "beyond the horizon"
+        );
+        let mut s = schedule();
+        s.work_days = WorkDays::parse("mon-sat").expect("days");
+        let r = Rules::new(s, vec![(7.5 * H, 17.5 * H)], false);
+        // Visited Friday 03-06: lapses Sunday; the next chance after Saturday is Monday.
+        assert_eq!(r.due_again(&reach, 48, &days, 4), Some(5));
     }
 
     /// 20 minutes from the plant, open 08:00-12:00 and 14:00-17:30.

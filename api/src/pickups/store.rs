@@ -73,6 +73,25 @@ pub fn due_stops(
     day: NaiveDate,
     schedule: &Schedule,
 ) -> Result<(Vec<Due>, HashMap<String, InstitutionRow>), ApiError> {
+    let (facts, rules, insts) = due_facts(conn, org, day, schedule, false)?;
+    let due = super::due(&facts, &rules, day);
+    Ok((due, insts))
+}
+
+/// The institutions' facts, the fleet's rules and the institutions' rows.
+pub type DueFacts = (Vec<Facts>, Rules, HashMap<String, InstitutionRow>);
+
+/// What the due rule reads for `day` (the institutions' clocks and waste, the fleet's
+/// rules), so that a horizon can ask it about later days too. `replanning`: only stops of
+/// started runs count as planned, since planning the day again replaces the others (without
+/// it a second plan of the day found nothing due and cancelled the first plan's runs).
+pub fn due_facts(
+    conn: &mut DbConnection,
+    org: Option<&str>,
+    day: NaiveDate,
+    schedule: &Schedule,
+    replanning: bool,
+) -> Result<DueFacts, ApiError> {
     let rules = rules_for(conn, org, schedule)?;
     let plant = plant_of(conn, org)?;
     let day_s = day.to_string();
@@ -106,12 +125,16 @@ pub fn due_stops(
             pickup_requests::containers,
         ))
         .load(conn)?;
-    let stops_today: Vec<(String, String)> = run_stops::table
+    let mut today = run_stops::table
         .inner_join(runs::table)
         .filter(runs::day.eq(&day_s))
         .filter(runs::status.ne("cancelled"))
         .select((run_stops::institution_id, run_stops::status))
-        .load(conn)?;
+        .into_boxed();
+    if replanning {
+        today = today.filter(runs::status.ne("planned"));
+    }
+    let stops_today: Vec<(String, String)> = today.load(conn)?;
     let planned: HashSet<&str> = stops_today
         .iter()
         .filter(|(_, s)| s == "pending")
@@ -186,8 +209,36 @@ pub fn due_stops(
             f
         })
         .collect();
-    let due = super::due(&facts, &rules, day);
-    Ok((due, insts.into_iter().map(|i| (i.id.clone(), i)).collect()))
+    Ok((
+        facts,
+        rules,
+        insts.into_iter().map(|i| (i.id.clone(), i)).collect(),
+    ))
+}
+
+/// Days of sealing history behind [`seal_rates`].
+pub const RATE_DAYS: i64 = 14;
+
+/// Grams and containers each institution sealed per day over the [`RATE_DAYS`] before `now`:
+/// the horizon's prediction of the waste a later visit collects.
+pub fn seal_rates(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<HashMap<String, (f64, f64)>, ApiError> {
+    let since = now - chrono::Duration::days(RATE_DAYS);
+    let rows: Vec<(String, Option<i32>)> = containers::table
+        .filter(containers::sealed_at.ge(since))
+        .filter(containers::sealed_at.le(now))
+        .filter(containers::parent_id.is_null())
+        .select((containers::institution_id, containers::seal_weight_g))
+        .load(conn)?;
+    let mut out: HashMap<String, (f64, f64)> = HashMap::new();
+    for (inst, g) in rows {
+        let e = out.entry(inst).or_default();
+        e.0 += f64::from(g.unwrap_or(0)) / RATE_DAYS as f64;
+        e.1 += 1.0 / RATE_DAYS as f64;
+    }
+    Ok(out)
 }
 
 /// The due list as the dispatcher sees it.

@@ -5,7 +5,9 @@
 //! problem (seconds from local midnight, metres) and the solution back into runs.
 
 pub mod fleet;
+pub mod horizon;
 pub mod planning;
+pub mod plans;
 pub mod store;
 
 use chrono::{Duration, NaiveDate};

@@ -12,7 +12,7 @@
 //!    changed) or new waste no longer fits its run, the day is solved once more from the new
 //!    facts. The plan's `notes` say which was done.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -23,14 +23,15 @@ use yifei_routing::{
 };
 
 use super::fleet::VehicleRow;
+use super::horizon::HorizonPlan;
 use super::store::{RunRow, Solving, StopRow, company_site, detail_of};
 use super::{COST_PER_M, COST_PER_S, VEHICLE_DAY_COST, seconds, service_seconds, windows};
 use crate::auth::Caller;
-use crate::db::schema::{plans, run_stops, runs, vehicles};
+use crate::db::schema::{plans, run_stops, runs, users, vehicles};
 use crate::db::{Db, DbConnection, new_id, write_tx};
 use crate::error::ApiError;
 use crate::institutions::store::InstitutionRow;
-use crate::pickups::store::{day_bounds, due_stops};
+use crate::pickups::store::{day_bounds, due_facts};
 use crate::pickups::{Due, Schedule};
 
 /// Where a plan is, for `yifei plan`'s progress lines and for tests that act while the
@@ -78,13 +79,7 @@ pub fn problem_of(
         .location(RLatLng::new(plant.0, plant.1).map_err(err)?)
         .map_err(err)?;
     for v in vehicles {
-        b.vehicle(Vehicle {
-            capacity_units: f64::from(v.capacity_units),
-            shift_start: seconds(&v.shift_start).unwrap_or(7.5 * 3600.0),
-            shift_end: seconds(&v.shift_end).unwrap_or(17.5 * 3600.0),
-            fixed_cost: VEHICLE_DAY_COST,
-            ..Vehicle::new(v.id.clone(), f64::from(v.capacity_kg), depot)
-        });
+        b.vehicle(vehicle_of(v, depot));
     }
     for s in stops {
         let loc = b
@@ -103,12 +98,25 @@ pub fn problem_of(
     b.build(travel).map_err(err)
 }
 
+/// A vehicle as routing sees it, leaving from and returning to `depot`.
+pub fn vehicle_of(v: &VehicleRow, depot: usize) -> Vehicle {
+    Vehicle {
+        capacity_units: f64::from(v.capacity_units),
+        shift_start: seconds(&v.shift_start).unwrap_or(7.5 * 3600.0),
+        shift_end: seconds(&v.shift_end).unwrap_or(17.5 * 3600.0),
+        fixed_cost: VEHICLE_DAY_COST,
+        ..Vehicle::new(v.id.clone(), f64::from(v.capacity_kg), depot)
+    }
+}
+
 /// What planning reads, and reads again before it writes.
 #[derive(Debug, Clone)]
 pub struct Facts {
     plant: (f64, f64),
     /// Planned (not started) runs of the day: the plan replaces them.
     replaced: Vec<String>,
+    /// Started runs of the day: kept, their pending stops left out of the plan.
+    started: Vec<RunRow>,
     /// Vehicles the plan may use.
     fleet: Vec<VehicleRow>,
     /// Due stops that have an institution row, tightest first.
@@ -159,6 +167,7 @@ fn read_facts(
     day: NaiveDate,
     vehicle_ids: Option<&[String]>,
     schedule: &Schedule,
+    pulled: &BTreeMap<String, NaiveDate>,
 ) -> Result<Facts, ApiError> {
     let (_, plant_lat, plant_lng) = company_site(conn, org)?;
     let existing: Vec<RunRow> = runs::table
@@ -168,14 +177,19 @@ fn read_facts(
         .select(RunRow::as_select())
         .load(conn)?;
     let mut replaced = Vec::new();
+    let mut started = Vec::new();
     let mut busy: HashSet<String> = HashSet::new();
     for r in existing {
         if r.status == "planned" {
             replaced.push(r.id);
         } else {
-            busy.insert(r.vehicle_id);
+            busy.insert(r.vehicle_id.clone());
+            if r.status == "in_progress" {
+                started.push(r);
+            }
         }
     }
+    started.sort_by(|a, b| a.id.cmp(&b.id));
     replaced.sort();
     let mut fleet: Vec<VehicleRow> = vehicles::table
         .filter(vehicles::org_id.eq(org))
@@ -195,11 +209,17 @@ fn read_facts(
         fleet.retain(|v| ids.contains(&v.id));
     }
     fleet.retain(|v| !busy.contains(&v.id));
-    let (mut due, insts) = due_stops(conn, Some(org), day, schedule)?;
+    let (raw, rules, insts) = due_facts(conn, Some(org), day, schedule, true)?;
+    let mut due = crate::pickups::due(&raw, &rules, day);
+    // Stops a horizon visits today before they are due (and are not due today anyway).
+    let mut early = pulled.clone();
+    early.retain(|s, _| !due.iter().any(|d| &d.stop == s));
+    due.extend(super::horizon::pulled_due(&raw, &rules, day, &early));
     due.retain(|d| insts.contains_key(&d.stop));
     Ok(Facts {
         plant: (plant_lat, plant_lng),
         replaced,
+        started,
         fleet,
         due,
         insts,
@@ -434,6 +454,12 @@ enum Written {
     Again(Facts, String),
 }
 
+/// The horizon part of a plan: how many days, and what `horizon::solve` decided.
+struct Horizon {
+    days: i32,
+    plan: HorizonPlan,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write(
     conn: &mut DbConnection,
@@ -446,11 +472,12 @@ fn write(
     old: &Facts,
     solved: &Solved,
     mut notes: Vec<String>,
+    horizon: &Horizon,
 ) -> Result<Written, ApiError> {
     let (origin, _) = day_bounds(day, schedule.tz);
     let day_s = day.to_string();
     write_tx(conn, |conn| {
-        let fresh = read_facts(conn, org, day, vehicle_ids, schedule)?;
+        let fresh = read_facts(conn, org, day, vehicle_ids, schedule, &horizon.plan.pulled)?;
         let (runs_out, unassigned) = match recheck(old, solved, &fresh, origin, day, schedule)? {
             Verdict::Resolve(why) => return Ok(Written::Again(fresh, why)),
             Verdict::Apply {
@@ -462,6 +489,8 @@ fn write(
                 (runs, unassigned)
             }
         };
+        notes.extend(horizon.plan.notes.iter().cloned());
+        notes.extend(tell_drivers(conn, &fresh, now)?);
         // Runs of the day that have not started are replaced; started ones stay.
         for id in &fresh.replaced {
             diesel::update(runs::table.find(id).filter(runs::status.eq("planned")))
@@ -478,6 +507,8 @@ fn write(
                 plans::unassigned
                     .eq(serde_json::to_string(&unassigned).unwrap_or_else(|_| "[]".into())),
                 plans::created_at.eq(now.naive_utc()),
+                plans::horizon_days.eq(horizon.days),
+                plans::notes.eq(serde_json::to_string(&notes).unwrap_or_else(|_| "[]".into())),
             ))
             .execute(conn)?;
         let at = |s: f64| origin + Duration::milliseconds((s * 1000.0).round() as i64);
@@ -502,6 +533,7 @@ fn write(
                 duration_s: r.duration_s,
                 load_g: (r.load_kg * 1000.0).round() as i32,
                 created_at: now.naive_utc(),
+                fetched_at: None,
             };
             diesel::insert_into(runs::table)
                 .values(&run)
@@ -527,46 +559,145 @@ fn write(
             }
             run_ids.push(run.id);
         }
+        super::plans::write_provisional(conn, &plan_id, &horizon.plan.later)?;
+        super::plans::supersede(conn, org, &plan_id, day)?;
         tracing::info!(day = %day_s, runs = run_ids.len(), unassigned = unassigned.len(),
-            notes = notes.len(), "planned");
-        let mut out = Vec::new();
-        for id in run_ids {
-            out.push(detail_of(conn, &id)?);
-        }
-        Ok(Written::Plan(Plan {
-            id: plan_id,
-            date: day,
-            runs: out,
-            unassigned,
-            notes,
-        }))
+            notes = notes.len(), horizon = horizon.days, "planned");
+        super::plans::view(conn, &plan_id).map(Written::Plan)
     })
+}
+
+/// Re-planning never replaces a run behind its driver's back: a started run is kept (its
+/// stops are not in the new plan), and a driver who already fetched a run that is replaced
+/// gets an email through the outbox. The notes say both.
+fn tell_drivers(
+    conn: &mut DbConnection,
+    fresh: &Facts,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, ApiError> {
+    let mut notes = Vec::new();
+    for r in &fresh.started {
+        let plate: String = vehicles::table
+            .find(&r.vehicle_id)
+            .select(vehicles::plate)
+            .first(conn)?;
+        let pending: i64 = run_stops::table
+            .filter(run_stops::run_id.eq(&r.id))
+            .filter(run_stops::status.eq("pending"))
+            .count()
+            .get_result(conn)?;
+        notes.push(format!(
+            "the run of {plate} has started: kept as it is; its {pending} remaining stop{} are \
+             not in this plan",
+            if pending == 1 { "" } else { "s" }
+        ));
+    }
+    let fetched: Vec<(String, String, Option<String>, Option<String>)> = runs::table
+        .inner_join(vehicles::table)
+        .left_join(users::table.on(runs::driver_id.eq(users::id.nullable())))
+        .filter(runs::id.eq_any(&fresh.replaced))
+        .filter(runs::fetched_at.is_not_null())
+        .order(runs::id.asc())
+        .select((
+            runs::id,
+            vehicles::plate,
+            runs::driver_id,
+            users::email.nullable(),
+        ))
+        .load(conn)?;
+    for (run_id, plate, driver, email) in fetched {
+        let email = email.filter(|e| !e.trim().is_empty());
+        match (&driver, &email) {
+            (Some(_), Some(to)) => {
+                crate::notify::enqueue(
+                    conn,
+                    to,
+                    &format!("Yifei: your run of {plate} was re-planned"),
+                    &format!(
+                        "The run {run_id} of {plate} you downloaded was replaced by a new plan \
+                         of the day. Fetch your runs again before you set out \
+                         (GET /api/v1/me/runs); the old run is cancelled and collect scans \
+                         naming it are refused."
+                    ),
+                    Some(&format!("run-replaced:{run_id}")),
+                    now.naive_utc(),
+                )?;
+                notes.push(format!(
+                    "the run of {plate} was already fetched by its driver: replaced, and the \
+                     driver is told by email to fetch the new one"
+                ));
+            }
+            _ => notes.push(format!(
+                "the run of {plate} was already fetched by its driver: replaced; the driver has \
+                 no email address, tell them to fetch the new run"
+            )),
+        }
+    }
+    Ok(notes)
 }
 
 /// Plans `day` for the dispatcher's company: the due stops become a routing problem, the
 /// solver's routes become runs, and every due stop is on a run or reported unassigned.
 /// Planning a day again replaces its runs that have not started. No connection is held
 /// while the solver thinks (see the module's comment); `progress` hears each phase.
+///
+/// With `horizon_days` > 1 the days of the horizon are chosen first (`horizon::solve`): stops
+/// it visits on the first day although due later join the day's due stops; later days are
+/// stored as provisional routes and superseded by the next plan that covers them.
 #[allow(clippy::too_many_arguments)]
 pub fn plan(
     db: &Db,
     caller: &Caller,
     day: NaiveDate,
     vehicle_ids: Option<Vec<String>>,
+    horizon_days: i32,
     now: DateTime<Utc>,
     schedule: &Schedule,
     solving: Solving,
     progress: &(dyn Fn(Phase) + Sync),
 ) -> Result<Plan, ApiError> {
     caller.require(&[Role::Dispatcher])?;
+    if !(1..=super::horizon::MAX_DAYS).contains(&horizon_days) {
+        return Err(ApiError::invalid(
+            "horizon_days",
+            format!("must be 1 to {}", super::horizon::MAX_DAYS),
+        ));
+    }
     let org = caller.tenant_id()?.to_owned();
     let ids = vehicle_ids.as_deref();
     let (origin, _) = day_bounds(day, schedule.tz);
     progress(Phase::Reading);
-    let mut facts = {
+    let (mut facts, hf) = {
         let mut conn = db.conn()?;
-        read_facts(&mut conn, &org, day, ids, schedule)?
+        let facts = read_facts(&mut conn, &org, day, ids, schedule, &BTreeMap::new())?;
+        let hf = if horizon_days > 1 {
+            Some(super::horizon::read(
+                &mut conn,
+                &org,
+                day,
+                horizon_days,
+                ids,
+                schedule,
+                now.naive_utc(),
+            )?)
+        } else {
+            None
+        };
+        (facts, hf)
     };
+    let mut horizon = Horizon {
+        days: horizon_days,
+        plan: HorizonPlan::default(),
+    };
+    if let Some(hf) = &hf {
+        progress(Phase::Solving {
+            stops: facts.due.len(),
+            vehicles: facts.fleet.len(),
+        });
+        horizon.plan = super::horizon::solve(hf, facts.plant, &facts.fleet, &facts.due, solving)?;
+        facts.due.extend(hf.pulled_due(&horizon.plan.pulled));
+        facts.due.retain(|d| facts.insts.contains_key(&d.stop));
+    }
     let mut notes = Vec::new();
     for attempt in 0..2 {
         progress(Phase::Solving {
@@ -593,6 +724,7 @@ pub fn plan(
             &facts,
             &solved,
             notes.clone(),
+            &horizon,
         )?;
         drop(conn);
         match written {
@@ -892,6 +1024,7 @@ mod tests {
         Facts {
             plant: (36.30, 117.40),
             replaced: Vec::new(),
+            started: Vec::new(),
             fleet: vec![VehicleRow {
                 id: "v1".into(),
                 org_id: "o".into(),

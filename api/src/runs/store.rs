@@ -33,6 +33,8 @@ pub struct RunRow {
     pub duration_s: f64,
     pub load_g: i32,
     pub created_at: NaiveDateTime,
+    /// When the run's driver first fetched it (`GET /me/runs`, `GET /runs/{id}`).
+    pub fetched_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -197,6 +199,7 @@ pub fn list(
     caller: &Caller,
     day: NaiveDate,
     mine: bool,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Run>, ApiError> {
     let mut q = runs::table
         .filter(runs::day.eq(day.to_string()))
@@ -213,7 +216,37 @@ pub fn list(
         }
     }
     let ids: Vec<String> = q.order(runs::id.asc()).load(conn)?;
+    if mine {
+        mark_fetched(conn, &ids, now)?;
+    }
     ids.iter().map(|id| detail_of(conn, id)).collect()
+}
+
+/// Remembers that the driver has these runs on the phone, so that re-planning tells them
+/// when one is replaced. One short write, and only for runs never fetched before.
+pub fn mark_fetched(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let fresh: i64 = runs::table
+        .filter(runs::id.eq_any(ids))
+        .filter(runs::fetched_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if fresh > 0 {
+        write_tx(conn, |conn| {
+            diesel::update(
+                runs::table
+                    .filter(runs::id.eq_any(ids))
+                    .filter(runs::fetched_at.is_null()),
+            )
+            .set(runs::fetched_at.eq(now.naive_utc()))
+            .execute(conn)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 pub(crate) fn refresh_status(conn: &mut DbConnection, run_id: &str) -> Result<(), ApiError> {
