@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod console;
+mod console_clinic;
 mod contract;
 mod crash;
 mod custody;

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod codes;
 pub mod fold;
 pub mod ingest;
+pub mod intake;
 pub mod label;
 pub mod rules;
 pub mod store;

@@ -5,7 +5,7 @@ use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
-use super::{accounts, auth, console, custody, institutions, oversight, runs, system};
+use super::{accounts, auth, console, custody, desks, institutions, oversight, runs, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use super::{accounts, auth, console, custody, institutions, oversight, runs, sys
         institutions::approve, institutions::reject, institutions::suspend,
         custody::create, custody::create_batch, custody::list, custody::get,
         custody::label_svg, custody::audit, custody::nest, custody::scans,
+        desks::storage_clocks, desks::plant_intake,
         runs::create_vehicle, runs::list_vehicles, runs::update_vehicle,
         runs::request_pickup, runs::list_requests, runs::due, runs::plan,
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
