@@ -152,6 +152,13 @@ test('a clinic seals a container, sees its deadline and requests a pickup', asyn
   assert.ok((await apiGet(server.base, dispatch, '/pickup-requests')).some((r) => r.note === '门诊后门'));
   await page.locator('td', { hasText: '门诊后门' }).waitFor();
   await screenshot(page, 'clinic-waiting');
+  // In English, every string of the page has its translation (a missing key shows itself).
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.locator('main h1').filter({ hasText: /[A-Za-z]/ }).waitFor();
+  const text = await page.locator('main').innerText();
+  assert.doesNotMatch(text, /\b(clinic|labels|hub|plant|w|col|req|mf|m|r)\.[a-z_.]+\b/, text);
+  assert.doesNotMatch(text, /(待收运|申请收运|处置厂大门|今日入厂|封口称重)/, 'no Chinese page text left');
+  await page.getByRole('button', { name: '中文' }).click();
 
   await page.goto(`${server.base}/#/clinic/history`);
   await page.getByRole('heading', { name: '历史记录' }).waitFor();

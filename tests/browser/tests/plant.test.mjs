@@ -106,6 +106,13 @@ test('the plant receives, rejects and disposes by typed codes, each event stored
   await page.getByLabel('磅秤重量（kg）').fill('');
   await code.focus();
   await screenshot(page, 'plant-gate');
+  // In English, every string of the page has its translation (a missing key shows itself).
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.locator('main h1').filter({ hasText: /[A-Za-z]/ }).waitFor();
+  const text = await page.locator('main').innerText();
+  assert.doesNotMatch(text, /\b(clinic|labels|hub|plant|w|col|req|mf|m|r)\.[a-z_.]+\b/, text);
+  assert.doesNotMatch(text, /(待收运|申请收运|处置厂大门|今日入厂|封口称重)/, 'no Chinese page text left');
+  await page.getByRole('button', { name: '中文' }).click();
   assert.deepEqual(page.offsite, []);
   assert.deepEqual(page.errors, []);
   await page.context().close();
