@@ -47,7 +47,8 @@ pub fn totals(lines: &[IntakeLine]) -> (i32, f64, i32) {
             _ => {}
         }
     }
-    let kg_sum: f64 = received.values().sum();
+    // Folded from +0.0: an empty f64 sum is -0.0, which would print as "-0 kg".
+    let kg_sum = received.values().fold(0.0_f64, |a, b| a + b);
     (
         i32::try_from(received.len()).unwrap_or(i32::MAX),
         (kg_sum * 1000.0).round() / 1000.0,
@@ -154,5 +155,6 @@ mod tests {
         ];
         assert_eq!(totals(&lines), (2, 3.75, 1));
         assert_eq!(totals(&[]), (0, 0.0, 0));
+        assert!(totals(&[]).1.is_sign_positive(), "no -0 kg on an empty day");
     }
 }
