@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod custody;
+pub mod desks;
 pub mod institutions;
 pub mod oversight;
 pub mod problem;
@@ -15,6 +16,7 @@ pub mod runs;
 
 pub use auth::*;
 pub use custody::*;
+pub use desks::*;
 pub use institutions::*;
 pub use oversight::*;
 pub use problem::*;

@@ -7,6 +7,7 @@ mod common;
 mod config_files;
 mod console;
 mod console_admin;
+mod console_clinic;
 mod console_dispatch;
 mod contract;
 mod crash;

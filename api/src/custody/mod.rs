@@ -10,6 +10,7 @@ pub mod codes;
 pub mod disposal;
 pub mod fold;
 pub mod ingest;
+pub mod intake;
 pub mod label;
 pub mod label_pdf;
 pub mod rules;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caller;
 pub mod console;
 pub mod custody;
+pub mod desks;
 pub mod extract;
 pub mod hygiene;
 pub mod institutions;
@@ -149,6 +150,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(custody::nest)),
                 )
                 .service(web::resource("/scans").route(web::post().to(custody::scans)))
+                .service(
+                    web::resource("/storage-clocks").route(web::get().to(desks::storage_clocks)),
+                )
+                .service(web::resource("/plant/intake").route(web::get().to(desks::plant_intake)))
                 .service(
                     web::resource("/vehicles")
                         .route(web::get().to(runs::list_vehicles))

@@ -11,6 +11,7 @@
 //! D+1, must be collected on D. Institutions that deliver to a township hub (小箱进大箱) are
 //! served by the hub's stop: their deadlines and waste move to the hub, whose chances count.
 
+pub mod clocks;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
