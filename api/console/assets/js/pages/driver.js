@@ -20,13 +20,13 @@ addStrings({
     'driver.noruns': '这一天没有分配给您的任务。',
     'driver.run': '{plate} · {n} 站', 'driver.run.meta': '出发 {start} · 返回 {end} · {km} km · 计划 {load}',
     'driver.depot': '处置厂',
-    'run.planned': '已计划', 'run.in_progress': '进行中', 'run.done': '已完成', 'run.cancelled': '已取消',
-    'stop.pending': '待收运', 'stop.completed': '已收运', 'stop.skipped': '已跳过', 'stop.scanned': '已扫描（待上传）', 'stop.skipQueued': '已跳过（待上传）',
-    'stop.eta': '预计 {t}', 'stop.deadline': '最迟 {t}', 'stop.expected': '预计 {n} 件 · {kg}',
-    'stop.call': '拨打 {phone}', 'stop.map': '地图导航', 'stop.coords': '坐标 {lat}, {lng}',
-    'stop.containers': '待收容器', 'stop.nocontainers': '取数据时此站没有已封装的容器（新到的容器照常扫描）。',
-    'reason.storage_deadline': '贮存时限', 'reason.interval_lapses': '收运间隔', 'reason.requested': '机构申请', 'reason.via_hub': '经收集点',
-    'reason.skipped': '曾跳过', 'reason.urgent': '紧急',
+    'drv.run.planned': '已计划', 'drv.run.in_progress': '进行中', 'drv.run.done': '已完成', 'drv.run.cancelled': '已取消',
+    'drv.stop.pending': '待收运', 'drv.stop.completed': '已收运', 'drv.stop.skipped': '已跳过', 'drv.stop.scanned': '已扫描（待上传）', 'drv.stop.skipQueued': '已跳过（待上传）',
+    'drv.stop.eta': '预计 {t}', 'drv.stop.deadline': '最迟 {t}', 'drv.stop.expected': '预计 {n} 件 · {kg}',
+    'drv.stop.call': '拨打 {phone}', 'drv.stop.map': '地图导航', 'drv.stop.coords': '坐标 {lat}, {lng}',
+    'drv.stop.containers': '待收容器', 'drv.stop.nocontainers': '取数据时此站没有已封装的容器（新到的容器照常扫描）。',
+    'drv.reason.storage_deadline': '贮存时限', 'drv.reason.interval_lapses': '收运间隔', 'drv.reason.requested': '机构申请', 'drv.reason.via_hub': '经收集点',
+    'drv.reason.skipped': '曾跳过', 'drv.reason.urgent': '紧急',
     'scan.weight': '重量（kg）', 'scan.code': '容器编码', 'scan.code.hint': '扫码枪扫描或手动输入，回车记录',
     'scan.record': '记录', 'scan.camera': '相机扫码', 'scan.camera.title': '对准标签上的二维码', 'scan.camera.fail': '无法打开相机：{e}',
     'scan.ok': '已记录 {code}，{kg}', 'scan.malformed': '不是医废标签编码', 'scan.mistyped': '编码有误（校验位不符），请重新输入',
@@ -58,13 +58,13 @@ addStrings({
     'driver.noruns': 'No run assigned to you on this day.',
     'driver.run': '{plate} · {n} stops', 'driver.run.meta': 'Leaves {start} · back {end} · {km} km · planned {load}',
     'driver.depot': 'Plant',
-    'run.planned': 'Planned', 'run.in_progress': 'Under way', 'run.done': 'Done', 'run.cancelled': 'Cancelled',
-    'stop.pending': 'To collect', 'stop.completed': 'Collected', 'stop.skipped': 'Skipped', 'stop.scanned': 'Scanned (to upload)', 'stop.skipQueued': 'Skipped (to upload)',
-    'stop.eta': 'ETA {t}', 'stop.deadline': 'by {t}', 'stop.expected': 'expected {n} items · {kg}',
-    'stop.call': 'Call {phone}', 'stop.map': 'Map', 'stop.coords': 'Coordinates {lat}, {lng}',
-    'stop.containers': 'Containers waiting', 'stop.nocontainers': 'No sealed container here when the run was read (new ones scan as usual).',
-    'reason.storage_deadline': 'Storage deadline', 'reason.interval_lapses': 'Interval', 'reason.requested': 'Requested', 'reason.via_hub': 'Via hub',
-    'reason.skipped': 'Skipped before', 'reason.urgent': 'Urgent',
+    'drv.run.planned': 'Planned', 'drv.run.in_progress': 'Under way', 'drv.run.done': 'Done', 'drv.run.cancelled': 'Cancelled',
+    'drv.stop.pending': 'To collect', 'drv.stop.completed': 'Collected', 'drv.stop.skipped': 'Skipped', 'drv.stop.scanned': 'Scanned (to upload)', 'drv.stop.skipQueued': 'Skipped (to upload)',
+    'drv.stop.eta': 'ETA {t}', 'drv.stop.deadline': 'by {t}', 'drv.stop.expected': 'expected {n} items · {kg}',
+    'drv.stop.call': 'Call {phone}', 'drv.stop.map': 'Map', 'drv.stop.coords': 'Coordinates {lat}, {lng}',
+    'drv.stop.containers': 'Containers waiting', 'drv.stop.nocontainers': 'No sealed container here when the run was read (new ones scan as usual).',
+    'drv.reason.storage_deadline': 'Storage deadline', 'drv.reason.interval_lapses': 'Interval', 'drv.reason.requested': 'Requested', 'drv.reason.via_hub': 'Via hub',
+    'drv.reason.skipped': 'Skipped before', 'drv.reason.urgent': 'Urgent',
     'scan.weight': 'Weight (kg)', 'scan.code': 'Container code', 'scan.code.hint': 'Scanner or typed; Enter records',
     'scan.record': 'Record', 'scan.camera': 'Scan with camera', 'scan.camera.title': 'Point at the QR code of the label', 'scan.camera.fail': 'Cannot open the camera: {e}',
     'scan.ok': 'Recorded {code}, {kg}', 'scan.malformed': 'Not a Yifei label code', 'scan.mistyped': 'Mistyped code (check character does not match); type it again',
@@ -295,7 +295,7 @@ function refusedList(st, updaters) {
 function geoLink(loc, label) {
   // geo: opens the phone's own map app (no tiles from here); the coordinates are written out too.
   const ll = `${loc.lat.toFixed(6)},${loc.lng.toFixed(6)}`;
-  return h('a', { href: `geo:${ll}?q=${ll}(${encodeURIComponent(label)})`, class: 'map-link' }, t('stop.map'));
+  return h('a', { href: `geo:${ll}?q=${ll}(${encodeURIComponent(label)})`, class: 'map-link' }, t('drv.stop.map'));
 }
 
 function runSection(run, st, updaters, camera) {
@@ -307,7 +307,7 @@ function runSection(run, st, updaters, camera) {
     list.append(el);
   }
   return h('section', { class: 'run card', dataset: { run: run.id } },
-    h('h2', null, t('driver.run', { plate: run.plate, n: run.stops.length }), ' ', h('span', { class: 'badge' }, t(`run.${run.status}`))),
+    h('h2', null, t('driver.run', { plate: run.plate, n: run.stops.length }), ' ', h('span', { class: 'badge' }, t(`drv.run.${run.status}`))),
     h('p', { class: 'muted' }, t('driver.run.meta', { start: time(run.start_time), end: time(run.end_time), km: run.distance_km.toFixed(1), load: kg(run.load_kg) }),
       ' · ', t('driver.depot'), ' ', geoLink(run.depot, t('driver.depot'))),
     list);
@@ -318,7 +318,7 @@ function stopItem(run, stop, st, updaters, camera) {
   const skipOf = () => st.skips.find((s) => s.run_id === run.id && s.institution_id === stop.institution_id && s.status !== 'refused');
   const chip = h('span', { class: 'badge' });
   const summary = h('summary', null, h('span', { class: 'seq' }, String(stop.seq)), ' ', h('span', { class: 'name' }, stop.name), ' ', chip,
-    h('span', { class: 'eta muted' }, t('stop.eta', { t: time(stop.eta) })));
+    h('span', { class: 'eta muted' }, t('drv.stop.eta', { t: time(stop.eta) })));
 
   const weight = h('input', { name: 'weight', inputmode: 'decimal', autocomplete: 'off', enterkeyhint: 'next' });
   const code = h('input', { name: 'code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', enterkeyhint: 'done' });
@@ -393,7 +393,7 @@ function stopItem(run, stop, st, updaters, camera) {
       : mine.some((s) => s.status === 'pending') ? 'scanned'
         : mine.some((s) => s.status !== 'rejected') ? 'completed'
           : skip ? 'skipQueued' : 'pending';
-    chip.textContent = t(`stop.${status}`);
+    chip.textContent = t(`drv.stop.${status}`);
     chip.className = `badge ${status === 'pending' ? '' : status === 'skipped' || status === 'skipQueued' ? 'warn' : 'ok'}`;
     const done = new Set(st.scans.filter((s) => s.run_id === run.id && s.status !== 'rejected').map((s) => s.code));
     put(waiting, stop.containers.map((c) => h('li', { class: done.has(c) ? 'done' : null }, h('span', { class: 'tick', 'aria-hidden': 'true' }, done.has(c) ? '✓' : '○'), ' ', h('code', null, q.displayCode(c)))));
@@ -412,15 +412,15 @@ function stopItem(run, stop, st, updaters, camera) {
     h('div', { class: 'stop-body' },
       h('p', { class: 'addr' }, stop.address),
       h('p', { class: 'contact' },
-        stop.phone ? h('a', { href: `tel:${stop.phone.replace(/[^0-9+]/g, '')}`, class: 'tel' }, t('stop.call', { phone: stop.phone })) : null, ' ',
-        geoLink(p, stop.name), ' ', h('span', { class: 'muted coords' }, t('stop.coords', { lat: p.lat.toFixed(5), lng: p.lng.toFixed(5) }))),
+        stop.phone ? h('a', { href: `tel:${stop.phone.replace(/[^0-9+]/g, '')}`, class: 'tel' }, t('drv.stop.call', { phone: stop.phone })) : null, ' ',
+        geoLink(p, stop.name), ' ', h('span', { class: 'muted coords' }, t('drv.stop.coords', { lat: p.lat.toFixed(5), lng: p.lng.toFixed(5) }))),
       h('p', { class: 'muted' },
-        stop.deadline ? `${t('stop.deadline', { t: dateTime(stop.deadline) })} · ` : '',
-        t('stop.expected', { n: stop.expected_containers, kg: kg(stop.expected_kg) }), ' ',
-        stop.reasons.map((r) => h('span', { class: 'badge' }, t(`reason.${r}`) === `reason.${r}` ? r : t(`reason.${r}`)))),
+        stop.deadline ? `${t('drv.stop.deadline', { t: dateTime(stop.deadline) })} · ` : '',
+        t('drv.stop.expected', { n: stop.expected_containers, kg: kg(stop.expected_kg) }), ' ',
+        stop.reasons.map((r) => h('span', { class: 'badge' }, t(`drv.reason.${r}`) === `drv.reason.${r}` ? r : t(`drv.reason.${r}`)))),
       skipNote,
-      h('h3', null, t('stop.containers')),
-      stop.containers.length ? waiting : h('p', { class: 'muted' }, t('stop.nocontainers')),
+      h('h3', null, t('drv.stop.containers')),
+      stop.containers.length ? waiting : h('p', { class: 'muted' }, t('drv.stop.nocontainers')),
       scanForm, scannedBox, skipForm, skipMsg)));
 }
 
