@@ -165,11 +165,21 @@ fn a_signed_up_formula_reaches_the_coverage_csv_as_text(app: &TestApp) {
         "{line}"
     );
     assert!(!csv.contains(",=") && !csv.contains(",\"="), "{csv}");
-    // Every cell after the group is a number as written, none prefixed.
-    let total = csv.lines().nth(1).expect("total line");
-    for cell in total.split(',').skip(2) {
+    // Every cell after the group is a number as written, none prefixed ("no data" marks a
+    // rate without a denominator; the definition line below the header is text; the last
+    // cell is when the report was computed).
+    let total = csv
+        .lines()
+        .find(|l| l.starts_with("total,"))
+        .unwrap_or_else(|| panic!("no total line in {csv}"));
+    let cells: Vec<&str> = total.split(',').collect();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(cells[cells.len() - 1]).is_ok(),
+        "{total}"
+    );
+    for cell in &cells[2..cells.len() - 1] {
         assert!(
-            cell.is_empty() || cell.parse::<f64>().is_ok(),
+            cell.is_empty() || *cell == "no data" || cell.parse::<f64>().is_ok(),
             "{cell:?} in {total}"
         );
     }
