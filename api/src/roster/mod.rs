@@ -151,6 +151,33 @@ pub fn from_json(v: &serde_json::Value) -> Result<Vec<Raw>, ApiError> {
             format!("at most {MAX_ROWS} rows per import"),
         ));
     }
+    // A value of the wrong JSON type breaks the documented shape: the request is refused
+    // (422 naming it); what a well-typed row says is judged row by row below.
+    for (i, e) in entries.iter().enumerate() {
+        let Some(obj) = e.as_object() else {
+            return Err(ApiError::invalid(
+                format!("entries[{i}]"),
+                "must be an object",
+            ));
+        };
+        for (name, v) in obj {
+            let ok = match name.as_str() {
+                "beds" => v.is_null() || v.is_i64(),
+                "location" => {
+                    v.is_null()
+                        || v.as_object()
+                            .is_some_and(|l| l.values().all(|x| x.is_number()))
+                }
+                _ => v.is_null() || v.is_string(),
+            };
+            if !ok {
+                return Err(ApiError::invalid(
+                    format!("entries[{i}].{name}"),
+                    "has the wrong type",
+                ));
+            }
+        }
+    }
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => String::new(),
@@ -503,13 +530,21 @@ mod tests {
         let v = serde_json::json!({"entries": [
             {"licence_no": "PDY-1", "name": "甲", "kind": "clinic", "township": "t",
              "location": {"lat": 36.1, "lng": 117.2}, "beds": 3},
-            {"licence_no": "PDY-2", "name": "乙", "kind": "clinic", "township": "t", "beds": "many"}
+            {"licence_no": "PDY-2", "name": "乙", "kind": "clinic", "township": "t", "beds": -1}
         ]});
         let rows = from_json(&v).expect("json");
         let a = validate(&rows[0]).expect("a");
         assert_eq!((a.beds, a.lat, a.lng), (3, Some(36.1), Some(117.2)));
         let e = validate(&rows[1]).expect_err("b");
         assert_eq!((e[0].row, e[0].field.as_str()), (2, "beds"));
+        // A value of the wrong JSON type is not a row's mistake but a malformed request.
+        for bad in [
+            serde_json::json!({"entries": [{"licence_no": "x", "beds": "many"}]}),
+            serde_json::json!({"entries": [{"licence_no": "x", "village": {}}]}),
+            serde_json::json!({"entries": [{"licence_no": "x", "location": {"lat": "n"}}]}),
+        ] {
+            assert!(from_json(&bad).is_err(), "{bad}");
+        }
         assert!(from_json(&serde_json::json!({"entries": 3})).is_err());
     }
 
