@@ -43,7 +43,7 @@ pub async fn change_own_password(
     ))
 }
 
-/// Paging of `GET /api/v1/users`.
+/// Paging of the admin lists (`GET /api/v1/users`, `GET /api/v1/organisations`).
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {

@@ -40,6 +40,40 @@ async function scanner(page, text) {
 
 const printed = (c) => c.replace(/(.{4})(?=.)/g, '$1-');
 
+test('disposing by another method asks what it was and stores it as the server requires', async () => {
+  const [a] = await onTheRoad(1);
+  const token = await apiToken(server.base, 'plant');
+  const page = await openPage(browser, server.base);
+  await signIn(page, server.base, 'plant');
+  await page.goto(`${server.base}/#/plant`);
+  const code = page.getByLabel('容器编码（扫码枪扫描后自动回车）');
+  await code.waitFor();
+  await page.getByRole('button', { name: '入厂称重' }).click();
+  await page.getByLabel('磅秤重量（kg）').fill('1.2');
+  await code.focus();
+  await scanner(page, a);
+  await page.locator('#gate-feedback.ok').getByText('已入厂', { exact: false }).first().waitFor();
+
+  await page.getByRole('button', { name: '处置', exact: true }).click();
+  assert.equal(await page.getByLabel('写明其他方式').isVisible(), false, 'hidden until "other" is chosen');
+  await page.getByLabel('处置方式').selectOption('other');
+  await code.focus();
+  // Without the text, nothing is sent: the screen asks for it and keeps the code waiting.
+  await scanner(page, a);
+  await page.locator('#gate-feedback').getByText('请写明处置方式').waitFor();
+  assert.equal((await apiGet(server.base, token, `/containers/${a}`)).state, 'received');
+  assert.equal(await page.evaluate(() => document.activeElement?.name), 'method_other');
+  await page.keyboard.type('等离子体气化');
+  await page.keyboard.press('Enter');
+  await page.locator('#gate-feedback.ok').getByText('已处置').first().waitFor();
+  const c = await apiGet(server.base, token, `/containers/${a}`);
+  assert.equal(c.state, 'disposed');
+  assert.equal(c.events.find((e) => e.action === 'dispose').method, 'other: 等离子体气化');
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(page.offsite, []);
+  await page.context().close();
+});
+
 test('the plant receives, rejects and disposes by typed codes, each event stored once', async () => {
   const [a, b] = await onTheRoad(2);
   const token = await apiToken(server.base, 'plant');

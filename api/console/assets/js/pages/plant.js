@@ -20,7 +20,7 @@ addStrings({
     'plant.waiting': '已入厂待处置', 'col.code': '编码', 'col.time': '时间', 'col.action': '操作', 'col.kg': '重量', 'col.reason': '原因',
     'plant.col.producer': '产生单位', 'col.category': '类别', 'col.state': '状态', 'col.collected.kg': '收运重量',
     'm.incineration': '焚烧', 'm.high_temperature_steam': '高温蒸汽', 'm.chemical_disinfection': '化学消毒', 'm.microwave': '微波消毒',
-    'm.other': '其他', 'plant.scans': '本次扫描',
+    'm.other': '其他', 'plant.scans': '本次扫描', 'plant.method.other': '写明其他方式', 'plant.need.other': '请写明处置方式',
     'r.leaking': '破损渗漏', 'r.unlabelled': '标签缺失或不清', 'r.unsealed': '未封口', 'r.wrong_category': '分类不符', 'r.not_ours': '非本厂接收范围',
   },
   en: {
@@ -34,7 +34,7 @@ addStrings({
     'plant.waiting': 'Received, waiting for disposal', 'col.code': 'Code', 'col.time': 'Time', 'col.action': 'Action', 'col.kg': 'Weight', 'col.reason': 'Reason',
     'plant.col.producer': 'Producer', 'col.category': 'Category', 'col.state': 'State', 'col.collected.kg': 'kg collected',
     'm.incineration': 'Incineration', 'm.high_temperature_steam': 'High-temperature steam', 'm.chemical_disinfection': 'Chemical disinfection', 'm.microwave': 'Microwave',
-    'm.other': 'Other', 'plant.scans': 'Scans at this screen',
+    'm.other': 'Other', 'plant.scans': 'Scans at this screen', 'plant.method.other': 'Which other method', 'plant.need.other': 'Say which method',
     'r.leaking': 'Leaking or torn', 'r.unlabelled': 'Label missing or unreadable', 'r.unsealed': 'Not sealed', 'r.wrong_category': 'Wrong category', 'r.not_ours': 'Not accepted at this plant',
   },
 });
@@ -92,6 +92,8 @@ async function render(page, ctx) {
   const reasonList = h('datalist', { id: 'plant-reasons' }, REASONS.map((r) => h('option', { value: t(`r.${r}`) })));
   const reason = h('input', { name: 'reason', list: 'plant-reasons', maxlength: '200', autocomplete: 'off' });
   const method = h('select', { name: 'method' }, DISPOSAL_METHODS.map((m) => h('option', { value: m }, t(`m.${m}`))));
+  // "Other" is accepted only with what it was (the server takes `other: <text>`).
+  const otherText = h('input', { name: 'method_other', maxlength: '100', autocomplete: 'off' });
   const feedback = h('div', { class: 'gate-feedback idle', id: 'gate-feedback', role: 'status', 'aria-live': 'assertive', 'aria-atomic': 'true' },
     h('div', { class: 'big' }, t('plant.ready')));
   const log = h('ol', { class: 'gate-log', 'aria-label': t('plant.scans') });
@@ -99,6 +101,9 @@ async function render(page, ctx) {
   const weightField = field(t('plant.weight'), weight);
   const reasonField = field(t('plant.reason'), reason);
   const methodField = field(t('plant.method'), method);
+  const otherField = field(t('plant.method.other'), otherText);
+  const showOther = () => { otherField.hidden = mode !== 'dispose' || method.value !== 'other'; };
+  method.addEventListener('change', () => { showOther(); if (method.value === 'other') otherText.focus(); });
   let pending = null; // a code waiting for its weight or reason
   let busy = false;
 
@@ -114,6 +119,7 @@ async function render(page, ctx) {
     weightField.hidden = m !== 'receive';
     reasonField.hidden = m !== 'reject';
     methodField.hidden = m !== 'dispose';
+    showOther();
     pending = null;
     code.focus();
   }
@@ -133,6 +139,9 @@ async function render(page, ctx) {
       if (!reason.value.trim()) { pending = typed; show('warn', t('plant.need.reason'), printed(typed.toUpperCase())); reason.focus(); return; }
       const known = REASONS.find((r) => t(`r.${r}`) === reason.value.trim());
       ev.reason = known || reason.value.trim();
+    } else if (method.value === 'other') {
+      if (!otherText.value.trim()) { pending = typed; show('warn', t('plant.need.other'), printed(typed.toUpperCase())); otherText.focus(); return; }
+      ev.method = `other: ${otherText.value.trim()}`;
     } else {
       ev.method = method.value;
     }
@@ -164,7 +173,7 @@ async function render(page, ctx) {
   code.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); submit(code.value); } });
   // Enter in the weight or reason field sends the code that waited for it, else goes back to
   // the scanner's field.
-  for (const f of [weight, reason]) {
+  for (const f of [weight, reason, otherText]) {
     f.addEventListener('keydown', (e) => {
       if (e.key !== 'Enter') return;
       e.preventDefault();
@@ -183,7 +192,7 @@ async function render(page, ctx) {
     h('h1', null, t('plant.title')),
     h('section', { class: 'card gate' },
       h('div', { class: 'modes', role: 'group', 'aria-label': t('plant.mode') }, modeButtons),
-      h('div', { class: 'gate-fields' }, weightField, reasonField, reasonList, methodField),
+      h('div', { class: 'gate-fields' }, weightField, reasonField, reasonList, methodField, otherField),
       field(t('plant.code'), code),
       feedback,
       h('details', { class: 'gate-log-box' }, h('summary', null, t('plant.scans')), log)),
