@@ -150,6 +150,19 @@ fn the_console_session_lives_in_http_only_cookies(app: &TestApp) {
         refresh.contains("Path=/api/v1/console/session"),
         "{refresh}"
     );
+    // Over plain HTTP a Secure cookie would never come back; behind an HTTPS proxy it is Secure.
+    assert!(!access.contains("Secure"), "{access}");
+    let proxied = send(
+        app,
+        "POST",
+        "/api/v1/console/session",
+        &[CONSOLE, ("x-forwarded-proto", "https")],
+        Some(&json!({"login": "bureau1", "password": PASSWORD})),
+    );
+    assert_eq!(proxied.status, 200, "{}", proxied.text);
+    for c in set_cookies(&proxied) {
+        assert!(c.contains("Secure"), "{c}");
+    }
 
     // Without the console header, signing in is refused: another site cannot sign a visitor
     // in to an account of its choosing.

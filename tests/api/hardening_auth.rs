@@ -253,6 +253,23 @@ fn auth_endpoints_are_rate_limited_per_address(app: &TestApp) {
     )
     .problem(429);
     post_from(app, "203.0.113.30", "/api/v1/auth/logout", None, &json!({})).problem(429);
+    // So do the console's sign-in and cookie refresh (before any check of their own).
+    post_from(
+        app,
+        "203.0.113.30",
+        "/api/v1/console/session",
+        None,
+        &wrong("x1"),
+    )
+    .problem(429);
+    post_from(
+        app,
+        "203.0.113.30",
+        "/api/v1/console/session/refresh",
+        None,
+        &json!({}),
+    )
+    .problem(429);
     post_from(app, "203.0.113.31", "/api/v1/auth/refresh", None, &garbage).problem(401);
     // One request's worth comes back after window / limit (1 s).
     app.clock.advance(Duration::seconds(1));
