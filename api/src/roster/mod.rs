@@ -138,8 +138,8 @@ pub fn from_csv(text: &str) -> Result<Vec<Raw>, ApiError> {
     Ok(rows)
 }
 
-/// Reads a JSON import `{"entries": [...]}`; a field of the wrong type is a row's error, not
-/// the whole request's.
+/// Reads a JSON import `{"entries": [...]}`: every entry must have the contract's shape
+/// (`RosterRow`); its contents are then checked row by row like a CSV line.
 pub fn from_json(v: &serde_json::Value) -> Result<Vec<Raw>, ApiError> {
     let entries = v
         .get("entries")
@@ -151,31 +151,12 @@ pub fn from_json(v: &serde_json::Value) -> Result<Vec<Raw>, ApiError> {
             format!("at most {MAX_ROWS} rows per import"),
         ));
     }
-    // A value of the wrong JSON type breaks the documented shape: the request is refused
-    // (422 naming it); what a well-typed row says is judged row by row below.
+    // An entry that breaks the documented shape (a missing required field, a value of the
+    // wrong type, a kind outside the list) makes the request malformed: 422 naming it. What a
+    // well-shaped row says (an empty name, a licence number with spaces) is judged row by row.
     for (i, e) in entries.iter().enumerate() {
-        let Some(obj) = e.as_object() else {
-            return Err(ApiError::invalid(
-                format!("entries[{i}]"),
-                "must be an object",
-            ));
-        };
-        for (name, v) in obj {
-            let ok = match name.as_str() {
-                "beds" => v.is_null() || v.is_i64(),
-                "location" => {
-                    v.is_null()
-                        || v.as_object()
-                            .is_some_and(|l| l.values().all(|x| x.is_number()))
-                }
-                _ => v.is_null() || v.is_string(),
-            };
-            if !ok {
-                return Err(ApiError::invalid(
-                    format!("entries[{i}].{name}"),
-                    "has the wrong type",
-                ));
-            }
+        if let Err(why) = serde_json::from_value::<yifei_contract::RosterRow>(e.clone()) {
+            return Err(ApiError::invalid(format!("entries[{i}]"), why.to_string()));
         }
     }
     let text = |v: &serde_json::Value| match v {
@@ -542,6 +523,11 @@ mod tests {
             serde_json::json!({"entries": [{"licence_no": "x", "beds": "many"}]}),
             serde_json::json!({"entries": [{"licence_no": "x", "village": {}}]}),
             serde_json::json!({"entries": [{"licence_no": "x", "location": {"lat": "n"}}]}),
+            serde_json::json!({"entries": [{"licence_no": "", "name": "", "kind": "clinic",
+                "township": "", "village": null}]}),
+            serde_json::json!({"entries": [{"name": "甲", "kind": "clinic", "township": "t"}]}),
+            serde_json::json!({"entries": [{"licence_no": "PDY-9", "name": "甲",
+                "kind": "hospital", "township": "t"}]}),
         ] {
             assert!(from_json(&bad).is_err(), "{bad}");
         }
