@@ -248,6 +248,21 @@ impl fmt::Display for HorizonViolation {
     }
 }
 
+/// Stops whose rules no choice of days can keep, because the fleet's calendar leaves no
+/// working day before the deadline or within an interval (a horizon starting on a day off, an
+/// empty fleet, a weekend longer than the interval). No solver can fix these: the caller must
+/// report them to the dispatcher, and [`validate_horizon`] does not count them as the solver's
+/// violations (their visits, if any, must still fit the day's routes).
+pub fn calendar_misses(p: &HorizonProblem) -> Vec<usize> {
+    let works: Vec<bool> = p.days.iter().map(|v| !v.is_empty()).collect();
+    p.stops
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| !st.chain_ok(&st.latest_chain(&works), &works))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Checks a horizon plan: every stop visited on allowed days with its gaps kept, the first
 /// visit before the deadline, and each day's routes valid ([`validate`]: windows, capacity,
 /// shift length). Visits the fleet could not serve are reported by the day's
@@ -262,8 +277,9 @@ pub fn validate_horizon(
         out.push(HorizonViolation::Mismatch { day: 0 });
         return Err(out);
     }
+    let missed = calendar_misses(p);
     for (i, st) in p.stops.iter().enumerate() {
-        if !st.chain_ok(&s.visits[i], &works) {
+        if !missed.contains(&i) && !st.chain_ok(&s.visits[i], &works) {
             out.push(HorizonViolation::Days {
                 stop: i,
                 days: s.visits[i].clone(),
@@ -334,6 +350,7 @@ pub fn validate_horizon(
                 let st = &p.stops[h];
                 let at = k as f64 * DAY + v.service_start;
                 if s.visits[h].first() == Some(&k)
+                    && !missed.contains(&h)
                     && st
                         .deadline
                         .is_some_and(|dl| at > dl + 1e-6 * dl.abs().max(1.0))
@@ -925,6 +942,26 @@ mod tests {
             v.iter()
                 .any(|x| matches!(x, HorizonViolation::AfterDeadline { stop: 1, .. }))
         }));
+    }
+
+    #[test]
+    fn a_calendar_without_a_working_day_in_time_is_reported_not_a_violation() {
+        // No vehicle works on the first two days: the stops due by day 0 or 1 cannot be kept
+        // by any plan, the one due by day 2 can.
+        let p = county(3, 4, &[false, false, true, true]);
+        let s = solve_horizon(&p, &cfg()).expect("solve");
+        let missed = calendar_misses(&p);
+        let due_by: Vec<usize> = p.stops.iter().map(|s| s.first_by.unwrap_or(9)).collect();
+        assert!(!missed.is_empty());
+        for (i, by) in due_by.iter().enumerate() {
+            assert_eq!(missed.contains(&i), *by < 2, "stop {i} due by day {by}");
+        }
+        assert_eq!(validate_horizon(&p, &s), Ok(()));
+        // An empty fleet: every stop is missed, and the plan is still valid (it visits none).
+        let none = county(2, 3, &[false, false, false]);
+        let s = solve_horizon(&none, &cfg()).expect("solve");
+        assert_eq!(calendar_misses(&none).len(), none.stops.len());
+        assert_eq!(validate_horizon(&none, &s), Ok(()));
     }
 
     #[test]

@@ -34,6 +34,7 @@ macro_rules! mon_sat {
 mon_sat!(
     a_week_is_planned_stored_and_superseded_the_next_morning,
     one_day_is_the_default_and_unchanged,
+    a_horizon_without_a_vehicle_says_so_instead_of_failing,
     horizon_bounds_and_who_may_read_a_plan,
     re_planning_tells_drivers_and_keeps_started_runs,
 );
@@ -277,6 +278,26 @@ fn a_week_is_planned_stored_and_superseded_the_next_morning(app: &TestApp) {
     assert_eq!(old.body["superseded_by"], q["id"], "{}", old.text);
     assert_eq!(q["superseded_by"], Value::Null);
     let _ = (&c.admin, &c.driver, &c.driver_id, &c.company);
+}
+
+/// A horizon whose calendar cannot keep a stop's clock (here: no vehicle chosen at all) is a
+/// plan that tells the dispatcher, not a server error (schemathesis found the 500).
+fn a_horizon_without_a_vehicle_says_so_instead_of_failing(app: &TestApp) {
+    let c = county(app);
+    seal(app, &c.insts[0].1, -30);
+    seal(app, &c.insts[3].1, -10);
+    let p = post_plan(
+        app,
+        &c.dispatcher,
+        &json!({"date": "2026-03-03", "horizon_days": 4, "vehicle_ids": []}),
+    );
+    assert_eq!(p["horizon_days"], 4, "{p}");
+    assert!(visits(&p).is_empty(), "no vehicle, no visit: {p}");
+    let notes = p["notes"].to_string();
+    assert!(
+        notes.contains("no vehicle works on a day of this horizon"),
+        "the dispatcher is told: {p}"
+    );
 }
 
 fn one_day_is_the_default_and_unchanged(app: &TestApp) {

@@ -300,6 +300,13 @@ pub fn solve(
         }
     }
     let names = |id: &str| hf.insts.get(id).map_or(id, |i| i.name.as_str()).to_owned();
+    for h in yifei_routing::horizon::calendar_misses(&problem) {
+        out.notes.push(format!(
+            "{}: no vehicle works on a day of this horizon that keeps its deadline or \
+             collection interval; add a vehicle or a working day, or plan it by hand",
+            names(&problem.stops[h].id)
+        ));
+    }
     for (k, day) in solution.days.iter().enumerate().skip(1) {
         let day_origin = hf.rules.schedule.origin(hf.days[k]);
         let at = |s: f64| day_origin + Duration::milliseconds((s * 1000.0).round() as i64);
