@@ -1458,17 +1458,17 @@ mod tests {
             since: t(1, 0),
         };
         let mut cs = conditions(&[c("sealed", 0, None, None)], &[inst], &[], &th, t(3, 0));
-        let lines = vec![LineFacts {
+        let line = LineFacts {
             collected_at: Some(t(1, 0)),
             collect_g: Some(1000),
             receive_g: None,
-        }];
+        };
         let received = LineFacts {
             receive_g: Some(1000),
-            ..lines[0].clone()
+            ..line.clone()
         };
         cs.extend(manifest_conditions(
-            &[("M1".into(), "i1".into(), vec![lines[0].clone(), received])],
+            &[("M1".into(), "i1".into(), vec![line, received])],
             &th,
             t(3, 0),
         ));

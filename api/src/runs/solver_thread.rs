@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn the_result_and_borrowed_facts_come_back() {
-        let facts = vec![1, 2, 3];
+        let facts = [1, 2, 3];
         let sum = run(|| facts.iter().sum::<i32>());
         assert_eq!(sum, 6);
         assert_eq!(facts.len(), 3);
