@@ -12,7 +12,11 @@
 //! and 3 kg/day for a township centre (generated); each morning at 06:00 the plan sees the
 //! waste sealed so far; a served stop hands over everything sealed before the vehicle's
 //! service there. A breach is a container collected (or still waiting at the end of the
-//! week's last day) after its 48 h limit. Every day works; one vehicle per 40 institutions.
+//! week's last day) after its 48 h limit; waste already past saving on the first morning
+//! (its limit before any run of day 1 can reach it) is counted apart. Every day works; one
+//! vehicle per 40 institutions. Each county runs twice: with the institutions' last visits
+//! staggered over the two days before the week (seeded), and with all last visited three days
+//! before (every interval lapsing together on the first morning).
 
 use std::collections::{BTreeMap, HashMap};
 

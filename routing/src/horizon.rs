@@ -620,6 +620,9 @@ pub fn solve_horizon(
     Ok(if better { candidate } else { baseline })
 }
 
+/// A stop and its new visit days.
+type Move = (usize, Vec<usize>);
+
 /// Worth of serving a visit the base plan could not, in distance units.
 const UNSERVED_WEIGHT: f64 = 1e9;
 
@@ -745,9 +748,9 @@ fn improve(
             let mut ri = 0;
             while ri < s.routes[k].len() {
                 let members = s.routes[k][ri].stops.clone();
-                let mut best: Option<(f64, Vec<(usize, Vec<usize>)>)> = None;
+                let mut best: Option<(f64, Vec<Move>)> = None;
                 for d in (0..n_days).filter(|&d| d != k) {
-                    let moves: Vec<(usize, Vec<usize>)> = members
+                    let moves: Vec<Move> = members
                         .iter()
                         .filter_map(|&h| {
                             let vi = visits[h].iter().position(|&x| x == k)?;
