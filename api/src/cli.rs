@@ -54,6 +54,10 @@ enum Command {
         /// The disposal company (default: the only one).
         #[arg(long)]
         org: Option<String>,
+        /// Days to plan ahead, 1-7 (like `horizon_days` of `POST /plans`): the first day
+        /// becomes runs, later days are provisional and re-planned every morning.
+        #[arg(long, default_value_t = 1)]
+        horizon: i32,
     },
     /// The bureau's roster of licensed institutions.
     Roster {
@@ -266,7 +270,7 @@ fn run(cli: Cli, config: Config) -> Result<(), ApiError> {
             Ok(())
         }
         Command::User { command } => account_command(&config, command, now),
-        Command::Plan { date, org } => plan(&config, date, org),
+        Command::Plan { date, org, horizon } => plan(&config, date, org, horizon),
         Command::Roster {
             command: RosterCommand::Import { file },
         } => roster_import(&config, &file),
@@ -378,9 +382,17 @@ fn plan(
     config: &Config,
     date: Option<chrono::NaiveDate>,
     org: Option<String>,
+    horizon: i32,
 ) -> Result<(), ApiError> {
     use crate::db::schema::{organisations, users};
     use diesel::prelude::*;
+    let max = crate::runs::horizon::MAX_DAYS;
+    if !(1..=max).contains(&horizon) {
+        return Err(ApiError::invalid(
+            "--horizon",
+            format!("must be 1 to {max} days, not {horizon}"),
+        ));
+    }
     let db = Db::open(&config.database_url)?;
     let mut conn = db.conn()?;
     let org = match org {
@@ -431,6 +443,12 @@ fn plan(
         let at = started.elapsed().as_secs_f64();
         let line = match p {
             Phase::Reading => "reading the due stops and the fleet".to_owned(),
+            Phase::Horizon { days, stops } => format!(
+                "choosing the visit days of {stops} institutions over {days} days (no database lock held)"
+            ),
+            Phase::HorizonSolved { km, vehicle_days } => {
+                format!("horizon chosen: {km:.1} km over {vehicle_days} vehicle-days")
+            }
             Phase::Solving { stops, vehicles } => {
                 format!("solving {stops} stops over {vehicles} vehicles (no database lock held)")
             }
@@ -450,7 +468,7 @@ fn plan(
         &caller,
         day,
         None,
-        1,
+        horizon,
         now,
         &config.schedule(),
         config.solving(),
@@ -477,6 +495,18 @@ fn plan(
     }
     for u in &plan.unassigned {
         println!("  unassigned {}: {}", u.institution_id, u.reason);
+    }
+    if plan.horizon_days > 1 {
+        for d in &plan.days {
+            let stops: usize = d.routes.iter().map(|r| r.stops.len()).sum();
+            println!(
+                "  day {}{}: {} vehicles, {stops} stops, {:.1} km",
+                d.date,
+                if d.provisional { " (provisional)" } else { "" },
+                d.vehicles,
+                d.distance_km
+            );
+        }
     }
     for n in &plan.notes {
         println!("  note: {n}");

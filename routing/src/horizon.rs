@@ -202,6 +202,26 @@ impl HorizonStop {
         })
     }
 
+    /// Days between visits its interval asks for (the first gap `next_by` states); `None`
+    /// when the horizon asks for no repeat visit.
+    fn gap(&self) -> Option<usize> {
+        self.next_by
+            .iter()
+            .enumerate()
+            .find_map(|(k, by)| by.map(|by| by.saturating_sub(k).max(1)))
+    }
+
+    /// Visits' worth of days beyond the horizon that `days` keeps served: the day the next
+    /// visit after the last one is needed, over the gap. A chain that visits a stop once more
+    /// near the end of the horizon is not all extra cost: that visit would be needed just
+    /// after the horizon anyway. Zero when no repeat visit is asked.
+    fn coverage(&self, days: &[usize], n_days: usize) -> f64 {
+        match (days.last(), self.gap()) {
+            (Some(&last), Some(g)) => (last + g).saturating_sub(n_days) as f64 / g as f64,
+            _ => 0.0,
+        }
+    }
+
     /// Expected load of the `i`-th visit of `days`.
     fn load(&self, days: &[usize], i: usize) -> (f64, f64) {
         let since = if i == 0 { 0 } else { days[i - 1] };
@@ -584,7 +604,7 @@ pub fn solve_horizon(
     let works: Vec<bool> = p.days.iter().map(|v| !v.is_empty()).collect();
     let base: Vec<Vec<usize>> = p.stops.iter().map(|s| s.latest_chain(&works)).collect();
     let base_days = solve_days(p, &base, cfg)?;
-    let moved = improve(p, &base, &base_days, cfg, &works);
+    let (moved, unit) = improve(p, &base, &base_days, cfg, &works);
     let baseline = HorizonSolution {
         days: base_days,
         visits: base,
@@ -599,12 +619,26 @@ pub fn solve_horizon(
         visits: moved,
         due_rule_kept: false,
     };
-    let key = |s: &HorizonSolution| (s.unserved(), s.distance(), s.vehicle_days());
+    // Distance net of the coverage beyond the horizon each stop's visits leave (valued at the
+    // stop's own cost per visit), so that a plan is not judged worse for a visit on the last
+    // days that the next plan would have to make anyway.
+    let credit = |s: &HorizonSolution| -> f64 {
+        p.stops
+            .iter()
+            .zip(&s.visits)
+            .zip(&unit)
+            .map(|((st, v), u)| u * st.coverage(v, p.days.len()))
+            .sum()
+    };
+    let key = |s: &HorizonSolution| (s.unserved(), s.distance() - credit(s), s.vehicle_days());
     let (a, b) = (key(&candidate), key(&baseline));
     let better =
         a.0 < b.0 || (a.0 == b.0 && (a.1 < b.1 - 1e-6 || (a.1 <= b.1 + 1e-6 && a.2 < b.2)));
     Ok(if better { candidate } else { baseline })
 }
+
+/// A stop and its new visit days.
+type Move = (usize, Vec<usize>);
 
 /// Worth of serving a visit the base plan could not, in distance units.
 const UNSERVED_WEIGHT: f64 = 1e9;
@@ -616,7 +650,7 @@ fn improve(
     base_days: &[HorizonDay],
     cfg: &HorizonConfig,
     works: &[bool],
-) -> Vec<Vec<usize>> {
+) -> (Vec<Vec<usize>>, Vec<f64>) {
     let mut visits: Vec<Vec<usize>> = base.to_vec();
     let mut s = Search {
         p,
@@ -687,8 +721,109 @@ fn improve(
                 .count() as f64
     };
     let n_days = p.days.len();
+    // Each stop's cost per visit: its mean removal saving in the due rule's routes.
+    let unit: Vec<f64> = (0..p.stops.len())
+        .map(|h| {
+            let savings: Vec<f64> = visits[h]
+                .iter()
+                .filter_map(|&k| s.removal(k, h).map(|r| r.2))
+                .collect();
+            savings.iter().sum::<f64>() / savings.len().max(1) as f64
+        })
+        .collect();
+    let credit = |h: usize, chain: &[usize]| unit[h] * p.stops[h].coverage(chain, n_days);
+    // The chain that moves visit `vi` of `current` to day `d` (then as late as allowed).
+    let moved_to = |h: usize, current: &[usize], vi: usize, d: usize| -> Option<Vec<usize>> {
+        let st = &p.stops[h];
+        let lo = if vi == 0 {
+            st.earliest.min(st.first_by().unwrap_or(0))
+        } else {
+            current[vi - 1] + 1
+        };
+        let hi = if vi == 0 {
+            st.first_by().unwrap_or(n_days - 1)
+        } else {
+            st.next_by
+                .get(current[vi - 1])
+                .copied()
+                .flatten()
+                .unwrap_or(n_days - 1)
+        }
+        .min(n_days - 1);
+        if d < lo || d > hi || !works[d] || current.get(vi) == Some(&d) {
+            return None;
+        }
+        let mut cand: Vec<usize> = current[..vi].to_vec();
+        cand.extend(st.tail_from(d, works)?);
+        (st.chain_ok(&cand, works) && cand != current).then_some(cand)
+    };
     for _ in 0..cfg.passes {
         let mut improved = false;
+        // Whole routes to another day: neighbours served together move together, which a
+        // one-stop move cannot find when each stop alone gains nothing.
+        for k in 0..n_days {
+            let mut ri = 0;
+            while ri < s.routes[k].len() {
+                let members = s.routes[k][ri].stops.clone();
+                let mut best: Option<(f64, Vec<Move>)> = None;
+                for d in (0..n_days).filter(|&d| d != k) {
+                    let moves: Vec<Move> = members
+                        .iter()
+                        .filter_map(|&h| {
+                            let vi = visits[h].iter().position(|&x| x == k)?;
+                            moved_to(h, &visits[h], vi, d).map(|c| (h, c))
+                        })
+                        .collect();
+                    if moves.len() < 2 {
+                        continue;
+                    }
+                    let saved = s.routes.clone();
+                    let saved_load = load.clone();
+                    let before = total(&s);
+                    let mut gain = 0.0;
+                    let mut ok = true;
+                    for (h, cand) in &moves {
+                        let current = &visits[*h];
+                        gain += penalty(*h, current) - penalty(*h, cand) + credit(*h, cand)
+                            - credit(*h, current);
+                        if !apply(&mut s, &mut load, *h, current, cand) {
+                            ok = false;
+                            break;
+                        }
+                    }
+                    if ok {
+                        gain += before - total(&s);
+                        if gain > 1e-6 && best.as_ref().is_none_or(|b| gain > b.0) {
+                            best = Some((gain, moves));
+                        }
+                    }
+                    s.routes = saved;
+                    load = saved_load;
+                }
+                let Some((_, moves)) = best else {
+                    ri += 1;
+                    continue;
+                };
+                let (saved, saved_load) = (s.routes.clone(), load.clone());
+                let all = moves
+                    .iter()
+                    .all(|(h, cand)| apply(&mut s, &mut load, *h, &visits[*h], cand));
+                if all {
+                    for (h, cand) in moves {
+                        visits[h] = cand;
+                    }
+                    improved = true;
+                    // The route changed or left the day: look at the same index again.
+                    if s.routes[k].get(ri).is_some_and(|r| r.stops == members) {
+                        ri += 1;
+                    }
+                } else {
+                    s.routes = saved;
+                    load = saved_load;
+                    ri += 1;
+                }
+            }
+        }
         #[allow(clippy::needless_range_loop)] // `visits[h]` is reassigned inside
         for h in 0..p.stops.len() {
             let st = &p.stops[h];
@@ -733,7 +868,9 @@ fn improve(
                     let ok = apply(&mut s, &mut load, h, &current, &cand);
                     if ok {
                         let after = total(&s);
-                        let gain = before - after + penalty(h, &current) - penalty(h, &cand);
+                        let gain = before - after + penalty(h, &current) - penalty(h, &cand)
+                            + credit(h, &cand)
+                            - credit(h, &current);
                         if gain > 1e-6 && best.as_ref().is_none_or(|b| gain > b.0) {
                             best = Some((gain, cand.clone()));
                         }
@@ -753,7 +890,7 @@ fn improve(
             break;
         }
     }
-    visits
+    (visits, unit)
 }
 
 /// Moves `h`'s visits from `old` to `new` days on the sketch; false when a visit fits nowhere.
@@ -942,6 +1079,70 @@ mod tests {
             v.iter()
                 .any(|x| matches!(x, HorizonViolation::AfterDeadline { stop: 1, .. }))
         }));
+    }
+
+    /// The west cluster only, every stop visited every other day: half of it is due on day
+    /// 0, the other half (its neighbours, interleaved) on day 1.
+    fn out_of_phase(n: usize, days: usize) -> HorizonProblem {
+        let mut p = county(n, days, &vec![true; days]);
+        p.stops.retain(|s| s.location % 2 == 1);
+        for (i, st) in p.stops.iter_mut().enumerate() {
+            st.first_by = Some(i % 2);
+            st.next_by = (0..days).map(|k| Some(k + 2)).collect();
+            st.kg_per_day = 0.5;
+        }
+        p
+    }
+
+    #[test]
+    fn neighbours_out_of_phase_are_pulled_onto_one_day_for_the_week() {
+        let works = vec![true; 7];
+        let p = out_of_phase(8, 7);
+        let due_rule: Vec<Vec<usize>> = p.stops.iter().map(|s| s.latest_chain(&works)).collect();
+        assert_eq!(
+            (due_rule[0].clone(), due_rule[1].clone()),
+            (vec![0, 2, 4, 6], vec![1, 3, 5])
+        );
+        let base = solve_days(&p, &due_rule, &cfg()).expect("days");
+        let trips = |days: &[HorizonDay]| {
+            days.iter()
+                .filter(|d| !d.solution.routes.is_empty())
+                .count()
+        };
+        assert_eq!(trips(&base), 7, "day by day: the cluster every day");
+        let s = solve_horizon(&p, &cfg()).expect("horizon");
+        validate_horizon(&p, &s).expect("valid");
+        assert_eq!(s.unserved(), 0);
+        assert!(!s.due_rule_kept);
+        assert_eq!(trips(&s.days), 4, "{:?}", s.visits);
+        assert!(
+            s.visits.iter().all(|v| v == &vec![0, 2, 4, 6]),
+            "{:?}",
+            s.visits
+        );
+        let base_km: f64 = base.iter().map(|d| d.solution.distance()).sum();
+        assert!(
+            s.distance() < 0.7 * base_km,
+            "{} vs {base_km}",
+            s.distance()
+        );
+    }
+
+    #[test]
+    fn coverage_values_a_late_visit_as_partly_needed_after_the_horizon() {
+        let p = out_of_phase(1, 7);
+        let st = &p.stops[0];
+        assert_eq!(st.gap(), Some(2));
+        // Last visit on day 6: next needed by day 8, one day (half a gap) past the end.
+        assert_eq!(st.coverage(&[0, 2, 4, 6], 7), 0.5);
+        assert_eq!(st.coverage(&[1, 3, 5], 7), 0.0);
+        let mut once = st.clone();
+        once.next_by = Vec::new();
+        assert_eq!(
+            once.coverage(&[3], 7),
+            0.0,
+            "no repeat visit asked: no credit"
+        );
     }
 
     #[test]

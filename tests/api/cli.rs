@@ -14,8 +14,13 @@ struct Out {
 }
 
 fn yifei(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Out {
+    yifei_with(db, args, stdin, &[])
+}
+
+fn yifei_with(db: &TestDb, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yifei-under-test"))
         .args(args)
+        .envs(env.iter().copied())
         .env("YIFEI_DATABASE_URL", &db.url)
         .env("YIFEI_LOG", "warn")
         .stdin(Stdio::piped())
@@ -194,6 +199,75 @@ fn operator_commands_sqlite() {
 #[test]
 fn operator_commands_postgres() {
     operator_commands(Backend::Postgres);
+}
+
+/// `yifei plan --horizon N` over the demo county: a week whose first day is runs and whose
+/// later days are provisional, progress on stderr, and a horizon out of 1-7 refused before
+/// anything is read.
+fn plan_command(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
+        return;
+    };
+    for bad in ["0", "8", "-1"] {
+        let out = yifei(&db, &["plan", &format!("--horizon={bad}")], None);
+        assert_eq!(out.code, 2, "--horizon {bad}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("error: --horizon: must be 1 to 7 days, not {bad}")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+    let out = yifei(&db, &["plan", "--horizon", "seven"], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--horizon"), "{}", out.stderr);
+    assert_eq!(yifei(&db, &["demo"], None).code, 0);
+    let iterations = [("YIFEI_PLAN_ITERATIONS", "300")];
+    let out = yifei_with(&db, &["plan", "--horizon", "7"], None, &iterations);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for phase in [
+        "reading the due stops and the fleet",
+        "choosing the visit days of",
+        "over 7 days (no database lock held)",
+        "horizon chosen: ",
+        "solving ",
+        "solved: best ",
+        "writing the runs",
+    ] {
+        assert!(out.stderr.contains(phase), "{phase}: {}", out.stderr);
+    }
+    let days: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("day "))
+        .collect();
+    assert_eq!(days.len(), 7, "{}", out.stdout);
+    assert!(!days[0].contains("provisional"), "{}", out.stdout);
+    assert!(
+        days[1..].iter().all(|l| l.contains("(provisional)")),
+        "{}",
+        out.stdout
+    );
+    // One day, the default: no day lines, no horizon phase.
+    let out = yifei_with(&db, &["plan"], None, &iterations);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("choosing the visit days"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("provisional"), "{}", out.stdout);
+}
+
+#[test]
+fn plan_command_sqlite() {
+    plan_command(Backend::Sqlite);
+}
+
+#[test]
+fn plan_command_postgres() {
+    plan_command(Backend::Postgres);
 }
 
 #[test]

@@ -467,6 +467,35 @@ fn alerts_are_mailed_once_through_the_outbox(app: &TestApp) {
         mails[0].1.contains("storage_warning") && mails[0].1.contains(&code),
         "{mails:?}"
     );
+    // A container alert names its institution: in the alert, the email's subject and body.
+    let name = "测试村卫生室 1";
+    assert!(mails.iter().all(|(_, s)| s.contains(name)), "{mails:?}");
+    let bodies: Vec<String> = app.with_conn(|conn| {
+        use diesel::prelude::*;
+        use yifei_api::notify::outbox;
+        outbox::table
+            .select(outbox::body)
+            .load(conn)
+            .expect("bodies")
+    });
+    let line = format!("Institution: {name} ({})", c.inst_a);
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b.starts_with(&format!("{name}: stored 37 h")) && b.contains(&line)),
+        "{bodies:?}"
+    );
+    let listed = alerts(app, &b, "");
+    assert_eq!(
+        (
+            listed[0]["detail"].as_str(),
+            listed[0]["institution_id"].as_str()
+        ),
+        (
+            Some(format!("{name}: stored 37 h since sealing (limit 48 h)").as_str()),
+            Some(c.inst_a.as_str())
+        )
+    );
     // Evaluating again queues nothing more.
     alerts(app, &b, "");
     assert_eq!(outbox(app).len(), 3);

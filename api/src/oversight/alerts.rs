@@ -249,6 +249,21 @@ pub fn conditions(
     out
 }
 
+/// Puts the institution's name before the detail of every condition about a container or a
+/// manifest (`"石门镇卫生院: stored 50 h since sealing (limit 48 h)"`): a container code alone
+/// tells the reader of an alert or its email nothing about where to go. Institution
+/// conditions name it already; a condition whose institution is unknown is left as it is.
+pub fn name_institutions(conditions: &mut [Condition], names: &HashMap<String, String>) {
+    for c in conditions
+        .iter_mut()
+        .filter(|c| c.subject_type != "institution")
+    {
+        if let Some(name) = c.institution_id.as_ref().and_then(|i| names.get(i)) {
+            c.detail = format!("{name}: {}", c.detail);
+        }
+    }
+}
+
 /// A container line of a manifest, as the per-manifest rules see it.
 #[derive(Debug, Clone)]
 pub struct LineFacts {
@@ -515,11 +530,13 @@ pub fn evaluate(
                 institutions::created_at,
             ))
             .load(conn)?;
-        let township_of: HashMap<String, String> = institutions::table
-            .select((institutions::id, institutions::township))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect();
+        let (township_of, name_of): (HashMap<String, String>, HashMap<String, String>) =
+            institutions::table
+                .select((institutions::id, institutions::township, institutions::name))
+                .load::<(String, String, String)>(conn)?
+                .into_iter()
+                .map(|(id, township, name)| ((id.clone(), township), (id, name)))
+                .unzip();
         let ifacts: Vec<InstitutionFacts> = insts
             .iter()
             .map(|(id, name, _, interval, created)| {
@@ -559,6 +576,7 @@ pub fn evaluate(
             .collect();
         let mut current = conditions(&cfacts, &ifacts, &discrepancies, &t, now);
         current.extend(manifest_conditions(&manifest_facts(conn, now)?, &t, now));
+        name_institutions(&mut current, &name_of);
         let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
         let mut ev = Evaluation::default();
         for a in active
@@ -625,7 +643,8 @@ pub fn evaluate(
                 DbConnection::Postgresql(c) => q.execute(c)?,
             };
             if inserted == 1 {
-                notify_opened(conn, &row, now)?;
+                let name = row.institution_id.as_ref().and_then(|i| name_of.get(i));
+                notify_opened(conn, &row, name.map(String::as_str), now)?;
                 ev.opened += 1;
             }
         }
@@ -830,16 +849,29 @@ pub fn recipients(
 fn notify_opened(
     conn: &mut DbConnection,
     a: &AlertRow,
+    institution: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let subject = format!("[Yifei] {} {}: {}", a.severity, a.rule, a.subject_id);
+    let subject = match institution {
+        Some(name) if a.subject_type != "institution" => format!(
+            "[Yifei] {} {}: {name} ({})",
+            a.severity, a.rule, a.subject_id
+        ),
+        Some(name) => format!("[Yifei] {} {}: {name}", a.severity, a.rule),
+        None => format!("[Yifei] {} {}: {}", a.severity, a.rule, a.subject_id),
+    };
     let body = format!(
-        "{}\n\nRule: {}\nSeverity: {}\nSubject: {} {}\nTownship: {}\nOpened: {} UTC\n\nAcknowledge or resolve it in Yifei (alert {}).\n",
+        "{}\n\nRule: {}\nSeverity: {}\nSubject: {} {}\nInstitution: {}\nTownship: {}\nOpened: {} UTC\n\nAcknowledge or resolve it in Yifei (alert {}).\n",
         a.detail,
         a.rule,
         a.severity,
         a.subject_type,
         a.subject_id,
+        match (institution, a.institution_id.as_deref()) {
+            (Some(name), Some(id)) => format!("{name} ({id})"),
+            (None, Some(id)) => id.to_owned(),
+            _ => "-".to_owned(),
+        },
         a.township.as_deref().unwrap_or("-"),
         a.opened_at.format("%Y-%m-%d %H:%M"),
         a.id
@@ -1412,5 +1444,66 @@ mod tests {
             (c[0].rule, c[0].key.as_str()),
             ("discrepancy_unresolved", "discrepancy_unresolved:a1")
         );
+    }
+
+    #[test]
+    fn container_and_manifest_alerts_name_their_institution() {
+        let th = Thresholds::new(false, &Overrides::default());
+        let inst = InstitutionFacts {
+            id: "i1".into(),
+            name: "石门镇卫生院".into(),
+            interval_h: 48,
+            last_collected: None,
+            last_sealed: None,
+            since: t(1, 0),
+        };
+        let mut cs = conditions(&[c("sealed", 0, None, None)], &[inst], &[], &th, t(3, 0));
+        let line = LineFacts {
+            collected_at: Some(t(1, 0)),
+            collect_g: Some(1000),
+            receive_g: None,
+        };
+        let received = LineFacts {
+            receive_g: Some(1000),
+            ..line.clone()
+        };
+        cs.extend(manifest_conditions(
+            &[("M1".into(), "i1".into(), vec![line, received])],
+            &th,
+            t(3, 0),
+        ));
+        let mut unknown = conditions(
+            &[ContainerFacts {
+                institution_id: "gone".into(),
+                ..c("sealed", 0, None, None)
+            }],
+            &[],
+            &[],
+            &th,
+            t(3, 0),
+        );
+        let names = HashMap::from([("i1".to_string(), "石门镇卫生院".to_string())]);
+        name_institutions(&mut cs, &names);
+        name_institutions(&mut unknown, &names);
+        let details: Vec<(&str, &str)> = cs.iter().map(|c| (c.rule, c.detail.as_str())).collect();
+        assert_eq!(
+            details,
+            [
+                (
+                    "storage_breach",
+                    "石门镇卫生院: stored 48 h since sealing (limit 48 h)"
+                ),
+                (
+                    "not_collected",
+                    "石门镇卫生院: no collection for 48 h (interval 48 h)"
+                ),
+                (
+                    "count_discrepancy",
+                    "石门镇卫生院: 2 containers picked up, 1 weighed in at the plant"
+                ),
+            ],
+            "named once each, the institution rule not twice"
+        );
+        assert_eq!(unknown[0].detail, "stored 48 h since sealing (limit 48 h)");
     }
 }

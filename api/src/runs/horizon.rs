@@ -103,6 +103,10 @@ pub struct HorizonPlan {
     pub later: Vec<(NaiveDate, Vec<ProvRoute>)>,
     /// What the dispatcher should know (the due rule's plan kept, visits the fleet cannot make).
     pub notes: Vec<String>,
+    /// Planned km over every day of the horizon, as the horizon solver routed them.
+    pub km: f64,
+    /// Vehicles used, added up over the days.
+    pub vehicle_days: usize,
 }
 
 impl HorizonFacts {
@@ -123,6 +127,11 @@ impl HorizonFacts {
             rates,
             fleet,
         }
+    }
+
+    /// How many institutions the horizon considers (for progress lines).
+    pub fn institutions(&self) -> usize {
+        self.facts.len()
     }
 
     /// [`pulled_due`] over these facts.
@@ -265,29 +274,35 @@ pub fn solve(
         cost_per_duration: COST_PER_S,
     };
     let per_day = solving.time_limit / (2 * n as u32 + 1);
-    let solution = solve_horizon(
-        &problem,
-        &HorizonConfig {
-            day: SolverConfig {
-                time_limit: if solving.iterations.is_some() {
-                    None
-                } else {
-                    Some(per_day)
+    let solution = super::solver_thread::run(|| {
+        solve_horizon(
+            &problem,
+            &HorizonConfig {
+                day: SolverConfig {
+                    time_limit: if solving.iterations.is_some() {
+                        None
+                    } else {
+                        Some(per_day)
+                    },
+                    iterations: solving.iterations,
+                    seed: 1,
+                    threads: 1,
                 },
-                iterations: solving.iterations,
-                seed: 1,
-                threads: 1,
+                passes: 4,
             },
-            passes: 4,
-        },
-    )
+        )
+    })
     .map_err(err)?;
     if let Err(v) = yifei_routing::horizon::validate_horizon(&problem, &solution) {
         return Err(ApiError::Internal(format!(
             "the horizon solver returned an invalid plan: {v:?}"
         )));
     }
-    let mut out = HorizonPlan::default();
+    let mut out = HorizonPlan {
+        km: solution.distance() / 1000.0,
+        vehicle_days: solution.vehicle_days(),
+        ..HorizonPlan::default()
+    };
     if solution.due_rule_kept {
         out.notes.push(
             "horizon: no cheaper choice of days than visiting each stop on the day it is due"

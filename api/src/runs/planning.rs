@@ -40,6 +40,10 @@ use crate::pickups::{Due, Schedule};
 pub enum Phase {
     /// Reading the facts.
     Reading,
+    /// Choosing which day of a horizon each stop is visited, with no connection held.
+    Horizon { days: i32, stops: usize },
+    /// The horizon is chosen: its planned km over all days and its vehicle-days.
+    HorizonSolved { km: f64, vehicle_days: usize },
     /// The solver is thinking, with no connection held.
     Solving { stops: usize, vehicles: usize },
     /// The solver found a better plan (at most once a second).
@@ -249,25 +253,27 @@ fn solve(
     let solution = if facts.fleet.is_empty() || specs.is_empty() {
         None
     } else {
-        let s = yifei_routing::solve_reporting(
-            &problem,
-            &SolverConfig {
-                time_limit: if solving.iterations.is_some() {
-                    None
-                } else {
-                    Some(solving.time_limit)
+        let s = super::solver_thread::run(|| {
+            yifei_routing::solve_reporting(
+                &problem,
+                &SolverConfig {
+                    time_limit: if solving.iterations.is_some() {
+                        None
+                    } else {
+                        Some(solving.time_limit)
+                    },
+                    iterations: solving.iterations,
+                    seed: 1,
+                    threads: 1,
                 },
-                iterations: solving.iterations,
-                seed: 1,
-                threads: 1,
-            },
-            &|p| {
-                progress(Phase::Best {
-                    km: p.distance_m / 1000.0,
-                    unassigned: p.unassigned,
-                })
-            },
-        );
+                &|p| {
+                    progress(Phase::Best {
+                        km: p.distance_m / 1000.0,
+                        unassigned: p.unassigned,
+                    })
+                },
+            )
+        });
         if let Err(v) = yifei_routing::validate(&problem, &s) {
             return Err(ApiError::Internal(format!(
                 "the solver returned an invalid plan: {v:?}"
@@ -690,11 +696,15 @@ pub fn plan(
         plan: HorizonPlan::default(),
     };
     if let Some(hf) = &hf {
-        progress(Phase::Solving {
-            stops: facts.due.len(),
-            vehicles: facts.fleet.len(),
+        progress(Phase::Horizon {
+            days: horizon_days,
+            stops: hf.institutions(),
         });
         horizon.plan = super::horizon::solve(hf, facts.plant, &facts.fleet, &facts.due, solving)?;
+        progress(Phase::HorizonSolved {
+            km: horizon.plan.km,
+            vehicle_days: horizon.plan.vehicle_days,
+        });
         facts.due.extend(hf.pulled_due(&horizon.plan.pulled));
         facts.due.retain(|d| facts.insts.contains_key(&d.stop));
     }
