@@ -75,6 +75,24 @@ pub enum ScanAction {
     Dispose,
     /// Put into a hub's big box (recorded by `POST /containers/{code}/children`).
     Nest,
+    /// The driver refuses the container at the door (`reason` required: `broken`,
+    /// `unlabelled`, `wrong_packaging`, or `other: <what was wrong>`; `run_id` required, a run
+    /// of the driver's with a stop at the container's institution or its hub). The container
+    /// stays with the institution: its state does not change and its storage clock runs on;
+    /// the manifest of that run and institution lists it as refused, and the clinic is alerted.
+    Refuse,
+}
+
+/// Whether a weight was read off a scale or estimated (a driver without a scale, a clinic
+/// weighing by eye). An estimate is compared with a wider tolerance, and a discrepancy that
+/// involves one says so (`weight_estimated` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightSource {
+    /// Read off a scale or the weighbridge (称重).
+    Weighed,
+    /// Estimated (估计).
+    Estimated,
 }
 
 /// `POST /api/v1/containers`.
@@ -149,6 +167,23 @@ pub struct Weights {
     /// At the plant (the weighbridge).
     #[serde(default)]
     pub receive_kg: Option<f64>,
+    /// How each weight above was taken (absent where there is no weight).
+    #[serde(default)]
+    pub sources: WeightSources,
+}
+
+/// How each recorded weight was taken.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WeightSources {
+    /// Of `seal_kg`.
+    #[serde(default)]
+    pub seal: Option<WeightSource>,
+    /// Of `collect_kg`.
+    #[serde(default)]
+    pub collect: Option<WeightSource>,
+    /// Of `receive_kg`.
+    #[serde(default)]
+    pub receive: Option<WeightSource>,
 }
 
 /// Who made a scan.
@@ -176,18 +211,28 @@ pub struct CustodyEvent {
     /// Weight, kg.
     #[serde(default)]
     pub weight_kg: Option<f64>,
+    /// How the weight was taken (given with every weight; `weighed` when the scan did not say).
+    #[serde(default)]
+    pub weight_source: Option<WeightSource>,
     /// Where.
     #[serde(default)]
     pub location: Option<LatLng>,
     /// Run of the driver.
     #[serde(default)]
     pub run_id: Option<String>,
-    /// Reason (reject).
+    /// Reason (reject, refuse).
     #[serde(default)]
     pub reason: Option<String>,
     /// Method (dispose) or how the code was read (`qr`, `typed`).
     #[serde(default)]
     pub method: Option<String>,
+    /// The plant's batch or furnace (dispose).
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// When the waste was disposed of, by the plant's record (dispose; `occurred_at` when the
+    /// scan did not say).
+    #[serde(default)]
+    pub disposed_at: Option<DateTime<Utc>>,
     /// Device that scanned.
     #[serde(default)]
     pub device_id: Option<String>,
@@ -287,13 +332,19 @@ pub struct ScanEvent {
     /// Weight, kg (required for seal, collect, receive).
     #[serde(default)]
     pub weight_kg: Option<f64>,
+    /// How `weight_kg` was taken; only with a weight. Absent means `weighed` (what every
+    /// weight meant before this field existed): an app whose driver has no scale sends
+    /// `estimated`.
+    #[serde(default)]
+    pub weight_source: Option<WeightSource>,
     /// Where (GPS).
     #[serde(default)]
     pub location: Option<LatLng>,
     /// The driver's run.
     #[serde(default)]
     pub run_id: Option<String>,
-    /// Why (required for reject).
+    /// Why (required for reject, free text; required for refuse, from the list `broken`,
+    /// `unlabelled`, `wrong_packaging`, or `other: <what was wrong>`).
     #[serde(default)]
     pub reason: Option<String>,
     /// Disposal method (required for dispose): `incineration`, `high_temperature_steam`,
@@ -304,6 +355,14 @@ pub struct ScanEvent {
     /// The scanning device.
     #[serde(default)]
     pub device_id: Option<String>,
+    /// The plant's batch or furnace identifier (dispose only; 1 to 64 printable characters).
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// When the waste was disposed of, by the plant's record (dispose only; not after
+    /// `occurred_at` nor before the container was received, beyond the clock-skew allowance).
+    /// Absent: `occurred_at`.
+    #[serde(default)]
+    pub disposed_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/scans`.
@@ -354,7 +413,12 @@ pub struct ScanResult {
     /// `before_container_created` (before the container was labelled, beyond the clock-skew
     /// allowance), `weight_required`, `weight_out_of_range`, `reason_required`,
     /// `method_required`, `unknown_method` (a dispose method not in the list, or `other:`
-    /// without saying what), `invalid_location`, `text_too_long`, `invalid_text` (a text field
+    /// without saying what), `unknown_reason` (a refuse reason not in the list, or `other:`
+    /// without saying what), `run_required` (a refuse scan without `run_id`), `not_on_run` (a
+    /// refuse scan of a container whose institution, or hub, is not a stop of the run),
+    /// `weight_source_without_weight`, `not_for_action` (`batch` or `disposed_at` on a scan
+    /// other than dispose; `field` names it), `invalid_batch`, `invalid_disposed_at` (in the
+    /// future, after the scan, or beyond the server's age bound), `invalid_location`, `text_too_long`, `invalid_text` (a text field
     /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect scan
     /// naming a run that is not the driver's own, or one the server does not know: send it
     /// again with the right run's id, or without `run_id`), `event_id_reused`. The other events of the batch
@@ -362,7 +426,7 @@ pub struct ScanResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The event's field at fault, for `invalid_text` (`code`, `run_id`, `reason`,
-    /// `method`, `device_id`).
+    /// `method`, `device_id`, `batch`) and `not_for_action` (`batch`, `disposed_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }

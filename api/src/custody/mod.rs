@@ -13,9 +13,11 @@ pub mod ingest;
 pub mod intake;
 pub mod label;
 pub mod label_pdf;
+pub mod refusal;
 pub mod rules;
 pub mod scan_writer;
 pub mod store;
+pub mod weighing;
 
 use yifei_contract::{Role, ScanAction};
 
@@ -31,7 +33,7 @@ pub fn role_may(role: Role, action: ScanAction) -> bool {
     match role {
         Role::ClinicStaff => matches!(action, Seal),
         Role::HubKeeper => matches!(action, Seal | HubIn),
-        Role::Driver => matches!(action, Collect),
+        Role::Driver => matches!(action, Collect | Refuse),
         Role::PlantOperator => matches!(action, Receive | Reject | Dispose),
         Role::Admin | Role::BureauStaff | Role::Dispatcher => false,
     }
@@ -63,6 +65,9 @@ mod tests {
     fn roles_and_units() {
         assert!(role_may(Role::Driver, ScanAction::Collect));
         assert!(!role_may(Role::Driver, ScanAction::Receive));
+        assert!(role_may(Role::Driver, ScanAction::Refuse));
+        assert!(!role_may(Role::ClinicStaff, ScanAction::Refuse));
+        assert!(!role_may(Role::PlantOperator, ScanAction::Refuse));
         assert!(!role_may(Role::ClinicStaff, ScanAction::Collect));
         assert!(
             !role_may(Role::HubKeeper, ScanAction::Nest),

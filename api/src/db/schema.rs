@@ -137,6 +137,9 @@ diesel::table! {
         parent_code -> Nullable<Text>,
         prev_hash -> Text,
         hash -> Text,
+        weight_source -> Nullable<Text>,
+        batch -> Nullable<Text>,
+        disposed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -126,6 +126,9 @@ pub fn nest(
                     parent_code: Some(parent.code.clone()),
                     prev_hash: String::new(),
                     hash: String::new(),
+                    weight_source: None,
+                    batch: None,
+                    disposed_at: None,
                 },
             )?;
             diesel::update(containers::table.find(&row.id))

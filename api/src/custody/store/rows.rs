@@ -110,6 +110,12 @@ pub struct EventRow {
     pub parent_code: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// `weighed` or `estimated`; NULL (weighed) on events recorded before the distinction.
+    pub weight_source: Option<String>,
+    /// The plant's batch or furnace (dispose).
+    pub batch: Option<String>,
+    /// The plant's disposal time (dispose), when it differs from the scan's.
+    pub disposed_at: Option<NaiveDateTime>,
 }
 
 impl EventRow {
@@ -132,6 +138,9 @@ impl EventRow {
             device_id: self.device_id.as_deref(),
             via_parent: self.via_parent.as_deref(),
             parent_code: self.parent_code.as_deref(),
+            weight_source: self.weight_source.as_deref(),
+            batch: self.batch.as_deref(),
+            disposed_at: self.disposed_at,
         }
     }
 
@@ -145,6 +154,8 @@ impl EventRow {
             weight_g: self.weight_g,
             location: self.lat.zip(self.lng),
             derived: self.via_parent.is_some(),
+            estimated: crate::custody::weighing::is_estimated(self.weight_source.as_deref()),
+            disposed_at: self.disposed_at,
         })
     }
 
@@ -159,6 +170,10 @@ impl EventRow {
                 role: self.actor_role.clone(),
             },
             weight_kg: self.weight_g.map(kg),
+            weight_source: crate::custody::weighing::shown(
+                self.weight_g.is_some(),
+                crate::custody::weighing::is_estimated(self.weight_source.as_deref()),
+            ),
             location: self.lat.zip(self.lng).map(|(lat, lng)| LatLng { lat, lng }),
             run_id: self.run_id.clone(),
             reason: self.reason.clone(),
@@ -166,6 +181,8 @@ impl EventRow {
             device_id: self.device_id.clone(),
             via_parent: self.via_parent.clone(),
             parent_code: self.parent_code.clone(),
+            batch: self.batch.clone(),
+            disposed_at: self.disposed_at.map(|t| t.and_utc()),
             anomaly: anomaly.cloned(),
         })
     }
