@@ -12,6 +12,7 @@ mod console_dispatch;
 mod contract;
 mod crash;
 mod custody;
+mod door;
 mod due_rule;
 mod foundation;
 mod hardening_auth;
