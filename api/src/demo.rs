@@ -299,6 +299,8 @@ fn demo_event(
             weight_source: None,
             batch: None,
             disposed_at: None,
+            corrects: None,
+            new_value: None,
         },
     )
 }

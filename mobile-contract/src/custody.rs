@@ -81,6 +81,9 @@ pub enum ScanAction {
     /// stays with the institution: its state does not change and its storage clock runs on;
     /// the manifest of that run and institution lists it as refused, and the clinic is alerted.
     Refuse,
+    /// An approved correction, chained by the server (`POST /corrections/{id}/approve`); not
+    /// uploadable (`action_not_allowed`).
+    Correct,
 }
 
 /// Whether a weight was read off a scale or estimated (a driver without a scale, a clinic
@@ -466,4 +469,117 @@ pub struct Audit {
     pub events: Vec<AuditEvent>,
     /// What is wrong, if anything.
     pub problems: Vec<String>,
+}
+
+/// What a correction may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionField {
+    /// The weight of one seal, collect or receive scan (`event_id` and `weight_kg` required).
+    WeightKg,
+    /// The container's waste category (`category` required; the packaging rules still hold).
+    Category,
+}
+
+/// Where a correction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionStatus {
+    /// Waiting for the other parties.
+    Pending,
+    /// Every other party approved; applied as a new event of the container's chain.
+    Approved,
+    /// A party refused; nothing changed.
+    Refused,
+}
+
+/// `POST /api/v1/containers/{code}/corrections`: ask the other parties to correct a field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCorrection {
+    /// What to correct.
+    pub field: CorrectionField,
+    /// The scan whose weight is wrong (for `weight_kg`).
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// The right weight, kg (for `weight_kg`).
+    #[serde(default)]
+    pub weight_kg: Option<f64>,
+    /// The right category (for `category`).
+    #[serde(default)]
+    pub category: Option<Category>,
+    /// Why (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/corrections/{id}/approve` and `/refuse`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionVote {
+    /// A note (at most 200 characters).
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub note: Option<String>,
+}
+
+/// One party's decision on a correction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CorrectionDecision {
+    /// The party (institution or company id).
+    pub party: String,
+    /// Who decided (user id).
+    pub user_id: String,
+    /// `approve` or `refuse`.
+    pub decision: String,
+    /// Their note.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A correction request with its history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Correction {
+    /// Id.
+    pub id: String,
+    /// Container code.
+    pub code: String,
+    /// What is corrected.
+    pub field: CorrectionField,
+    /// The corrected scan (for `weight_kg`).
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// The value as recorded (kg as a decimal, or a category).
+    pub old_value: String,
+    /// The value asked for.
+    pub new_value: String,
+    /// Why.
+    pub reason: String,
+    /// Who asked (user id).
+    pub requested_by: String,
+    /// Their party (institution or company id).
+    pub requested_party: String,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+    /// Where it stands.
+    pub status: CorrectionStatus,
+    /// Parties whose decision is still awaited.
+    pub awaiting: Vec<String>,
+    /// The decisions so far.
+    pub decisions: Vec<CorrectionDecision>,
+    /// When it was approved or refused.
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The chained event that applied it (approved only).
+    #[serde(default)]
+    pub applied_event_id: Option<String>,
+}
+
+/// Corrections of a container or a manifest, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CorrectionList {
+    /// The corrections.
+    pub items: Vec<Correction>,
 }

@@ -518,6 +518,11 @@ pub struct ManifestLine {
     /// The plant's disposal record, once disposed of.
     #[serde(default)]
     pub disposal: Option<LineDisposal>,
+    /// Fields shown with an approved correction's value (`seal_kg`, `collect_kg`,
+    /// `receive_kg`, `category`): the original values and the requests are in
+    /// `GET /manifests/{number}/corrections`.
+    #[serde(default)]
+    pub corrected: Vec<String>,
 }
 
 /// Why the driver refused a container at the door.

@@ -10,6 +10,7 @@ mod console_admin;
 mod console_clinic;
 mod console_dispatch;
 mod contract;
+mod corrections;
 mod crash;
 mod custody;
 mod door;

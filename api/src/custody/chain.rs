@@ -27,6 +27,8 @@ pub struct Chained<'a> {
     pub weight_source: Option<&'a str>,
     pub batch: Option<&'a str>,
     pub disposed_at: Option<chrono::NaiveDateTime>,
+    pub corrects: Option<&'a str>,
+    pub new_value: Option<&'a str>,
 }
 
 /// The chain's starting point for a container.
@@ -72,13 +74,20 @@ pub fn hash(prev: &str, e: &Chained<'_>) -> String {
     // Fields added later (issue 17) are appended only when present, so that every event
     // stored before them keeps its hash and old chains still verify.
     let mut text = text;
-    if e.weight_source.is_some() || e.batch.is_some() || e.disposed_at.is_some() {
+    if e.weight_source.is_some()
+        || e.batch.is_some()
+        || e.disposed_at.is_some()
+        || e.corrects.is_some()
+        || e.new_value.is_some()
+    {
         text.push_str("|v2|");
         text.push_str(
             &[
                 opt(e.weight_source),
                 opt(e.batch),
                 e.disposed_at.map(ts).unwrap_or_else(|| "-".into()),
+                opt(e.corrects),
+                opt(e.new_value),
             ]
             .join("|"),
         );
@@ -116,6 +125,8 @@ mod tests {
             weight_source: None,
             batch: None,
             disposed_at: None,
+            corrects: None,
+            new_value: None,
         };
         let g = genesis("c1");
         let h = hash(&g, &e);

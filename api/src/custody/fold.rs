@@ -19,6 +19,8 @@ pub const LOCATION_MISMATCH: &str = "location_mismatch";
 pub const SEQUENCE_ANOMALY: &str = "sequence_anomaly";
 /// The driver refused the container at the door and nobody has collected it since.
 pub const REFUSED_AT_PICKUP: &str = "refused_at_pickup";
+/// A recorded value was corrected by an approved correction.
+pub const CORRECTED: &str = "corrected";
 /// A weight discrepancy that involves an estimated weight (judged with the wider tolerance
 /// of `weighing`).
 pub const WEIGHT_ESTIMATED: &str = "weight_estimated";
@@ -38,6 +40,8 @@ pub struct FoldEvent {
     pub estimated: bool,
     /// The plant's disposal time (dispose), if it recorded one apart from the scan's.
     pub disposed_at: Option<NaiveDateTime>,
+    /// For an approved correction: the event whose weight `weight_g` replaces.
+    pub corrects: Option<String>,
 }
 
 /// Where the waste may legitimately be picked up.
@@ -101,6 +105,13 @@ fn transition(a: ScanAction) -> (Option<ContainerState>, &'static [ContainerStat
         ScanAction::Dispose => (Some(Disposed), &[Received]),
         // Refused at the door: the container stays where it was.
         ScanAction::Refuse => (None, &[Sealed, AtHub]),
+        // Corrections are applied before the fold; they move nothing.
+        ScanAction::Correct => (
+            None,
+            &[
+                Labelled, Sealed, AtHub, Collected, Received, Disposed, Rejected,
+            ],
+        ),
     }
 }
 
@@ -120,7 +131,30 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 /// Folds the events (any order) into the container's derived state. `children_seal_g` is the
 /// sum of the seal weights of the small boxes nested in this one, if any.
 pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) -> Derived {
-    let mut sorted: Vec<&FoldEvent> = events.iter().collect();
+    // Approved corrections replace the weight of the scan they name (the latest one counts);
+    // the scan itself stays as recorded.
+    let mut corrected: HashMap<&str, (i32, Option<i32>)> = HashMap::new();
+    for e in events.iter().filter(|e| e.action == ScanAction::Correct) {
+        if let Some(target) = e.corrects.as_deref()
+            && corrected.get(target).is_none_or(|(seq, _)| *seq < e.seq)
+        {
+            corrected.insert(target, (e.seq, e.weight_g));
+        }
+    }
+    let owned: Vec<FoldEvent> = events
+        .iter()
+        .filter(|e| e.action != ScanAction::Correct)
+        .map(|e| match corrected.get(e.id.as_str()) {
+            Some((_, Some(w))) => FoldEvent {
+                weight_g: Some(*w),
+                estimated: false,
+                ..e.clone()
+            },
+            _ => e.clone(),
+        })
+        .collect();
+    let any_corrected = events.iter().any(|e| e.action == ScanAction::Correct);
+    let mut sorted: Vec<&FoldEvent> = owned.iter().collect();
     sorted.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.seq.cmp(&b.seq)));
     let mut d = Derived {
         state: ContainerState::Labelled,
@@ -201,11 +235,14 @@ pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) 
             // Only a refusal of a container still at the door counts: one after the pickup
             // is an anomaly, flagged above.
             ScanAction::Refuse => refused = from.contains(&current),
-            ScanAction::HubIn | ScanAction::Reject | ScanAction::Nest => {}
+            ScanAction::HubIn | ScanAction::Reject | ScanAction::Nest | ScanAction::Correct => {}
         }
     }
     if refused {
         d.flags.insert(REFUSED_AT_PICKUP.into());
+    }
+    if any_corrected {
+        d.flags.insert(CORRECTED.into());
     }
     let [seal_est, collect_est, receive_est] = d.estimated;
     let pairs = [
@@ -267,6 +304,7 @@ mod tests {
             derived: false,
             estimated: false,
             disposed_at: None,
+            corrects: None,
         }
     }
 
@@ -411,6 +449,30 @@ mod tests {
         assert!(
             d.flags.contains(WEIGHT_ESTIMATED),
             "the estimate vs the plant's figure"
+        );
+    }
+
+    #[test]
+    fn an_approved_correction_replaces_the_weight_it_names() {
+        use ScanAction::*;
+        let history = vec![
+            ev(1, Seal, 1, Some(2.0)),
+            ev(2, Collect, 2, Some(20.0)), // mistyped
+            ev(3, Receive, 3, Some(2.05)),
+        ];
+        let d = fold(&history, places(), None);
+        assert!(d.flags.contains(WEIGHT_DISCREPANCY));
+        let mut fix = ev(4, Correct, 4, Some(2.1));
+        fix.corrects = Some("e2".into());
+        let mut with = history.clone();
+        with.push(fix);
+        let d = fold(&with, places(), None);
+        assert_eq!(d.collect_weight_g, Some(2100));
+        assert_eq!(d.state, ContainerState::Received);
+        assert!(d.anomalies.is_empty());
+        assert_eq!(
+            d.flags.iter().map(String::as_str).collect::<Vec<_>>(),
+            [CORRECTED]
         );
     }
 

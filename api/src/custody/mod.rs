@@ -7,6 +7,7 @@
 
 pub mod chain;
 pub mod codes;
+pub mod corrections;
 pub mod disposal;
 pub mod fold;
 pub mod ingest;

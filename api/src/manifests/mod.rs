@@ -117,6 +117,7 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
             weight_sources: Default::default(),
             refusal: None,
             disposal: None,
+            corrected: Vec::new(),
         });
         states.push(c.state.clone());
     }
@@ -141,13 +142,15 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
             weight_sources: Default::default(),
             refusal: Some(refusal),
             disposal: None,
+            corrected: Vec::new(),
         });
         states.push(REFUSED.to_owned());
     }
     let extras = records::extras(conn, &ids_in_order)?;
     for (l, id) in lines.iter_mut().zip(&ids_in_order) {
-        if let Some((sources, disposal)) = extras.get(id) {
+        if let Some((sources, disposal, corrected)) = extras.get(id) {
             l.weight_sources = sources.clone();
+            l.corrected = corrected.clone();
             if l.refusal.is_none() {
                 l.disposal = disposal.clone();
             } else {
@@ -437,6 +440,7 @@ mod tests {
                 weight_sources: Default::default(),
                 refusal: None,
                 disposal: None,
+                corrected: Vec::new(),
             }],
             collected: Handover {
                 at: None,

@@ -225,6 +225,15 @@ fn line_diff(collect: Option<f64>, receive: Option<f64>, estimated: bool) -> Str
     }
 }
 
+/// A value an approved correction changed gets `*` (the note under the table says so).
+fn mark_corrected(v: String, l: &yifei_contract::ManifestLine, field: &str) -> String {
+    if l.corrected.iter().any(|f| f == field) {
+        format!("{v}*")
+    } else {
+        v
+    }
+}
+
 /// Whether the pickup or the plant weight of a line was estimated.
 fn line_estimated(l: &yifei_contract::ManifestLine) -> bool {
     use yifei_contract::WeightSource::Estimated;
@@ -376,15 +385,27 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
         let cells = [
             (i + 1).to_string(),
             l.code.clone(),
-            format!("{} {}", l.category, l.hw_code.trim_start_matches("HW01 ")),
+            mark_corrected(
+                format!("{} {}", l.category, l.hw_code.trim_start_matches("HW01 ")),
+                l,
+                "category",
+            ),
             // The Chinese name only (the wire name carries an English gloss after a space).
             l.packaging
                 .split_once(' ')
                 .map_or(l.packaging.as_str(), |(zh, _)| zh)
                 .to_owned(),
-            kg_by(l.seal_kg, l.weight_sources.seal),
-            kg_by(l.collect_kg, l.weight_sources.collect),
-            kg_by(l.receive_kg, l.weight_sources.receive),
+            mark_corrected(kg_by(l.seal_kg, l.weight_sources.seal), l, "seal_kg"),
+            mark_corrected(
+                kg_by(l.collect_kg, l.weight_sources.collect),
+                l,
+                "collect_kg",
+            ),
+            mark_corrected(
+                kg_by(l.receive_kg, l.weight_sources.receive),
+                l,
+                "receive_kg",
+            ),
             line_diff(l.collect_kg, l.receive_kg, line_estimated(l)),
             state_zh(&l.state).to_owned(),
         ];
@@ -423,6 +444,14 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
         ]
         .contains(&Some(Estimated))
     });
+    if m.lines.iter().any(|l| !l.corrected.is_empty()) {
+        y = ensure(&mut d, y, ROW);
+        y = paragraph(
+            &mut d,
+            y,
+            "注：标“*”者为经各方批准更正后的数值（更正：原值、申请与批准记录见更正记录）。",
+        );
+    }
     y = ensure(&mut d, y, ROW);
     y = paragraph(
         &mut d,
@@ -678,6 +707,7 @@ mod tests {
                         weight_sources: Default::default(),
                         refusal: None,
                         disposal: None,
+                        corrected: Vec::new(),
                     })
                     .collect(),
                 collected: Handover {

@@ -13,14 +13,15 @@ use crate::db::DbConnection;
 use crate::db::schema::{containers, scan_events};
 use crate::error::ApiError;
 
-/// Per container id: how its weights were taken and its disposal, if disposed of.
-pub type Extras = HashMap<String, (WeightSources, Option<LineDisposal>)>;
+/// Per container id: how its weights were taken, its disposal if disposed of, and the fields
+/// an approved correction changed.
+pub type Extras = HashMap<String, (WeightSources, Option<LineDisposal>, Vec<String>)>;
 
 /// Reads the extras of the manifest's containers in one query.
 pub fn extras(conn: &mut DbConnection, ids: &[String]) -> Result<Extras, ApiError> {
     let events: Vec<EventRow> = scan_events::table
         .filter(scan_events::container_id.eq_any(ids))
-        .filter(scan_events::action.eq_any(["seal", "collect", "receive", "dispose"]))
+        .filter(scan_events::action.eq_any(["seal", "collect", "receive", "dispose", "correct"]))
         .select(EventRow::as_select())
         .load(conn)?;
     let mut by: HashMap<String, Vec<EventRow>> = HashMap::new();
@@ -47,7 +48,22 @@ pub fn extras(conn: &mut DbConnection, ids: &[String]) -> Result<Extras, ApiErro
                 .filter(|e| e.action == "dispose")
                 .min_by_key(|e| (e.occurred_at, e.seq))
                 .map(disposal_of);
-            (id, (weighing::sources_of(&facts), disposal))
+            let mut corrected: Vec<String> = evs
+                .iter()
+                .filter(|e| e.action == "correct")
+                .filter_map(|e| match (&e.corrects, &e.new_value) {
+                    (Some(target), _) => evs
+                        .iter()
+                        .find(|t| &t.id == target)
+                        .and_then(|t| crate::custody::corrections::weight_field(&t.action))
+                        .map(str::to_owned),
+                    (None, Some(_)) => Some("category".to_owned()),
+                    (None, None) => None,
+                })
+                .collect();
+            corrected.sort();
+            corrected.dedup();
+            (id, (weighing::sources_of(&facts), disposal, corrected))
         })
         .collect())
 }

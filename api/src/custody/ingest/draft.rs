@@ -420,5 +420,7 @@ pub(super) fn event_row(
             .and(crate::custody::weighing::stored(e.weight_source)),
         batch: clean(&e.batch),
         disposed_at: e.disposed_at.map(micros),
+        corrects: None,
+        new_value: None,
     }
 }

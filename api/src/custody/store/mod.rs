@@ -3,6 +3,7 @@
 //! By concern: `rows` (the rows and what is derived on them in memory), `statements` (the
 //! scan path's per-backend statements), this file (queries), `nest` (小箱进大箱).
 
+pub mod corrections;
 mod nest;
 mod rows;
 mod statements;

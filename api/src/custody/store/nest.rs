@@ -129,6 +129,8 @@ pub fn nest(
                     weight_source: None,
                     batch: None,
                     disposed_at: None,
+                    corrects: None,
+                    new_value: None,
                 },
             )?;
             diesel::update(containers::table.find(&row.id))

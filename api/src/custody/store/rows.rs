@@ -116,6 +116,10 @@ pub struct EventRow {
     pub batch: Option<String>,
     /// The plant's disposal time (dispose), when it differs from the scan's.
     pub disposed_at: Option<NaiveDateTime>,
+    /// For a `correct` event: the id of the scan whose weight it corrects.
+    pub corrects: Option<String>,
+    /// For a `correct` event of a category: the new category.
+    pub new_value: Option<String>,
 }
 
 impl EventRow {
@@ -141,6 +145,8 @@ impl EventRow {
             weight_source: self.weight_source.as_deref(),
             batch: self.batch.as_deref(),
             disposed_at: self.disposed_at,
+            corrects: self.corrects.as_deref(),
+            new_value: self.new_value.as_deref(),
         }
     }
 
@@ -156,6 +162,7 @@ impl EventRow {
             derived: self.via_parent.is_some(),
             estimated: crate::custody::weighing::is_estimated(self.weight_source.as_deref()),
             disposed_at: self.disposed_at,
+            corrects: self.corrects.clone(),
         })
     }
 
