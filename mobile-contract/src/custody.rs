@@ -170,7 +170,8 @@ pub struct Weights {
     /// At the plant (the weighbridge).
     #[serde(default)]
     pub receive_kg: Option<f64>,
-    /// How each weight above was taken (absent where there is no weight).
+    /// How each weight above was taken (absent where there is no weight), read from the
+    /// events: filled in a container's detail, empty in lists (which omit the events).
     #[serde(default)]
     pub sources: WeightSources,
 }
@@ -276,7 +277,9 @@ pub struct Container {
     pub children: Vec<String>,
     /// Weights at each hand-over.
     pub weights: Weights,
-    /// Discrepancies and anomalies: `weight_discrepancy`, `location_mismatch`,
+    /// Discrepancies and anomalies: `weight_discrepancy` (with `weight_estimated` when an
+    /// estimate was involved), `refused_at_pickup` (refused at the door, not collected since),
+    /// `corrected` (an approved correction changed a value), `location_mismatch`,
     /// `sequence_anomaly`, `cold_chain`.
     pub flags: Vec<String>,
     /// When it was first sealed (its storage clock starts).
@@ -422,7 +425,7 @@ pub struct ScanResult {
     /// `weight_source_without_weight`, `not_for_action` (`batch` or `disposed_at` on a scan
     /// other than dispose; `field` names it), `invalid_batch`, `invalid_disposed_at` (in the
     /// future, after the scan, or beyond the server's age bound), `invalid_location`, `text_too_long`, `invalid_text` (a text field
-    /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect scan
+    /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect or refuse scan
     /// naming a run that is not the driver's own, or one the server does not know: send it
     /// again with the right run's id, or without `run_id`), `event_id_reused`. The other events of the batch
     /// are judged on their own.

@@ -329,6 +329,10 @@ pub fn of_run(
     Ok(out)
 }
 
+fn source(s: Option<yifei_contract::WeightSource>) -> String {
+    s.map(|s| crate::wire::enum_str(&s)).unwrap_or_default()
+}
+
 /// CSV of manifests: one row per container line, the header fields repeated (through the
 /// one CSV writer, so no name can smuggle a formula into a spreadsheet).
 pub fn csv(list: &[Manifest]) -> String {
@@ -351,6 +355,12 @@ pub fn csv(list: &[Manifest]) -> String {
         "state",
         "collected_at",
         "received_at",
+        "collect_weight_source",
+        "receive_weight_source",
+        "refusal_reason",
+        "disposal_batch",
+        "disposed_at",
+        "corrected",
     ]);
     for m in list {
         let collected = m.collected.at.map(|t| t.to_rfc3339()).unwrap_or_default();
@@ -374,6 +384,22 @@ pub fn csv(list: &[Manifest]) -> String {
                 Cell::Text(&l.state),
                 Cell::Text(&collected),
                 Cell::Text(&received),
+                Cell::Text(&source(l.weight_sources.collect)),
+                Cell::Text(&source(l.weight_sources.receive)),
+                Cell::Text(l.refusal.as_ref().map_or("", |r| r.reason_zh.as_str())),
+                Cell::Text(
+                    l.disposal
+                        .as_ref()
+                        .and_then(|d| d.batch.as_deref())
+                        .unwrap_or(""),
+                ),
+                Cell::Text(
+                    &l.disposal
+                        .as_ref()
+                        .map(|d| d.at.to_rfc3339())
+                        .unwrap_or_default(),
+                ),
+                Cell::Text(&l.corrected.join(" ")),
             ]);
         }
     }
