@@ -429,10 +429,10 @@ test('a container refused at the door offline reaches the server with its reason
   await page.context().setOffline(true);
   // One taken with an estimated weight, one refused as wrongly packed, by keyboard.
   const stop = await openStop(page, target.seq);
-  await stop.getByLabel(/估计重量/).check();
+  await stop.getByLabel(/估计值/).check();
   await scan(page, target.seq, kept, '3.4');
   await stop.locator('details.refuse-box > summary').click();
-  await stop.getByLabel(/拒收的容器编码/).fill(refused);
+  await stop.getByLabel(/拒收哪个容器/).fill(refused);
   await stop.getByLabel(/^拒收原因/).selectOption({ label: '包装不符合要求' });
   await stop.getByRole('button', { name: '拒收此容器' }).click();
   await stop.getByText(/已记录拒收/).waitFor();
