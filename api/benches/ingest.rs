@@ -250,6 +250,11 @@ fn direct(url: &str, load: &Load, floor: Floor) -> f64 {
                                 parent_code: None,
                                 prev_hash: chain::genesis(cid),
                                 hash: String::new(),
+                                weight_source: None,
+                                batch: None,
+                                disposed_at: None,
+                                corrects: None,
+                                new_value: None,
                             };
                             e.hash = chain::hash(&e.prev_hash, &e.chained());
                             e

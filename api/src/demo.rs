@@ -296,6 +296,11 @@ fn demo_event(
             parent_code: None,
             prev_hash: String::new(),
             hash: String::new(),
+            weight_source: None,
+            batch: None,
+            disposed_at: None,
+            corrects: None,
+            new_value: None,
         },
     )
 }

@@ -75,6 +75,27 @@ pub enum ScanAction {
     Dispose,
     /// Put into a hub's big box (recorded by `POST /containers/{code}/children`).
     Nest,
+    /// The driver refuses the container at the door (`reason` required: `broken`,
+    /// `unlabelled`, `wrong_packaging`, or `other: <what was wrong>`; `run_id` required, a run
+    /// of the driver's with a stop at the container's institution or its hub). The container
+    /// stays with the institution: its state does not change and its storage clock runs on;
+    /// the manifest of that run and institution lists it as refused, and the clinic is alerted.
+    Refuse,
+    /// An approved correction, chained by the server (`POST /corrections/{id}/approve`); not
+    /// uploadable (`action_not_allowed`).
+    Correct,
+}
+
+/// Whether a weight was read off a scale or estimated (a driver without a scale, a clinic
+/// weighing by eye). An estimate is compared with a wider tolerance, and a discrepancy that
+/// involves one says so (`weight_estimated` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightSource {
+    /// Read off a scale or the weighbridge (称重).
+    Weighed,
+    /// Estimated (估计).
+    Estimated,
 }
 
 /// `POST /api/v1/containers`.
@@ -149,6 +170,24 @@ pub struct Weights {
     /// At the plant (the weighbridge).
     #[serde(default)]
     pub receive_kg: Option<f64>,
+    /// How each weight above was taken (absent where there is no weight), read from the
+    /// events: filled in a container's detail, empty in lists (which omit the events).
+    #[serde(default)]
+    pub sources: WeightSources,
+}
+
+/// How each recorded weight was taken.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WeightSources {
+    /// Of `seal_kg`.
+    #[serde(default)]
+    pub seal: Option<WeightSource>,
+    /// Of `collect_kg`.
+    #[serde(default)]
+    pub collect: Option<WeightSource>,
+    /// Of `receive_kg`.
+    #[serde(default)]
+    pub receive: Option<WeightSource>,
 }
 
 /// Who made a scan.
@@ -176,18 +215,28 @@ pub struct CustodyEvent {
     /// Weight, kg.
     #[serde(default)]
     pub weight_kg: Option<f64>,
+    /// How the weight was taken (given with every weight; `weighed` when the scan did not say).
+    #[serde(default)]
+    pub weight_source: Option<WeightSource>,
     /// Where.
     #[serde(default)]
     pub location: Option<LatLng>,
     /// Run of the driver.
     #[serde(default)]
     pub run_id: Option<String>,
-    /// Reason (reject).
+    /// Reason (reject, refuse).
     #[serde(default)]
     pub reason: Option<String>,
     /// Method (dispose) or how the code was read (`qr`, `typed`).
     #[serde(default)]
     pub method: Option<String>,
+    /// The plant's batch or furnace (dispose).
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// When the waste was disposed of, by the plant's record (dispose; `occurred_at` when the
+    /// scan did not say).
+    #[serde(default)]
+    pub disposed_at: Option<DateTime<Utc>>,
     /// Device that scanned.
     #[serde(default)]
     pub device_id: Option<String>,
@@ -228,7 +277,9 @@ pub struct Container {
     pub children: Vec<String>,
     /// Weights at each hand-over.
     pub weights: Weights,
-    /// Discrepancies and anomalies: `weight_discrepancy`, `location_mismatch`,
+    /// Discrepancies and anomalies: `weight_discrepancy` (with `weight_estimated` when an
+    /// estimate was involved), `refused_at_pickup` (refused at the door, not collected since),
+    /// `corrected` (an approved correction changed a value), `location_mismatch`,
     /// `sequence_anomaly`, `cold_chain`.
     pub flags: Vec<String>,
     /// When it was first sealed (its storage clock starts).
@@ -287,13 +338,19 @@ pub struct ScanEvent {
     /// Weight, kg (required for seal, collect, receive).
     #[serde(default)]
     pub weight_kg: Option<f64>,
+    /// How `weight_kg` was taken; only with a weight. Absent means `weighed` (what every
+    /// weight meant before this field existed): an app whose driver has no scale sends
+    /// `estimated`.
+    #[serde(default)]
+    pub weight_source: Option<WeightSource>,
     /// Where (GPS).
     #[serde(default)]
     pub location: Option<LatLng>,
     /// The driver's run.
     #[serde(default)]
     pub run_id: Option<String>,
-    /// Why (required for reject).
+    /// Why (required for reject, free text; required for refuse, from the list `broken`,
+    /// `unlabelled`, `wrong_packaging`, or `other: <what was wrong>`).
     #[serde(default)]
     pub reason: Option<String>,
     /// Disposal method (required for dispose): `incineration`, `high_temperature_steam`,
@@ -304,6 +361,14 @@ pub struct ScanEvent {
     /// The scanning device.
     #[serde(default)]
     pub device_id: Option<String>,
+    /// The plant's batch or furnace identifier (dispose only; 1 to 64 printable characters).
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// When the waste was disposed of, by the plant's record (dispose only; not after
+    /// `occurred_at` nor before the container was received, beyond the clock-skew allowance).
+    /// Absent: `occurred_at`.
+    #[serde(default)]
+    pub disposed_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/scans`.
@@ -354,15 +419,20 @@ pub struct ScanResult {
     /// `before_container_created` (before the container was labelled, beyond the clock-skew
     /// allowance), `weight_required`, `weight_out_of_range`, `reason_required`,
     /// `method_required`, `unknown_method` (a dispose method not in the list, or `other:`
-    /// without saying what), `invalid_location`, `text_too_long`, `invalid_text` (a text field
-    /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect scan
+    /// without saying what), `unknown_reason` (a refuse reason not in the list, or `other:`
+    /// without saying what), `run_required` (a refuse scan without `run_id`), `not_on_run` (a
+    /// refuse scan of a container whose institution, or hub, is not a stop of the run),
+    /// `weight_source_without_weight`, `not_for_action` (`batch` or `disposed_at` on a scan
+    /// other than dispose; `field` names it), `invalid_batch`, `invalid_disposed_at` (in the
+    /// future, after the scan, or beyond the server's age bound), `invalid_location`, `text_too_long`, `invalid_text` (a text field
+    /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect or refuse scan
     /// naming a run that is not the driver's own, or one the server does not know: send it
     /// again with the right run's id, or without `run_id`), `event_id_reused`. The other events of the batch
     /// are judged on their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The event's field at fault, for `invalid_text` (`code`, `run_id`, `reason`,
-    /// `method`, `device_id`).
+    /// `method`, `device_id`, `batch`) and `not_for_action` (`batch`, `disposed_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
@@ -402,4 +472,117 @@ pub struct Audit {
     pub events: Vec<AuditEvent>,
     /// What is wrong, if anything.
     pub problems: Vec<String>,
+}
+
+/// What a correction may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionField {
+    /// The weight of one seal, collect or receive scan (`event_id` and `weight_kg` required).
+    WeightKg,
+    /// The container's waste category (`category` required; the packaging rules still hold).
+    Category,
+}
+
+/// Where a correction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionStatus {
+    /// Waiting for the other parties.
+    Pending,
+    /// Every other party approved; applied as a new event of the container's chain.
+    Approved,
+    /// A party refused; nothing changed.
+    Refused,
+}
+
+/// `POST /api/v1/containers/{code}/corrections`: ask the other parties to correct a field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCorrection {
+    /// What to correct.
+    pub field: CorrectionField,
+    /// The scan whose weight is wrong (for `weight_kg`).
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// The right weight, kg (for `weight_kg`).
+    #[serde(default)]
+    pub weight_kg: Option<f64>,
+    /// The right category (for `category`).
+    #[serde(default)]
+    pub category: Option<Category>,
+    /// Why (1 to 200 characters).
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/corrections/{id}/approve` and `/refuse`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionVote {
+    /// A note (at most 200 characters).
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub note: Option<String>,
+}
+
+/// One party's decision on a correction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CorrectionDecision {
+    /// The party (institution or company id).
+    pub party: String,
+    /// Who decided (user id).
+    pub user_id: String,
+    /// `approve` or `refuse`.
+    pub decision: String,
+    /// Their note.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A correction request with its history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Correction {
+    /// Id.
+    pub id: String,
+    /// Container code.
+    pub code: String,
+    /// What is corrected.
+    pub field: CorrectionField,
+    /// The corrected scan (for `weight_kg`).
+    #[serde(default)]
+    pub event_id: Option<String>,
+    /// The value as recorded (kg as a decimal, or a category).
+    pub old_value: String,
+    /// The value asked for.
+    pub new_value: String,
+    /// Why.
+    pub reason: String,
+    /// Who asked (user id).
+    pub requested_by: String,
+    /// Their party (institution or company id).
+    pub requested_party: String,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+    /// Where it stands.
+    pub status: CorrectionStatus,
+    /// Parties whose decision is still awaited.
+    pub awaiting: Vec<String>,
+    /// The decisions so far.
+    pub decisions: Vec<CorrectionDecision>,
+    /// When it was approved or refused.
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The chained event that applied it (approved only).
+    #[serde(default)]
+    pub applied_event_id: Option<String>,
+}
+
+/// Corrections of a container or a manifest, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CorrectionList {
+    /// The corrections.
+    pub items: Vec<Correction>,
 }

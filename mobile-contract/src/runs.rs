@@ -506,8 +506,50 @@ pub struct ManifestLine {
     /// Weight at the plant, kg.
     #[serde(default)]
     pub receive_kg: Option<f64>,
-    /// Container state.
+    /// Container state; `refused` for a container the driver refused at the door on this run
+    /// (it stayed with the institution: see `refusal`).
     pub state: String,
+    /// How each weight was taken (`weighed` or `estimated`).
+    #[serde(default)]
+    pub weight_sources: crate::WeightSources,
+    /// The driver's refusal at the door, for a `refused` line.
+    #[serde(default)]
+    pub refusal: Option<LineRefusal>,
+    /// The plant's disposal record, once disposed of.
+    #[serde(default)]
+    pub disposal: Option<LineDisposal>,
+    /// Fields shown with an approved correction's value (`seal_kg`, `collect_kg`,
+    /// `receive_kg`, `category`): the original values and the requests are in
+    /// `GET /manifests/{number}/corrections`.
+    #[serde(default)]
+    pub corrected: Vec<String>,
+}
+
+/// Why the driver refused a container at the door.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineRefusal {
+    /// The reason code as scanned (`broken`, `unlabelled`, `wrong_packaging`, `other: ...`).
+    pub reason: String,
+    /// The reason in words, as printed (e.g. `容器破损`).
+    pub reason_zh: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who refused (user id).
+    pub by: String,
+}
+
+/// What the plant recorded of a disposal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineDisposal {
+    /// Method code (`incineration`, ..., `other: ...`).
+    pub method: String,
+    /// Method in words (e.g. `焚烧`).
+    pub method_zh: String,
+    /// The plant's batch or furnace identifier, if recorded.
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// When it was disposed of (the plant's record, else the scan's time).
+    pub at: DateTime<Utc>,
 }
 
 /// One hand-over on a manifest.
@@ -528,7 +570,8 @@ pub struct Manifest {
     pub number: String,
     /// Run.
     pub run_id: String,
-    /// `open` (collecting), `in_transit`, `received` (all weighed in), `closed` (all disposed).
+    /// `open` (collecting), `in_transit`, `received` (all weighed in), `closed` (every line
+    /// disposed of, refused at the plant, or refused at the door).
     pub status: String,
     /// Shipper: the producing institution.
     pub shipper: Party,

@@ -317,7 +317,8 @@ fn custody_in_any_upload_order_is_one_history(app: &TestApp) {
     );
     assert_eq!(
         got.body["weights"],
-        json!({"seal_kg": 2.0, "collect_kg": 2.1, "receive_kg": 2.05})
+        json!({"seal_kg": 2.0, "collect_kg": 2.1, "receive_kg": 2.05,
+               "sources": {"seal": "weighed", "collect": "weighed", "receive": "weighed"}})
     );
     assert!(got.body["events"][0]["anomaly"].is_null());
     assert_eq!(got.body["events"][1]["actor"]["role"], "driver");

@@ -19,7 +19,7 @@ both!(
 );
 
 /// GET as raw bytes (the shared client reads bodies as text).
-fn get_bytes(
+pub fn get_bytes(
     app: &TestApp,
     path: &str,
     token: &str,
@@ -53,7 +53,7 @@ fn get_bytes(
 }
 
 /// Runs a poppler tool; a missing tool fails the test with the package to install.
-fn poppler(tool: &str, args: &[&str]) -> String {
+pub fn poppler(tool: &str, args: &[&str]) -> String {
     let out = Command::new(tool).args(args).output().unwrap_or_else(|e| {
         panic!("{tool} not runnable ({e}): install Debian's poppler-utils (apt-get install poppler-utils)")
     });
@@ -65,7 +65,7 @@ fn poppler(tool: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn scratch_dir() -> PathBuf {
+pub fn scratch_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("yifei-paper-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&d).expect("temp dir");
     d

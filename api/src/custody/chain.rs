@@ -24,6 +24,11 @@ pub struct Chained<'a> {
     pub device_id: Option<&'a str>,
     pub via_parent: Option<&'a str>,
     pub parent_code: Option<&'a str>,
+    pub weight_source: Option<&'a str>,
+    pub batch: Option<&'a str>,
+    pub disposed_at: Option<chrono::NaiveDateTime>,
+    pub corrects: Option<&'a str>,
+    pub new_value: Option<&'a str>,
 }
 
 /// The chain's starting point for a container.
@@ -66,6 +71,27 @@ pub fn hash(prev: &str, e: &Chained<'_>) -> String {
         opt(e.parent_code),
     ]
     .join("|");
+    // Fields added later (issue 17) are appended only when present, so that every event
+    // stored before them keeps its hash and old chains still verify.
+    let mut text = text;
+    if e.weight_source.is_some()
+        || e.batch.is_some()
+        || e.disposed_at.is_some()
+        || e.corrects.is_some()
+        || e.new_value.is_some()
+    {
+        text.push_str("|v2|");
+        text.push_str(
+            &[
+                opt(e.weight_source),
+                opt(e.batch),
+                e.disposed_at.map(ts).unwrap_or_else(|| "-".into()),
+                opt(e.corrects),
+                opt(e.new_value),
+            ]
+            .join("|"),
+        );
+    }
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
@@ -96,6 +122,11 @@ mod tests {
             device_id: Some("phone-1"),
             via_parent: None,
             parent_code: None,
+            weight_source: None,
+            batch: None,
+            disposed_at: None,
+            corrects: None,
+            new_value: None,
         };
         let g = genesis("c1");
         let h = hash(&g, &e);
@@ -112,6 +143,21 @@ mod tests {
             )
         );
         assert_ne!(h, hash(&genesis("c2"), &e));
+        let estimated = Chained {
+            weight_source: Some("estimated"),
+            ..e.clone()
+        };
+        assert_ne!(h, hash(&g, &estimated), "the source is chained");
+        assert_ne!(
+            hash(&g, &estimated),
+            hash(
+                &g,
+                &Chained {
+                    batch: Some("estimated"),
+                    ..e.clone()
+                }
+            )
+        );
         assert_ne!(
             h,
             hash(

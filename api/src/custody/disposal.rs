@@ -35,3 +35,54 @@ mod tests {
         assert!(!is_valid(""));
     }
 }
+
+/// Longest batch or furnace identifier.
+pub const MAX_BATCH_CHARS: usize = 64;
+
+/// The batch or furnace identifier trimmed, or `None` when it is blank, too long or holds a
+/// control character (`invalid_batch`).
+pub fn clean_batch(batch: &str) -> Option<&str> {
+    let b = batch.trim();
+    (!b.is_empty() && b.chars().count() <= MAX_BATCH_CHARS && !b.chars().any(char::is_control))
+        .then_some(b)
+}
+
+/// Whether a disposal time recorded by the plant fits the scan that reports it: not after
+/// the scan (the plant scans what it burned, not what it will), allowing `skew` between the
+/// plant's clocks, and not older than `max_age` before `now`.
+pub fn time_fits(
+    disposed_at: chrono::DateTime<chrono::Utc>,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    skew: chrono::Duration,
+    max_age: chrono::Duration,
+) -> bool {
+    disposed_at <= occurred_at + skew && disposed_at <= now + skew && disposed_at >= now - max_age
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    #[test]
+    fn batches_and_times_are_checked() {
+        assert_eq!(
+            clean_batch(" 2号炉-20260302-03 "),
+            Some("2号炉-20260302-03")
+        );
+        assert_eq!(clean_batch("  "), None);
+        assert_eq!(clean_batch(&"x".repeat(65)), None);
+        assert_eq!(clean_batch("a\nb"), None);
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 2, 12, 0, 0)
+            .single()
+            .expect("t");
+        let (skew, age) = (Duration::minutes(5), Duration::days(30));
+        let scan = now - Duration::hours(1);
+        assert!(time_fits(scan - Duration::hours(3), scan, now, skew, age));
+        assert!(time_fits(scan + Duration::minutes(4), scan, now, skew, age));
+        assert!(!time_fits(scan + Duration::hours(1), scan, now, skew, age));
+        assert!(!time_fits(now - Duration::days(31), scan, now, skew, age));
+    }
+}

@@ -17,6 +17,13 @@ pub const LOCATION_TOLERANCE_M: f64 = 500.0;
 pub const WEIGHT_DISCREPANCY: &str = "weight_discrepancy";
 pub const LOCATION_MISMATCH: &str = "location_mismatch";
 pub const SEQUENCE_ANOMALY: &str = "sequence_anomaly";
+/// The driver refused the container at the door and nobody has collected it since.
+pub const REFUSED_AT_PICKUP: &str = "refused_at_pickup";
+/// A recorded value was corrected by an approved correction.
+pub const CORRECTED: &str = "corrected";
+/// A weight discrepancy that involves an estimated weight (judged with the wider tolerance
+/// of `weighing`).
+pub const WEIGHT_ESTIMATED: &str = "weight_estimated";
 
 /// What the fold needs of an event.
 #[derive(Debug, Clone)]
@@ -29,6 +36,12 @@ pub struct FoldEvent {
     pub location: Option<(f64, f64)>,
     /// Inherited from a big box: no location check (the box was checked).
     pub derived: bool,
+    /// The weight was estimated, not weighed.
+    pub estimated: bool,
+    /// The plant's disposal time (dispose), if it recorded one apart from the scan's.
+    pub disposed_at: Option<NaiveDateTime>,
+    /// For an approved correction: the event whose weight `weight_g` replaces.
+    pub corrects: Option<String>,
 }
 
 /// Where the waste may legitimately be picked up.
@@ -50,6 +63,8 @@ pub struct Derived {
     pub collected_at: Option<NaiveDateTime>,
     pub received_at: Option<NaiveDateTime>,
     pub disposed_at: Option<NaiveDateTime>,
+    /// Which of the seal, collect and receive weights were estimated.
+    pub estimated: [bool; 3],
     /// Per event id: why it does not fit.
     pub anomalies: HashMap<String, String>,
 }
@@ -88,6 +103,15 @@ fn transition(a: ScanAction) -> (Option<ContainerState>, &'static [ContainerStat
         ScanAction::Receive => (Some(Received), &[Collected]),
         ScanAction::Reject => (Some(Rejected), &[Collected, Received]),
         ScanAction::Dispose => (Some(Disposed), &[Received]),
+        // Refused at the door: the container stays where it was.
+        ScanAction::Refuse => (None, &[Sealed, AtHub]),
+        // Corrections are applied before the fold; they move nothing.
+        ScanAction::Correct => (
+            None,
+            &[
+                Labelled, Sealed, AtHub, Collected, Received, Disposed, Rejected,
+            ],
+        ),
     }
 }
 
@@ -107,7 +131,30 @@ pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 /// Folds the events (any order) into the container's derived state. `children_seal_g` is the
 /// sum of the seal weights of the small boxes nested in this one, if any.
 pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) -> Derived {
-    let mut sorted: Vec<&FoldEvent> = events.iter().collect();
+    // Approved corrections replace the weight of the scan they name (the latest one counts);
+    // the scan itself stays as recorded.
+    let mut corrected: HashMap<&str, (i32, Option<i32>)> = HashMap::new();
+    for e in events.iter().filter(|e| e.action == ScanAction::Correct) {
+        if let Some(target) = e.corrects.as_deref()
+            && corrected.get(target).is_none_or(|(seq, _)| *seq < e.seq)
+        {
+            corrected.insert(target, (e.seq, e.weight_g));
+        }
+    }
+    let owned: Vec<FoldEvent> = events
+        .iter()
+        .filter(|e| e.action != ScanAction::Correct)
+        .map(|e| match corrected.get(e.id.as_str()) {
+            Some((_, Some(w))) => FoldEvent {
+                weight_g: Some(*w),
+                estimated: false,
+                ..e.clone()
+            },
+            _ => e.clone(),
+        })
+        .collect();
+    let any_corrected = events.iter().any(|e| e.action == ScanAction::Correct);
+    let mut sorted: Vec<&FoldEvent> = owned.iter().collect();
     sorted.sort_by(|a, b| a.occurred_at.cmp(&b.occurred_at).then(a.seq.cmp(&b.seq)));
     let mut d = Derived {
         state: ContainerState::Labelled,
@@ -119,8 +166,10 @@ pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) 
         collected_at: None,
         received_at: None,
         disposed_at: None,
+        estimated: [false; 3],
         anomalies: HashMap::new(),
     };
+    let mut refused = false;
     for e in sorted {
         let (target, from) = transition(e.action);
         let current = d.state;
@@ -148,10 +197,17 @@ pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) 
         }
         match e.action {
             ScanAction::Seal => {
+                if d.seal_weight_g.is_none() && e.weight_g.is_some() {
+                    d.estimated[0] = e.estimated;
+                }
                 d.seal_weight_g = d.seal_weight_g.or(e.weight_g);
                 d.sealed_at = d.sealed_at.or(Some(e.occurred_at));
             }
             ScanAction::Collect => {
+                refused = false;
+                if d.collect_weight_g.is_none() && e.weight_g.is_some() {
+                    d.estimated[1] = e.estimated;
+                }
                 d.collect_weight_g = d.collect_weight_g.or(e.weight_g);
                 d.collected_at = d.collected_at.or(Some(e.occurred_at));
                 if let (Some(loc), false) = (e.location, e.derived) {
@@ -165,26 +221,52 @@ pub fn fold(events: &[FoldEvent], places: Places, children_seal_g: Option<i64>) 
                 }
             }
             ScanAction::Receive => {
+                if d.receive_weight_g.is_none() && e.weight_g.is_some() {
+                    d.estimated[2] = e.estimated;
+                }
                 d.receive_weight_g = d.receive_weight_g.or(e.weight_g);
                 d.received_at = d.received_at.or(Some(e.occurred_at));
             }
-            ScanAction::Dispose => d.disposed_at = d.disposed_at.or(Some(e.occurred_at)),
-            ScanAction::HubIn | ScanAction::Reject | ScanAction::Nest => {}
+            ScanAction::Dispose => {
+                d.disposed_at = d
+                    .disposed_at
+                    .or(Some(e.disposed_at.unwrap_or(e.occurred_at)))
+            }
+            // Only a refusal of a container still at the door counts: one after the pickup
+            // is an anomaly, flagged above.
+            ScanAction::Refuse => refused = from.contains(&current),
+            ScanAction::HubIn | ScanAction::Reject | ScanAction::Nest | ScanAction::Correct => {}
         }
     }
+    if refused {
+        d.flags.insert(REFUSED_AT_PICKUP.into());
+    }
+    if any_corrected {
+        d.flags.insert(CORRECTED.into());
+    }
+    let [seal_est, collect_est, receive_est] = d.estimated;
     let pairs = [
-        (d.seal_weight_g, d.collect_weight_g),
-        (d.collect_weight_g, d.receive_weight_g),
+        (d.seal_weight_g, d.collect_weight_g, seal_est || collect_est),
+        (
+            d.collect_weight_g,
+            d.receive_weight_g,
+            collect_est || receive_est,
+        ),
         (
             d.seal_weight_g.filter(|_| d.collect_weight_g.is_none()),
             d.receive_weight_g,
+            seal_est || receive_est,
         ),
     ];
-    if pairs
-        .iter()
-        .any(|p| matches!(p, (Some(a), Some(b)) if weights_differ(*a, *b)))
-    {
-        d.flags.insert(WEIGHT_DISCREPANCY.into());
+    for (a, b, estimated) in pairs {
+        if let (Some(a), Some(b)) = (a, b)
+            && crate::custody::weighing::differ(a, b, estimated)
+        {
+            d.flags.insert(WEIGHT_DISCREPANCY.into());
+            if estimated {
+                d.flags.insert(WEIGHT_ESTIMATED.into());
+            }
+        }
     }
     if let (Some(children), Some(own)) = (children_seal_g, d.seal_weight_g)
         && weights_differ(own, i32::try_from(children).unwrap_or(i32::MAX))
@@ -220,6 +302,9 @@ mod tests {
             weight_g: kg.map(|k| (k * 1000.0) as i32),
             location: None,
             derived: false,
+            estimated: false,
+            disposed_at: None,
+            corrects: None,
         }
     }
 
@@ -337,5 +422,110 @@ mod tests {
             "big box lighter or heavier than its contents"
         );
         assert!((distance_m(HOME, (36.31, 117.40)) - 1112.0).abs() < 5.0);
+    }
+
+    #[test]
+    fn estimates_are_judged_as_estimates() {
+        use ScanAction::*;
+        let mut guess = ev(2, Collect, 2, Some(2.4));
+        guess.estimated = true;
+        let weighed = [ev(1, Seal, 1, Some(2.0)), ev(2, Collect, 2, Some(2.4))];
+        let d = fold(&weighed, places(), None);
+        assert!(d.flags.contains(WEIGHT_DISCREPANCY));
+        assert!(!d.flags.contains(WEIGHT_ESTIMATED));
+        let d = fold(&[ev(1, Seal, 1, Some(2.0)), guess.clone()], places(), None);
+        assert!(d.flags.is_empty(), "20 % off an estimate: {:?}", d.flags);
+        assert_eq!(d.estimated, [false, true, false]);
+        let d = fold(
+            &[
+                ev(1, Seal, 1, Some(2.0)),
+                guess,
+                ev(3, Receive, 3, Some(3.5)),
+            ],
+            places(),
+            None,
+        );
+        assert!(d.flags.contains(WEIGHT_DISCREPANCY));
+        assert!(
+            d.flags.contains(WEIGHT_ESTIMATED),
+            "the estimate vs the plant's figure"
+        );
+    }
+
+    #[test]
+    fn an_approved_correction_replaces_the_weight_it_names() {
+        use ScanAction::*;
+        let history = vec![
+            ev(1, Seal, 1, Some(2.0)),
+            ev(2, Collect, 2, Some(20.0)), // mistyped
+            ev(3, Receive, 3, Some(2.05)),
+        ];
+        let d = fold(&history, places(), None);
+        assert!(d.flags.contains(WEIGHT_DISCREPANCY));
+        let mut fix = ev(4, Correct, 4, Some(2.1));
+        fix.corrects = Some("e2".into());
+        let mut with = history.clone();
+        with.push(fix);
+        let d = fold(&with, places(), None);
+        assert_eq!(d.collect_weight_g, Some(2100));
+        assert_eq!(d.state, ContainerState::Received);
+        assert!(d.anomalies.is_empty());
+        assert_eq!(
+            d.flags.iter().map(String::as_str).collect::<Vec<_>>(),
+            [CORRECTED]
+        );
+    }
+
+    #[test]
+    fn a_refused_container_stays_at_the_door() {
+        use ScanAction::*;
+        let d = fold(
+            &[ev(1, Seal, 1, Some(2.0)), ev(2, Refuse, 5, None)],
+            places(),
+            None,
+        );
+        assert_eq!(d.state, ContainerState::Sealed);
+        assert_eq!(d.sealed_at, Some(at(1)), "its storage clock runs on");
+        assert!(d.flags.contains(REFUSED_AT_PICKUP));
+        assert!(d.anomalies.is_empty());
+        // Collected on a later visit: no longer refused.
+        let d = fold(
+            &[
+                ev(1, Seal, 1, Some(2.0)),
+                ev(2, Refuse, 5, None),
+                ev(3, Collect, 30, Some(2.0)),
+            ],
+            places(),
+            None,
+        );
+        assert_eq!(d.state, ContainerState::Collected);
+        assert!(d.flags.is_empty(), "{:?}", d.flags);
+        // A refusal after the pickup (uploaded late) is an anomaly, not a refusal.
+        let d = fold(
+            &[
+                ev(1, Seal, 1, Some(2.0)),
+                ev(2, Collect, 5, Some(2.0)),
+                ev(3, Refuse, 6, None),
+            ],
+            places(),
+            None,
+        );
+        assert_eq!(d.state, ContainerState::Collected);
+        assert!(!d.flags.contains(REFUSED_AT_PICKUP));
+        assert!(d.anomalies.contains_key("e3"));
+        // The plant's disposal time is the container's.
+        let mut burn = ev(4, Dispose, 9, None);
+        burn.disposed_at = Some(at(8));
+        let d = fold(
+            &[
+                ev(1, Seal, 1, Some(2.0)),
+                ev(2, Collect, 5, Some(2.0)),
+                ev(3, Receive, 6, Some(2.0)),
+                burn,
+            ],
+            places(),
+            None,
+        );
+        assert_eq!(d.disposed_at, Some(at(8)));
     }
 }

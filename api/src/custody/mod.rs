@@ -7,15 +7,18 @@
 
 pub mod chain;
 pub mod codes;
+pub mod corrections;
 pub mod disposal;
 pub mod fold;
 pub mod ingest;
 pub mod intake;
 pub mod label;
 pub mod label_pdf;
+pub mod refusal;
 pub mod rules;
 pub mod scan_writer;
 pub mod store;
+pub mod weighing;
 
 use yifei_contract::{Role, ScanAction};
 
@@ -31,7 +34,7 @@ pub fn role_may(role: Role, action: ScanAction) -> bool {
     match role {
         Role::ClinicStaff => matches!(action, Seal),
         Role::HubKeeper => matches!(action, Seal | HubIn),
-        Role::Driver => matches!(action, Collect),
+        Role::Driver => matches!(action, Collect | Refuse),
         Role::PlantOperator => matches!(action, Receive | Reject | Dispose),
         Role::Admin | Role::BureauStaff | Role::Dispatcher => false,
     }
@@ -63,6 +66,9 @@ mod tests {
     fn roles_and_units() {
         assert!(role_may(Role::Driver, ScanAction::Collect));
         assert!(!role_may(Role::Driver, ScanAction::Receive));
+        assert!(role_may(Role::Driver, ScanAction::Refuse));
+        assert!(!role_may(Role::ClinicStaff, ScanAction::Refuse));
+        assert!(!role_may(Role::PlantOperator, ScanAction::Refuse));
         assert!(!role_may(Role::ClinicStaff, ScanAction::Collect));
         assert!(
             !role_may(Role::HubKeeper, ScanAction::Nest),

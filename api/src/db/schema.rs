@@ -137,6 +137,11 @@ diesel::table! {
         parent_code -> Nullable<Text>,
         prev_hash -> Text,
         hash -> Text,
+        weight_source -> Nullable<Text>,
+        batch -> Nullable<Text>,
+        disposed_at -> Nullable<Timestamp>,
+        corrects -> Nullable<Text>,
+        new_value -> Nullable<Text>,
     }
 }
 
@@ -365,6 +370,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    corrections,
+    correction_votes,
     settings,
     organisations,
     institutions,
@@ -387,3 +394,35 @@ diesel::allow_tables_to_appear_in_same_query!(
     roster_entries,
     watch_list,
 );
+
+diesel::table! {
+    corrections (id) {
+        id -> Text,
+        container_id -> Text,
+        event_id -> Nullable<Text>,
+        field -> Text,
+        old_value -> Text,
+        new_value -> Text,
+        reason -> Text,
+        requested_by -> Text,
+        requested_party -> Text,
+        requested_at -> Timestamp,
+        status -> Text,
+        decided_at -> Nullable<Timestamp>,
+        applied_event_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    correction_votes (correction_id, party) {
+        correction_id -> Text,
+        party -> Text,
+        user_id -> Text,
+        decision -> Text,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(corrections -> containers (container_id));
+diesel::joinable!(correction_votes -> corrections (correction_id));

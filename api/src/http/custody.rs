@@ -74,7 +74,8 @@ pub struct ListQuery {
     /// Derived state.
     #[param(value_type = Option<ContainerState>)]
     pub state: Option<String>,
-    /// A flag: `weight_discrepancy`, `location_mismatch`, `sequence_anomaly`.
+    /// A flag: `weight_discrepancy`, `location_mismatch`, `sequence_anomaly`,
+    /// `refused_at_pickup`, `weight_estimated`.
     pub flag: Option<String>,
     /// Producing institution.
     pub institution_id: Option<String>,
@@ -104,12 +105,15 @@ pub async fn list(
             "weight_discrepancy",
             "location_mismatch",
             "sequence_anomaly",
+            "refused_at_pickup",
+            "weight_estimated",
         ]
         .contains(&f.as_str())
     {
         return Err(ApiError::invalid(
             "flag",
-            "must be weight_discrepancy, location_mismatch or sequence_anomaly",
+            "must be weight_discrepancy, location_mismatch, sequence_anomaly, refused_at_pickup \
+             or weight_estimated",
         ));
     }
     let filter = store::ListFilter {

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod caller;
 pub mod console;
+pub mod corrections;
 pub mod custody;
 pub mod desks;
 pub mod extract;
@@ -149,6 +150,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::resource("/containers/{code}/children")
                         .route(web::post().to(custody::nest)),
                 )
+                .service(
+                    web::resource("/containers/{code}/corrections")
+                        .route(web::get().to(corrections::of_container))
+                        .route(web::post().to(corrections::request)),
+                )
+                .service(
+                    web::resource("/corrections/{id}/approve")
+                        .route(web::post().to(corrections::approve)),
+                )
+                .service(
+                    web::resource("/corrections/{id}/refuse")
+                        .route(web::post().to(corrections::refuse)),
+                )
                 .service(web::resource("/scans").route(web::post().to(custody::scans)))
                 .service(
                     web::resource("/storage-clocks").route(web::get().to(desks::storage_clocks)),
@@ -196,6 +210,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/manifests/{number}.pdf")
                         .route(web::get().to(runs::manifest_pdf)),
+                )
+                .service(
+                    web::resource("/manifests/{number}/corrections")
+                        .route(web::get().to(corrections::of_manifest)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
                 .service(web::resource("/watch-list").route(web::get().to(watchlist::list)))

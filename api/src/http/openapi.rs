@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
 use super::{
-    accounts, auth, console, custody, desks, institutions, oversight, roster, runs, system,
-    watchlist,
+    accounts, auth, console, corrections, custody, desks, institutions, oversight, roster, runs,
+    system, watchlist,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +29,8 @@ use super::{
         custody::create, custody::create_batch, custody::list, custody::get,
         custody::label_svg, custody::label_pdf, custody::label_sheet_pdf, custody::audit,
         custody::nest, custody::scans,
+        corrections::request, corrections::approve, corrections::refuse,
+        corrections::of_container, corrections::of_manifest,
         desks::storage_clocks, desks::plant_intake,
         runs::create_vehicle, runs::list_vehicles, runs::update_vehicle, runs::list_drivers,
         runs::request_pickup, runs::list_requests, runs::due, runs::plan, runs::get_plan,

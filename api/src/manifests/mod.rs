@@ -3,6 +3,7 @@
 //! manifest always agrees with the scans.
 
 pub mod paper;
+pub mod records;
 
 use std::collections::HashSet;
 
@@ -31,14 +32,17 @@ struct ManifestRow {
     created_at: NaiveDateTime,
 }
 
+/// The state of a line the driver refused at the door (the container stayed behind).
+pub const REFUSED: &str = "refused";
+
 /// Status from the lines' states: `closed` when every container is disposed of or refused,
 /// `received` when every one reached the plant, `in_transit` once the vehicle has moved on
 /// (a later stop done, the run finished, or something already received), else `open`.
 pub fn status(states: &[&str], moved_on: bool) -> &'static str {
     let all = |set: &[&str]| !states.is_empty() && states.iter().all(|s| set.contains(s));
-    if all(&["disposed", "rejected"]) {
+    if all(&["disposed", "rejected", REFUSED]) {
         "closed"
-    } else if all(&["received", "disposed", "rejected"]) {
+    } else if all(&["received", "disposed", "rejected", REFUSED]) {
         "received"
     } else if moved_on
         || states
@@ -85,6 +89,8 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
     };
     let ids: Vec<String> = collects.iter().map(|(_, c)| c.id.clone()).collect();
     let mut heads = Vec::new();
+    // The container id of each line, in the order the lines are pushed.
+    let mut ids_in_order: Vec<String> = Vec::new();
     for (e, c) in &collects {
         if collected.at.is_none_or(|t| e.occurred_at.and_utc() < t) {
             collected = Handover {
@@ -96,6 +102,7 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
             continue;
         }
         heads.push((c.code.clone(), c.head_hash.clone()));
+        ids_in_order.push(c.id.clone());
         let category = parse_enum(&c.category)?;
         let (hw, zh, _) = rules::category_info(category);
         lines.push(ManifestLine {
@@ -107,8 +114,51 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
             collect_kg: c.collect_weight_g.map(kg),
             receive_kg: c.receive_weight_g.map(kg),
             state: c.state.clone(),
+            weight_sources: Default::default(),
+            refusal: None,
+            disposal: None,
+            corrected: Vec::new(),
         });
         states.push(c.state.clone());
+    }
+    // Containers the driver refused at the door on this run (and did not take after all).
+    for (refusal, c) in records::refused(conn, &m.run_id, &m.institution_id)? {
+        if !seen.insert(c.id.clone()) {
+            continue;
+        }
+        heads.push((c.code.clone(), c.head_hash.clone()));
+        ids_in_order.push(c.id.clone());
+        let category = parse_enum(&c.category)?;
+        let (hw, zh, _) = rules::category_info(category);
+        lines.push(ManifestLine {
+            code: c.code.clone(),
+            category: zh.to_owned(),
+            hw_code: format!("HW01 {hw}"),
+            packaging: rules::packaging_name(parse_enum(&c.packaging)?).to_owned(),
+            seal_kg: c.seal_weight_g.map(kg),
+            collect_kg: None,
+            receive_kg: None,
+            state: REFUSED.to_owned(),
+            weight_sources: Default::default(),
+            refusal: Some(refusal),
+            disposal: None,
+            corrected: Vec::new(),
+        });
+        states.push(REFUSED.to_owned());
+    }
+    let extras = records::extras(conn, &ids_in_order)?;
+    for (l, id) in lines.iter_mut().zip(&ids_in_order) {
+        if let Some((sources, disposal, corrected)) = extras.get(id) {
+            l.weight_sources = sources.clone();
+            l.corrected = corrected.clone();
+            if l.refusal.is_none() {
+                l.disposal = disposal.clone();
+            } else {
+                // Left behind: only the clinic's own weight belongs on this line.
+                l.weight_sources.collect = None;
+                l.weight_sources.receive = None;
+            }
+        }
     }
     lines.sort_by(|a, b| a.code.cmp(&b.code));
     let receipts: Vec<EventRow> = scan_events::table
@@ -149,7 +199,8 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
         None => false,
     };
     let state_refs: Vec<&str> = states.iter().map(String::as_str).collect();
-    let count_collected = i32::try_from(lines.len()).unwrap_or(i32::MAX);
+    let count_collected =
+        i32::try_from(lines.iter().filter(|l| l.state != REFUSED).count()).unwrap_or(i32::MAX);
     let count_received =
         i32::try_from(lines.iter().filter(|l| l.receive_kg.is_some()).count()).unwrap_or(i32::MAX);
     let w_collected: f64 = lines.iter().filter_map(|l| l.collect_kg).sum();
@@ -278,6 +329,10 @@ pub fn of_run(
     Ok(out)
 }
 
+fn source(s: Option<yifei_contract::WeightSource>) -> String {
+    s.map(|s| crate::wire::enum_str(&s)).unwrap_or_default()
+}
+
 /// CSV of manifests: one row per container line, the header fields repeated (through the
 /// one CSV writer, so no name can smuggle a formula into a spreadsheet).
 pub fn csv(list: &[Manifest]) -> String {
@@ -300,6 +355,12 @@ pub fn csv(list: &[Manifest]) -> String {
         "state",
         "collected_at",
         "received_at",
+        "collect_weight_source",
+        "receive_weight_source",
+        "refusal_reason",
+        "disposal_batch",
+        "disposed_at",
+        "corrected",
     ]);
     for m in list {
         let collected = m.collected.at.map(|t| t.to_rfc3339()).unwrap_or_default();
@@ -323,6 +384,22 @@ pub fn csv(list: &[Manifest]) -> String {
                 Cell::Text(&l.state),
                 Cell::Text(&collected),
                 Cell::Text(&received),
+                Cell::Text(&source(l.weight_sources.collect)),
+                Cell::Text(&source(l.weight_sources.receive)),
+                Cell::Text(l.refusal.as_ref().map_or("", |r| r.reason_zh.as_str())),
+                Cell::Text(
+                    l.disposal
+                        .as_ref()
+                        .and_then(|d| d.batch.as_deref())
+                        .unwrap_or(""),
+                ),
+                Cell::Text(
+                    &l.disposal
+                        .as_ref()
+                        .map(|d| d.at.to_rfc3339())
+                        .unwrap_or_default(),
+                ),
+                Cell::Text(&l.corrected.join(" ")),
             ]);
         }
     }
@@ -341,6 +418,14 @@ mod tests {
         assert_eq!(status(&["collected", "received"], false), "in_transit");
         assert_eq!(status(&["received", "disposed"], false), "received");
         assert_eq!(status(&["disposed", "rejected"], false), "closed");
+        assert_eq!(status(&["disposed", REFUSED], false), "closed");
+        assert_eq!(
+            status(&[REFUSED], false),
+            "closed",
+            "nothing was handed over"
+        );
+        assert_eq!(status(&["received", REFUSED], false), "received");
+        assert_eq!(status(&["collected", REFUSED], false), "open");
     }
 
     #[test]
@@ -378,6 +463,10 @@ mod tests {
                 collect_kg: None,
                 receive_kg: None,
                 state: "collected".into(),
+                weight_sources: Default::default(),
+                refusal: None,
+                disposal: None,
+                corrected: Vec::new(),
             }],
             collected: Handover {
                 at: None,

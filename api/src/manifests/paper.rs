@@ -9,8 +9,7 @@ use diesel::prelude::*;
 use yifei_contract::Manifest;
 
 use crate::auth::Caller;
-use crate::custody::fold::weights_differ;
-use crate::custody::grams;
+use crate::custody::{grams, weighing};
 use crate::db::DbConnection;
 use crate::db::schema::{containers, institutions, runs, scan_events, users};
 use crate::error::ApiError;
@@ -24,9 +23,11 @@ pub struct Act {
     /// Reason (refusal) or method code (disposal).
     pub what: String,
     pub by: String,
+    /// The plant's batch or furnace (disposal).
+    pub batch: Option<String>,
 }
 
-/// code, action, occurred_at, reason, method, actor.
+/// code, action, occurred_at, reason, method, actor, batch, disposed_at.
 type ActRow = (
     String,
     String,
@@ -34,6 +35,8 @@ type ActRow = (
     Option<String>,
     Option<String>,
     String,
+    Option<String>,
+    Option<NaiveDateTime>,
 );
 
 /// Everything the paper shows.
@@ -47,6 +50,8 @@ pub struct Paper {
     pub received_by: Option<String>,
     pub refusals: Vec<Act>,
     pub disposals: Vec<Act>,
+    /// Containers the driver refused at the door (they stayed with the shipper).
+    pub door_refusals: Vec<Act>,
 }
 
 /// The manifest `number` with what its paper needs (404 when not the caller's to read).
@@ -79,12 +84,20 @@ pub fn load(conn: &mut DbConnection, caller: &Caller, number: &str) -> Result<Pa
             scan_events::reason,
             scan_events::method,
             scan_events::actor_id,
+            scan_events::batch,
+            scan_events::disposed_at,
         ))
         .load(conn)?;
     let mut ids: Vec<String> = acts.iter().map(|a| a.5.clone()).collect();
     ids.extend(driver_id.iter().cloned());
     ids.extend(manifest.collected.signer.iter().cloned());
     ids.extend(manifest.received.signer.iter().cloned());
+    ids.extend(
+        manifest
+            .lines
+            .iter()
+            .filter_map(|l| l.refusal.as_ref().map(|r| r.by.clone())),
+    );
     let names: HashMap<String, String> = users::table
         .filter(users::id.eq_any(&ids))
         .select((users::id, users::display_name, users::login))
@@ -95,16 +108,17 @@ pub fn load(conn: &mut DbConnection, caller: &Caller, number: &str) -> Result<Pa
     let name = |id: &Option<String>| id.as_ref().and_then(|i| names.get(i).cloned());
     let mut refusals = Vec::new();
     let mut disposals = Vec::new();
-    for (code, action, at, reason, method, actor) in acts {
+    for (code, action, at, reason, method, actor, batch, disposed_at) in acts {
         let act = Act {
             code,
-            at: at.and_utc(),
+            at: disposed_at.unwrap_or(at).and_utc(),
             what: if action == "reject" {
                 reason.unwrap_or_default()
             } else {
                 method.unwrap_or_default()
             },
             by: names.get(&actor).cloned().unwrap_or(actor),
+            batch,
         };
         if action == "reject" {
             refusals.push(act);
@@ -112,7 +126,21 @@ pub fn load(conn: &mut DbConnection, caller: &Caller, number: &str) -> Result<Pa
             disposals.push(act);
         }
     }
+    let door_refusals = manifest
+        .lines
+        .iter()
+        .filter_map(|l| {
+            l.refusal.as_ref().map(|r| Act {
+                code: l.code.clone(),
+                at: r.at,
+                what: r.reason.clone(),
+                by: names.get(&r.by).cloned().unwrap_or_else(|| r.by.clone()),
+                batch: None,
+            })
+        })
+        .collect();
     Ok(Paper {
+        door_refusals,
         shipper_contact: format!("{} {}", contact_name, contact_phone),
         shipper_place: format!("{township}{village}"),
         driver: name(&driver_id),
@@ -149,6 +177,7 @@ fn state_zh(s: &str) -> &'static str {
         "received" => "已接收",
         "disposed" => "已处置",
         "rejected" => "拒收",
+        "refused" => "上门拒收",
         _ => "未知",
     }
 }
@@ -170,14 +199,22 @@ fn kg(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.2}"))
 }
 
+/// A line's weight with `(估)` after an estimate (the note under the table says so).
+fn kg_by(v: Option<f64>, source: Option<yifei_contract::WeightSource>) -> String {
+    match source {
+        Some(yifei_contract::WeightSource::Estimated) if v.is_some() => format!("{}(估)", kg(v)),
+        _ => kg(v),
+    }
+}
+
 /// Pickup-to-plant difference of a line, shown only once both ends have weighed (a load
 /// still on the truck has no discrepancy); `!` marks one beyond max(10 %, 0.3 kg).
-fn line_diff(collect: Option<f64>, receive: Option<f64>) -> String {
+fn line_diff(collect: Option<f64>, receive: Option<f64>, estimated: bool) -> String {
     match (collect, receive) {
         (Some(c), Some(r)) => {
             let d = ((r - c) * 100.0).round() / 100.0;
             let d = if d == 0.0 { 0.0 } else { d }; // no "-0.00"
-            let mark = if weights_differ(grams(c), grams(r)) {
+            let mark = if weighing::differ(grams(c), grams(r), estimated) {
                 " !"
             } else {
                 ""
@@ -186,6 +223,21 @@ fn line_diff(collect: Option<f64>, receive: Option<f64>) -> String {
         }
         _ => "—".into(),
     }
+}
+
+/// A value an approved correction changed gets `*` (the note under the table says so).
+fn mark_corrected(v: String, l: &yifei_contract::ManifestLine, field: &str) -> String {
+    if l.corrected.iter().any(|f| f == field) {
+        format!("{v}*")
+    } else {
+        v
+    }
+}
+
+/// Whether the pickup or the plant weight of a line was estimated.
+fn line_estimated(l: &yifei_contract::ManifestLine) -> bool {
+    use yifei_contract::WeightSource::Estimated;
+    l.weight_sources.collect == Some(Estimated) || l.weight_sources.receive == Some(Estimated)
 }
 
 fn local(t: Option<DateTime<Utc>>, tz: FixedOffset) -> String {
@@ -215,8 +267,12 @@ fn discrepancy_text(m: &Manifest, refused: usize) -> String {
         if let (Some(ck), Some(rk)) = (l.collect_kg, l.receive_kg) {
             c += ck;
             r += rk;
-            if weights_differ(grams(ck), grams(rk)) {
-                flagged.push(l.code.as_str());
+            if weighing::differ(grams(ck), grams(rk), line_estimated(l)) {
+                flagged.push(if line_estimated(l) {
+                    format!("{}（涉及估计重量）", l.code)
+                } else {
+                    l.code.clone()
+                });
             }
         }
     }
@@ -234,7 +290,7 @@ fn discrepancy_text(m: &Manifest, refused: usize) -> String {
     }
     if !flagged.is_empty() {
         s.push_str(&format!(
-            "超出允许偏差（10 % 或 0.3 kg）：{}。",
+            "超出允许偏差（10 % 或 0.3 kg；估计重量 25 % 或 0.5 kg）：{}。",
             flagged.join("、")
         ));
     }
@@ -329,16 +385,28 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
         let cells = [
             (i + 1).to_string(),
             l.code.clone(),
-            format!("{} {}", l.category, l.hw_code.trim_start_matches("HW01 ")),
+            mark_corrected(
+                format!("{} {}", l.category, l.hw_code.trim_start_matches("HW01 ")),
+                l,
+                "category",
+            ),
             // The Chinese name only (the wire name carries an English gloss after a space).
             l.packaging
                 .split_once(' ')
                 .map_or(l.packaging.as_str(), |(zh, _)| zh)
                 .to_owned(),
-            kg(l.seal_kg),
-            kg(l.collect_kg),
-            kg(l.receive_kg),
-            line_diff(l.collect_kg, l.receive_kg),
+            mark_corrected(kg_by(l.seal_kg, l.weight_sources.seal), l, "seal_kg"),
+            mark_corrected(
+                kg_by(l.collect_kg, l.weight_sources.collect),
+                l,
+                "collect_kg",
+            ),
+            mark_corrected(
+                kg_by(l.receive_kg, l.weight_sources.receive),
+                l,
+                "receive_kg",
+            ),
+            line_diff(l.collect_kg, l.receive_kg, line_estimated(l)),
             state_zh(&l.state).to_owned(),
         ];
         table_row(&mut d, y, &cells);
@@ -367,6 +435,33 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
     d.fill(LEFT, y, RIGHT - LEFT, ROW, 0.93);
     table_row(&mut d, y, &totals);
     y += ROW + 8.0;
+    let estimated = m.lines.iter().any(|l| {
+        use yifei_contract::WeightSource::Estimated;
+        [
+            l.weight_sources.seal,
+            l.weight_sources.collect,
+            l.weight_sources.receive,
+        ]
+        .contains(&Some(Estimated))
+    });
+    if m.lines.iter().any(|l| !l.corrected.is_empty()) {
+        y = ensure(&mut d, y, ROW);
+        y = paragraph(
+            &mut d,
+            y,
+            "注：标“*”者为经各方批准更正后的数值（更正：原值、申请与批准记录见更正记录）。",
+        );
+    }
+    y = ensure(&mut d, y, ROW);
+    y = paragraph(
+        &mut d,
+        y,
+        if estimated {
+            "注：重量后标“(估)”者为估计重量，其余为称重；涉及估计重量的差异按放宽的允许偏差（25 % 或 0.5 kg）判定。"
+        } else {
+            "注：以上重量均为称重。"
+        },
+    );
 
     // Discrepancies: only once the plant has weighed something in.
     y = ensure(&mut d, y, 3.0 * ROW);
@@ -376,22 +471,24 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
 
     y = ensure(&mut d, y, 3.0 * ROW);
     y = section(&mut d, y, "六、拒收");
-    if p.refusals.is_empty() {
+    if p.refusals.is_empty() && p.door_refusals.is_empty() {
         y = paragraph(&mut d, y, "无");
     }
-    for r in &p.refusals {
-        y = ensure(&mut d, y, ROW);
-        y = paragraph(
-            &mut d,
-            y,
-            &format!(
-                "{}  {}  原因：{}  （{}）",
-                r.code,
-                local(Some(r.at), tz),
-                r.what,
-                r.by
-            ),
-        );
+    for (place, list) in [("上门拒收", &p.door_refusals), ("到厂拒收", &p.refusals)] {
+        for r in list {
+            y = ensure(&mut d, y, ROW);
+            y = paragraph(
+                &mut d,
+                y,
+                &format!(
+                    "{place}  {}  {}  原因：{}  （{}）",
+                    r.code,
+                    local(Some(r.at), tz),
+                    crate::custody::refusal::words(&r.what),
+                    r.by
+                ),
+            );
+        }
     }
 
     y = ensure(&mut d, y, 3.0 * ROW);
@@ -405,10 +502,11 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
             &mut d,
             y,
             &format!(
-                "{}  {}  方式：{}  （{}）",
+                "{}  {}  方式：{}  批次/炉号：{}  （{}）",
                 a.code,
                 local(Some(a.at), tz),
                 method_zh(&a.what),
+                a.batch.as_deref().unwrap_or("未记录"),
                 a.by
             ),
         );
@@ -560,12 +658,21 @@ mod tests {
 
     #[test]
     fn a_difference_shows_only_once_both_ends_weighed() {
-        assert_eq!(line_diff(Some(2.6), None), "—");
-        assert_eq!(line_diff(None, Some(2.6)), "—");
-        assert_eq!(line_diff(Some(2.6), Some(2.55)), "-0.05");
-        assert_eq!(line_diff(Some(2.0), Some(2.0)), "+0.00");
-        assert_eq!(line_diff(Some(5.0), Some(4.0)), "-1.00 !");
-        assert_eq!(line_diff(Some(1.0), Some(1.25)), "+0.25", "within 0.3 kg");
+        assert_eq!(line_diff(Some(2.6), None, false), "—");
+        assert_eq!(line_diff(None, Some(2.6), false), "—");
+        assert_eq!(line_diff(Some(2.6), Some(2.55), false), "-0.05");
+        assert_eq!(line_diff(Some(2.0), Some(2.0), false), "+0.00");
+        assert_eq!(line_diff(Some(5.0), Some(4.0), false), "-1.00 !");
+        assert_eq!(
+            line_diff(Some(1.0), Some(1.25), false),
+            "+0.25",
+            "within 0.3 kg"
+        );
+        assert_eq!(
+            line_diff(Some(5.0), Some(4.0), true),
+            "-1.00",
+            "within 25 % of an estimate"
+        );
     }
 
     fn paper(lines: usize) -> Paper {
@@ -597,6 +704,10 @@ mod tests {
                         collect_kg: Some(1.1),
                         receive_kg: None,
                         state: "collected".into(),
+                        weight_sources: Default::default(),
+                        refusal: None,
+                        disposal: None,
+                        corrected: Vec::new(),
                     })
                     .collect(),
                 collected: Handover {
@@ -623,6 +734,7 @@ mod tests {
             received_by: None,
             refusals: Vec::new(),
             disposals: Vec::new(),
+            door_refusals: Vec::new(),
         }
     }
 

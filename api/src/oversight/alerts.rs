@@ -179,10 +179,21 @@ pub fn conditions(
             _ => {}
         }
         if c.flags.iter().any(|f| f == "weight_discrepancy") {
+            let detail = if c.flags.iter().any(|f| f == "weight_estimated") {
+                "weights at seal, pickup and plant differ beyond max(25 %, 0.5 kg), an \
+                 estimated weight involved"
+            } else {
+                "weights at seal, pickup and plant differ beyond max(10 %, 0.3 kg)"
+            };
+            out.push(cond("weight_discrepancy", "warning", detail.into()));
+        }
+        // The driver left it at the door: the clinic must repack or relabel it.
+        if c.flags.iter().any(|f| f == "refused_at_pickup") {
             out.push(cond(
-                "weight_discrepancy",
+                "container_refused",
                 "warning",
-                "weights at seal, pickup and plant differ beyond max(10 %, 0.3 kg)".into(),
+                "refused by the driver at pickup; it stays with the institution until collected"
+                    .into(),
             ));
         }
         if c.flags.iter().any(|f| f == "location_mismatch") {

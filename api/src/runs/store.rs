@@ -455,6 +455,21 @@ pub fn on_collect(
         }
         refresh_status(conn, &run.id)?;
     }
+    open_manifest(conn, run_id, institution_id, occurred_at, now, tz)?;
+    crate::pickups::store::fulfil(conn, institution_id)?;
+    Ok(())
+}
+
+/// Opens the manifest of a run and an institution if it has none yet (the first pickup or
+/// refusal at the door there), numbered by the local day of `occurred_at`.
+pub fn open_manifest(
+    conn: &mut DbConnection,
+    run_id: &str,
+    institution_id: &str,
+    occurred_at: NaiveDateTime,
+    now: NaiveDateTime,
+    tz: FixedOffset,
+) -> Result<(), ApiError> {
     let exists = manifests::table
         .filter(manifests::run_id.eq(run_id))
         .filter(manifests::institution_id.eq(institution_id))
@@ -478,6 +493,5 @@ pub fn on_collect(
             ))
             .execute(conn)?;
     }
-    crate::pickups::store::fulfil(conn, institution_id)?;
     Ok(())
 }

@@ -413,3 +413,43 @@ test('event ids are UUID v7 in time order; device time carries its offset; backo
   assert.equal(backoff(7, mid), 256000);
   assert.equal(backoff(20, () => 1), 375000);
 });
+
+test('a container refused at the door offline reaches the server with its reason; an estimated weight says so', async () => {
+  const page = await openPage(browser, server.base, { viewport: PHONE });
+  await signIn(page, server.base, driver);
+  await page.getByRole('link', { name: '明天' }).click();
+  await page.locator(`section.run[data-run="${run.id}"]`).waitFor();
+  const token = await apiToken(server.base, driver);
+  const now = await apiGet(server.base, token, `/runs/${run.id}`);
+  const done = new Set((await stored(page)).map((s) => s.code));
+  const target = now.stops.map((s) => ({ seq: s.seq, left: s.containers.filter((c) => !done.has(c)) }))
+    .filter((s) => s.left.length >= 2).at(-1);
+  assert.ok(target, 'a stop with two containers left');
+  const [kept, refused] = target.left;
+  await page.context().setOffline(true);
+  // One taken with an estimated weight, one refused as wrongly packed, by keyboard.
+  const stop = await openStop(page, target.seq);
+  await stop.getByLabel(/估计值/).check();
+  await scan(page, target.seq, kept, '3.4');
+  await stop.locator('details.refuse-box > summary').click();
+  await stop.getByLabel(/拒收哪个容器/).fill(refused);
+  await stop.getByLabel(/^拒收原因/).selectOption({ label: '包装不符合要求' });
+  await stop.getByRole('button', { name: '拒收此容器' }).click();
+  await stop.getByText(/已记录拒收/).waitFor();
+  await stop.getByText(/拒收：包装不符合要求/).waitFor();
+  await waitPending(page, 2);
+  await screenshot(page, 'driver-refuse');
+  assert.ok(await noOverflow(page) <= 0, 'no sideways scroll at 360 px');
+  await page.context().setOffline(false);
+  await waitPending(page, 0);
+  const c = await apiGet(server.base, token, `/containers/${refused}`);
+  assert.equal(c.state, 'sealed', 'it stays with the institution');
+  assert.deepEqual(c.flags, ['refused_at_pickup']);
+  const ev = c.events.find((e) => e.action === 'refuse');
+  assert.equal(ev.reason, 'wrong_packaging');
+  assert.equal(ev.run_id, run.id);
+  const k = await apiGet(server.base, token, `/containers/${kept}`);
+  assert.equal(k.weights.sources.collect, 'estimated');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

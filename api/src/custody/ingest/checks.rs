@@ -22,6 +22,7 @@ pub(super) fn propagates(a: ScanAction) -> bool {
             | ScanAction::Receive
             | ScanAction::Reject
             | ScanAction::Dispose
+            | ScanAction::Refuse
     )
 }
 
@@ -54,6 +55,7 @@ pub(super) fn bad_text(e: &ScanEvent) -> Option<&'static str> {
         ("reason", &e.reason),
         ("method", &e.method),
         ("device_id", &e.device_id),
+        ("batch", &e.batch),
     ]
     .into_iter()
     .find(|(_, v)| bad(v))
@@ -69,6 +71,15 @@ pub(super) fn precheck(
 ) -> Result<String, Refusal> {
     if let Some(field) = bad_text(e) {
         return Err(("invalid_text", Some(field)));
+    }
+    // What only a disposal records.
+    if e.action != ScanAction::Dispose {
+        if e.batch.is_some() {
+            return Err(("not_for_action", Some("batch")));
+        }
+        if e.disposed_at.is_some() {
+            return Err(("not_for_action", Some("disposed_at")));
+        }
     }
     precheck_clean(caller, e, now, limits).map_err(|reason| (reason, None))
 }
@@ -104,8 +115,19 @@ pub(super) fn precheck_clean(
         _ => {}
     }
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
-    if e.action == ScanAction::Reject && blank(&e.reason) {
+    if e.weight_source.is_some() && e.weight_kg.is_none() {
+        return Err("weight_source_without_weight");
+    }
+    if matches!(e.action, ScanAction::Reject | ScanAction::Refuse) && blank(&e.reason) {
         return Err("reason_required");
+    }
+    if e.action == ScanAction::Refuse {
+        if !crate::custody::refusal::is_valid(e.reason.as_deref().unwrap_or("")) {
+            return Err("unknown_reason");
+        }
+        if blank(&e.run_id) {
+            return Err("run_required");
+        }
     }
     if e.action == ScanAction::Dispose && blank(&e.method) {
         return Err("method_required");
@@ -114,6 +136,17 @@ pub(super) fn precheck_clean(
         && !crate::custody::disposal::is_valid(e.method.as_deref().unwrap_or(""))
     {
         return Err("unknown_method");
+    }
+    if e.batch
+        .as_deref()
+        .is_some_and(|b| crate::custody::disposal::clean_batch(b).is_none())
+    {
+        return Err("invalid_batch");
+    }
+    if let Some(t) = e.disposed_at
+        && !crate::custody::disposal::time_fits(t, e.occurred_at, now, skew, max_age)
+    {
+        return Err("invalid_disposed_at");
     }
     if let Some(l) = &e.location
         && (!(-90.0..=90.0).contains(&l.lat)

@@ -10,7 +10,8 @@ use yifei_contract::{ContainerState, ScanEvent, ScanResult, ScanStatus};
 use super::TimeLimits;
 use super::checks::{outcome, precheck, propagates, refuse, reject, tenant_may};
 use super::read::{
-    Child, Keys, Site, by_keys, read, read_batch, run_named, runs_of, stored_ids, with_sites,
+    Child, Keys, Site, by_keys, read, read_batch, refusal_stops, run_named, runs_of, stored_ids,
+    with_sites,
 };
 use crate::auth::Caller;
 use crate::custody::fold::FoldEvent;
@@ -33,6 +34,8 @@ pub(crate) struct Draft {
     pub(super) weighed: Vec<(String, i32)>,
     /// Pickups on a run: (run, institution, its hub, when), one per run and institution.
     pub(super) collects: Vec<(String, String, Option<String>, chrono::NaiveDateTime)>,
+    /// Refusals at the door on a run: (run, institution, when), which open its manifest.
+    pub(super) refusals: Vec<(String, String, chrono::NaiveDateTime)>,
     pub(super) received: chrono::NaiveDateTime,
     pub(super) tz: chrono::FixedOffset,
     /// Who scanned: completes the stops of `collects` (checked by `runs::may_complete`).
@@ -73,6 +76,7 @@ pub(crate) fn draft(
     }
     let ids: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     let runs = runs_of(conn, events, &codes_of)?;
+    let stops = refusal_stops(conn, events)?;
     let (found, stored) = match lock {
         // Most batches: containers, sites and already-stored event ids in one query.
         Lock::None => read_batch(conn, &codes_of, &ids)?,
@@ -101,7 +105,7 @@ pub(crate) fn draft(
     for (i, e) in events.iter().enumerate() {
         let Some(code) = &codes_of[i] else { continue };
         let id = &ids[i];
-        let Some((c, _)) = by_code
+        let Some((c, site)) = by_code
             .get(code)
             .filter(|(_, inst)| tenant_may(caller, e.action, inst))
         else {
@@ -125,6 +129,16 @@ pub(crate) fn draft(
                     results[i] = Some(reject(id, "not_your_run"));
                     continue;
                 }
+                if e.action == yifei_contract::ScanAction::Refuse
+                    && !run_named(e).is_some_and(|run| {
+                        std::iter::once(&site.id)
+                            .chain(site.hub_id.as_ref())
+                            .any(|at| stops.contains(&(run.to_owned(), at.clone())))
+                    })
+                {
+                    results[i] = Some(reject(id, "not_on_run"));
+                    continue;
+                }
                 seen_in_batch.insert(id.clone(), c.id.clone());
                 todo.entry(c.id.clone()).or_default().push(i);
             }
@@ -141,6 +155,7 @@ pub(crate) fn draft(
         derived: store::DerivedBatch::new(conn, Vec::new()),
         weighed: Vec::new(),
         collects: Vec::new(),
+        refusals: Vec::new(),
         received,
         tz,
         actor: caller.user_id.clone(),
@@ -304,6 +319,17 @@ pub(super) fn append_all(
         }
     }
 
+    let mut seen_refusals = std::collections::HashSet::new();
+    for e in new_events.iter().filter(|e| e.action == "refuse") {
+        let (Some(run), Some((_, inst))) = (&e.run_id, rows.get(&e.container_id)) else {
+            continue;
+        };
+        if seen_refusals.insert((run.clone(), inst.id.clone())) {
+            p.refusals
+                .push((run.clone(), inst.id.clone(), e.occurred_at));
+        }
+    }
+
     // Refold every touched container from its whole history: what was stored before this
     // batch (read only for containers that had events) and what this batch adds.
     let mut history: HashMap<String, Vec<FoldEvent>> = HashMap::new();
@@ -389,5 +415,12 @@ pub(super) fn event_row(
         parent_code: None,
         prev_hash: String::new(),
         hash: String::new(),
+        weight_source: e
+            .weight_kg
+            .and(crate::custody::weighing::stored(e.weight_source)),
+        batch: clean(&e.batch),
+        disposed_at: e.disposed_at.map(micros),
+        corrects: None,
+        new_value: None,
     }
 }

@@ -181,6 +181,9 @@ mod tests {
             reason: None,
             method: None,
             device_id: None,
+            weight_source: None,
+            batch: None,
+            disposed_at: None,
         }
     }
 

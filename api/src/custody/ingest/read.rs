@@ -232,7 +232,7 @@ pub(super) fn stored_ids(
 
 /// The run a collect scan names, if it names one (as stored: trimmed, blank is none).
 pub(super) fn run_named(e: &ScanEvent) -> Option<&str> {
-    (e.action == ScanAction::Collect)
+    matches!(e.action, ScanAction::Collect | ScanAction::Refuse)
         .then_some(e.run_id.as_deref())
         .flatten()
         .map(str::trim)
@@ -350,4 +350,29 @@ pub(super) fn read(
             read!(containers::id.eq_any(i)),
         ),
     }
+}
+
+/// The institutions with a stop on the runs the batch's refusals name, as (run, institution)
+/// pairs: a driver refuses only at a stop of the run (none read for a batch without one).
+pub(super) fn refusal_stops(
+    conn: &mut DbConnection,
+    events: &[ScanEvent],
+) -> Result<std::collections::HashSet<(String, String)>, ApiError> {
+    use crate::db::schema::run_stops;
+    let mut named: Vec<&str> = events
+        .iter()
+        .filter(|e| e.action == ScanAction::Refuse)
+        .filter_map(run_named)
+        .collect();
+    if named.is_empty() {
+        return Ok(Default::default());
+    }
+    named.sort_unstable();
+    named.dedup();
+    Ok(run_stops::table
+        .filter(run_stops::run_id.eq_any(&named))
+        .select((run_stops::run_id, run_stops::institution_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
 }

@@ -20,7 +20,7 @@ pub(super) fn write_unlocked(
     conn: &mut DbConnection,
     p: Draft,
 ) -> Result<Vec<ScanResult>, ApiError> {
-    let appends_only = p.weighed.is_empty() && p.collects.is_empty();
+    let appends_only = p.weighed.is_empty() && p.collects.is_empty() && p.refusals.is_empty();
     match conn {
         _ if appends_only && p.events.is_empty() && p.derived.is_empty() => Ok(p.results),
         DbConnection::Postgresql(pg) if appends_only => {
@@ -61,6 +61,10 @@ pub(crate) fn write(conn: &mut DbConnection, p: Draft) -> Result<Vec<ScanResult>
             p.received,
             p.tz,
         )?;
+    }
+    // Refusals at the door put the container on the run's manifest of its institution.
+    for (run, inst, at) in &p.refusals {
+        crate::runs::store::open_manifest(conn, run, inst, *at, p.received, p.tz)?;
     }
     Ok(p.results)
 }

@@ -3,6 +3,7 @@
 //! By concern: `rows` (the rows and what is derived on them in memory), `statements` (the
 //! scan path's per-backend statements), this file (queries), `nest` (小箱进大箱).
 
+pub mod corrections;
 mod nest;
 mod rows;
 mod statements;
@@ -199,6 +200,20 @@ fn to_wire(
             seal_kg: c.seal_weight_g.map(kg),
             collect_kg: c.collect_weight_g.map(kg),
             receive_kg: c.receive_weight_g.map(kg),
+            sources: crate::custody::weighing::sources_of(
+                &events
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.action.as_str(),
+                            e.occurred_at,
+                            e.seq,
+                            e.weight_g.is_some(),
+                            e.weight_source.as_deref(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
         },
         flags: serde_json::from_str(&c.flags).unwrap_or_default(),
         sealed_at: c.sealed_at.map(|t| t.and_utc()),

@@ -126,6 +126,11 @@ pub fn nest(
                     parent_code: Some(parent.code.clone()),
                     prev_hash: String::new(),
                     hash: String::new(),
+                    weight_source: None,
+                    batch: None,
+                    disposed_at: None,
+                    corrects: None,
+                    new_value: None,
                 },
             )?;
             diesel::update(containers::table.find(&row.id))

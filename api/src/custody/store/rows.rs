@@ -110,6 +110,16 @@ pub struct EventRow {
     pub parent_code: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// `weighed` or `estimated`; NULL (weighed) on events recorded before the distinction.
+    pub weight_source: Option<String>,
+    /// The plant's batch or furnace (dispose).
+    pub batch: Option<String>,
+    /// The plant's disposal time (dispose), when it differs from the scan's.
+    pub disposed_at: Option<NaiveDateTime>,
+    /// For a `correct` event: the id of the scan whose weight it corrects.
+    pub corrects: Option<String>,
+    /// For a `correct` event of a category: the new category.
+    pub new_value: Option<String>,
 }
 
 impl EventRow {
@@ -132,6 +142,11 @@ impl EventRow {
             device_id: self.device_id.as_deref(),
             via_parent: self.via_parent.as_deref(),
             parent_code: self.parent_code.as_deref(),
+            weight_source: self.weight_source.as_deref(),
+            batch: self.batch.as_deref(),
+            disposed_at: self.disposed_at,
+            corrects: self.corrects.as_deref(),
+            new_value: self.new_value.as_deref(),
         }
     }
 
@@ -145,6 +160,9 @@ impl EventRow {
             weight_g: self.weight_g,
             location: self.lat.zip(self.lng),
             derived: self.via_parent.is_some(),
+            estimated: crate::custody::weighing::is_estimated(self.weight_source.as_deref()),
+            disposed_at: self.disposed_at,
+            corrects: self.corrects.clone(),
         })
     }
 
@@ -159,6 +177,10 @@ impl EventRow {
                 role: self.actor_role.clone(),
             },
             weight_kg: self.weight_g.map(kg),
+            weight_source: crate::custody::weighing::shown(
+                self.weight_g.is_some(),
+                crate::custody::weighing::is_estimated(self.weight_source.as_deref()),
+            ),
             location: self.lat.zip(self.lng).map(|(lat, lng)| LatLng { lat, lng }),
             run_id: self.run_id.clone(),
             reason: self.reason.clone(),
@@ -166,6 +188,8 @@ impl EventRow {
             device_id: self.device_id.clone(),
             via_parent: self.via_parent.clone(),
             parent_code: self.parent_code.clone(),
+            batch: self.batch.clone(),
+            disposed_at: self.disposed_at.map(|t| t.and_utc()),
             anomaly: anomaly.cloned(),
         })
     }

@@ -331,7 +331,8 @@ pub(super) struct PgEvents<'a> {
     times: [Vec<NaiveDateTime>; 2],
     weights: Vec<Option<i32>>,
     places: [Vec<Option<f64>>; 2],
-    optional: [Vec<Option<&'a str>>; 6],
+    optional: [Vec<Option<&'a str>>; 10],
+    disposed_at: Vec<Option<NaiveDateTime>>,
 }
 
 impl<'a> PgEvents<'a> {
@@ -366,14 +367,19 @@ impl<'a> PgEvents<'a> {
                 opt(|e| e.device_id.as_deref()),
                 opt(|e| e.via_parent.as_deref()),
                 opt(|e| e.parent_code.as_deref()),
+                opt(|e| e.weight_source.as_deref()),
+                opt(|e| e.batch.as_deref()),
+                opt(|e| e.corrects.as_deref()),
+                opt(|e| e.new_value.as_deref()),
             ],
+            disposed_at: events.iter().map(|e| e.disposed_at).collect(),
         }
     }
 
     /// `scan_events`' columns grouped by type, in the order the arrays are bound.
     const COLUMNS: &'static str = "id, container_id, action, actor_id, actor_role, prev_hash, \
          hash, seq, occurred_at, received_at, weight_g, lat, lng, run_id, reason, method, \
-         device_id, via_parent, parent_code";
+         device_id, via_parent, parent_code, weight_source, batch, corrects, new_value, disposed_at";
 }
 
 impl diesel::query_builder::QueryId for PgEvents<'_> {
@@ -413,6 +419,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgEvents<'_> {
             out.push_sql(", ");
             out.push_bind_param::<Array<Nullable<Text>>, _>(o)?;
         }
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Timestamp>>, _>(&self.disposed_at)?;
         out.push_sql(")");
         Ok(())
     }

@@ -164,8 +164,9 @@ export async function pendingOfOthers(userId) {
 }
 
 /**
- * Queues a collect scan. `scan`: `{ user_id, run_id, stop_seq, institution_id, code, weight_kg,
- * location?, method }`; the event id and the device time are made here, once, so a resend is
+ * Queues a collect scan, or a refusal at the door. `scan`: `{ user_id, run_id, stop_seq,
+ * institution_id, code, weight_kg, weight_source?, location?, method }`, or with
+ * `action: 'refuse', reason` and no weight; the event id and the device time are made here, once, so a resend is
  * recognised by the server.
  */
 export async function queueScan(scan) {
@@ -309,7 +310,11 @@ function transient(e) {
 }
 
 function wire(s) {
-  const ev = { event_id: s.event_id, code: s.code, action: 'collect', occurred_at: s.occurred_at, weight_kg: s.weight_kg, device_id: s.device_id, method: s.method };
+  // A refusal at the door (`action: 'refuse'`, with its reason code) carries no weight.
+  const ev = s.action === 'refuse'
+    ? { event_id: s.event_id, code: s.code, action: 'refuse', occurred_at: s.occurred_at, reason: s.reason, device_id: s.device_id, method: s.method }
+    : { event_id: s.event_id, code: s.code, action: 'collect', occurred_at: s.occurred_at, weight_kg: s.weight_kg, device_id: s.device_id, method: s.method };
+  if (s.weight_source && ev.weight_kg !== undefined) ev.weight_source = s.weight_source;
   if (s.run_id) ev.run_id = s.run_id;
   if (s.location) ev.location = s.location;
   return ev;

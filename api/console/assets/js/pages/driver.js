@@ -45,6 +45,13 @@ addStrings({
     'why.invalid_location': '位置无效', 'why.text_too_long': '文字过长', 'why.invalid_text': '文字含非法字符',
     'why.not_your_run': '不是您的任务', 'why.event_id_reused': '记录编号已被其他容器使用', 'why.invalid': '请求无效',
     'why.completed': '此站已收运，不能跳过', 'why.no_stop': '任务中已没有此站',
+    'scan.estimated': '估计值（未过秤）',
+    'refuse.title': '拒收容器？', 'refuse.code': '拒收哪个容器（编码）', 'refuse.reason': '拒收原因', 'refuse.other': '说明原因',
+    'refuse.broken': '容器破损', 'refuse.unlabelled': '无标签或标签不清', 'refuse.wrong_packaging': '包装不符合要求', 'refuse.otherOpt': '其他…',
+    'refuse.submit': '拒收此容器', 'refuse.need': '请说明原因', 'refuse.done': '已记录拒收 {code}：{reason}，容器留在机构',
+    'scan.refused': '拒收：{reason}',
+    'why.unknown_reason': '拒收原因不在列表中', 'why.run_required': '拒收须在任务中进行', 'why.not_on_run': '此容器的机构不在您的任务上',
+    'why.reason_required': '缺少拒收原因', 'why.weight_source_without_weight': '无重量却标了称重方式',
   },
   en: {
     'nav.driver': 'Today', 'driver.title': 'Runs', 'driver.today': 'Today', 'driver.tomorrow': 'Tomorrow',
@@ -83,6 +90,13 @@ addStrings({
     'why.invalid_location': 'Invalid position', 'why.text_too_long': 'Text too long', 'why.invalid_text': 'Text with invalid characters',
     'why.not_your_run': 'Not your run', 'why.event_id_reused': 'Event id used for another container', 'why.invalid': 'Invalid request',
     'why.completed': 'The stop was collected; it cannot be skipped', 'why.no_stop': 'The run no longer has this stop',
+    'scan.estimated': 'Estimated (no scale)',
+    'refuse.title': 'Refuse a container?', 'refuse.code': 'Which container (code)', 'refuse.reason': 'Why refused', 'refuse.other': 'Say why',
+    'refuse.broken': 'Broken container', 'refuse.unlabelled': 'No or unreadable label', 'refuse.wrong_packaging': 'Wrong packaging', 'refuse.otherOpt': 'Other…',
+    'refuse.submit': 'Refuse this container', 'refuse.need': 'Say why', 'refuse.done': 'Refusal of {code} recorded: {reason}; it stays with the institution',
+    'scan.refused': 'refused: {reason}',
+    'why.unknown_reason': 'Refusal reason not in the list', 'why.run_required': 'A refusal is made on a run', 'why.not_on_run': 'The container\'s institution is not on your run',
+    'why.reason_required': 'Refusal reason missing', 'why.weight_source_without_weight': 'Weight source without a weight',
   },
 });
 
@@ -321,6 +335,7 @@ function stopItem(run, stop, st, updaters, camera) {
     h('span', { class: 'eta muted' }, t('drv.stop.eta', { t: time(stop.eta) })));
 
   const weight = h('input', { name: 'weight', inputmode: 'decimal', autocomplete: 'off', enterkeyhint: 'next' });
+  const estimated = h('input', { type: 'checkbox', name: 'estimated' });
   const code = h('input', { name: 'code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', enterkeyhint: 'done' });
   const msg = h('div', { class: 'scan-msg', 'aria-live': 'assertive' });
   const say = (kind, text) => put(msg, notice(kind, text));
@@ -336,13 +351,13 @@ function stopItem(run, stop, st, updaters, camera) {
     if (parsed.error) { say('error', t(`scan.${parsed.error}`)); code.select(); return; }
     const w = Number(weight.value.replace(',', '.').trim());
     if (!weight.value.trim() || !Number.isFinite(w) || w <= 0 || w > 2000) { say('error', t('scan.weight.bad')); weight.focus(); return; }
-    const again = st.scans.find((s) => s.run_id === run.id && s.code === parsed.code && s.status !== 'rejected');
+    const again = st.scans.find((s) => s.run_id === run.id && s.code === parsed.code && s.status !== 'rejected' && s.action !== 'refuse');
     if (again) { say('warn', t('scan.again', { code: q.displayCode(parsed.code), t: time(again.recorded_at) })); code.select(); return; }
     // A code listed at another stop of the run is recorded there (the server completes the
     // stop of the container's institution anyway).
     const owner = run.stops.find((s) => s.containers.includes(parsed.code)) || stop;
     const rec = await q.queueScan({ user_id: st.me.id, run_id: run.id, stop_seq: owner.seq, institution_id: owner.institution_id,
-      code: parsed.code, weight_kg: Math.round(w * 1000) / 1000, location: freshFix(), method });
+      code: parsed.code, weight_kg: Math.round(w * 1000) / 1000, weight_source: estimated.checked ? 'estimated' : 'weighed', location: freshFix(), method });
     if (!st.scans.some((s) => s.event_id === rec.event_id)) st.scans.push(rec);
     const notes = [t('scan.ok', { code: q.displayCode(parsed.code), kg: kg(w) })];
     if (owner !== stop) notes.push(t('scan.elsewhere', { seq: owner.seq, name: owner.name }));
@@ -361,6 +376,7 @@ function stopItem(run, stop, st, updaters, camera) {
   const scanForm = h('form', { class: 'scan', onsubmit: (e) => { e.preventDefault(); record('typed'); } },
     field(t('scan.code'), code, t('scan.code.hint')),
     field(t('scan.weight'), weight),
+    h('label', { class: 'check' }, estimated, ' ', t('scan.estimated')),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('scan.record')),
       camera ? h('button', { type: 'button', class: 'secondary', onclick: () => scanByCamera((c) => { code.value = c; if (weight.value.trim()) record('camera'); else weight.focus(); }, say) }, t('scan.camera')) : null),
     msg);
@@ -386,8 +402,38 @@ function stopItem(run, stop, st, updaters, camera) {
     } }, field(t('skip.reason'), reasonSel), otherField, h('button', { type: 'submit', class: 'danger' }, t('skip.submit'))));
   const skipNote = h('p', { class: 'muted' });
 
+  // Refusing one container at the door (broken, unlabelled, wrongly packed): queued like a
+  // scan, it leaves the container with the institution and puts it on the manifest as refused.
+  const refuseCode = h('input', { name: 'refuse-code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false' });
+  const refuseSel = h('select', { name: 'refuse-reason' }, ['broken', 'unlabelled', 'wrong_packaging', 'otherOpt'].map((k) => h('option', { value: k }, t(`refuse.${k}`))));
+  const refuseOther = h('input', { name: 'refuse-other', maxlength: 190 });
+  const refuseOtherField = field(t('refuse.other'), refuseOther);
+  refuseOtherField.hidden = true;
+  refuseSel.addEventListener('change', () => { refuseOtherField.hidden = refuseSel.value !== 'otherOpt'; });
+  const refuseMsg = h('div', { 'aria-live': 'polite' });
+  const refuseBox = h('details', { class: 'refuse-box' }, h('summary', null, t('refuse.title')),
+    h('form', { class: 'stack', onsubmit: async (e) => {
+      e.preventDefault();
+      const parsed = q.parseCode(refuseCode.value);
+      if (parsed.error) { put(refuseMsg, notice('error', t(`scan.${parsed.error}`))); refuseCode.select(); return; }
+      const text = refuseOther.value.trim();
+      if (refuseSel.value === 'otherOpt' && !text) { put(refuseMsg, notice('error', t('refuse.need'))); refuseOther.focus(); return; }
+      const reason = refuseSel.value === 'otherOpt' ? `other: ${text}` : refuseSel.value;
+      const words = refuseSel.value === 'otherOpt' ? text : t(`refuse.${refuseSel.value}`);
+      const rec = await q.queueScan({ user_id: st.me.id, run_id: run.id, stop_seq: stop.seq, institution_id: stop.institution_id,
+        code: parsed.code, action: 'refuse', reason, reason_words: words, location: freshFix(), method: 'typed' });
+      if (!st.scans.some((s) => s.event_id === rec.event_id)) st.scans.push(rec);
+      put(refuseMsg, notice('ok', t('refuse.done', { code: q.displayCode(parsed.code), reason: words })));
+      refuseCode.value = '';
+      refuseOther.value = '';
+      if (navigator.onLine) q.sync(st.me.id);
+    } }, field(t('refuse.code'), refuseCode), field(t('refuse.reason'), refuseSel), refuseOtherField,
+    h('button', { type: 'submit', class: 'danger' }, t('refuse.submit'))));
+
   updaters.push(() => {
-    const mine = here();
+    const all = here();
+    // A refusal at the door collects nothing: it neither completes the stop nor ticks a code.
+    const mine = all.filter((s) => s.action !== 'refuse');
     const skip = skipOf();
     const status = stop.status !== 'pending' ? stop.status
       : mine.some((s) => s.status === 'pending') ? 'scanned'
@@ -395,10 +441,11 @@ function stopItem(run, stop, st, updaters, camera) {
           : skip ? 'skipQueued' : 'pending';
     chip.textContent = t(`drv.stop.${status}`);
     chip.className = `badge ${status === 'pending' ? '' : status === 'skipped' || status === 'skipQueued' ? 'warn' : 'ok'}`;
-    const done = new Set(st.scans.filter((s) => s.run_id === run.id && s.status !== 'rejected').map((s) => s.code));
+    const done = new Set(st.scans.filter((s) => s.run_id === run.id && s.status !== 'rejected' && s.action !== 'refuse').map((s) => s.code));
     put(waiting, stop.containers.map((c) => h('li', { class: done.has(c) ? 'done' : null }, h('span', { class: 'tick', 'aria-hidden': 'true' }, done.has(c) ? '✓' : '○'), ' ', h('code', null, q.displayCode(c)))));
-    scannedBox.hidden = !mine.length;
-    put(scanned, mine.map((s) => h('li', null, h('code', null, q.displayCode(s.code)), ` ${kg(s.weight_kg)} · ${time(s.recorded_at)} `,
+    scannedBox.hidden = !all.length;
+    put(scanned, all.map((s) => h('li', null, h('code', null, q.displayCode(s.code)),
+      ` ${s.action === 'refuse' ? t('scan.refused', { reason: s.reason_words || s.reason }) : kg(s.weight_kg)} · ${time(s.recorded_at)} `,
       h('span', { class: `badge ${s.status === 'rejected' ? 'bad' : s.status === 'pending' ? 'warn' : 'ok'}` }, t(`scan.status.${s.status}`)))));
     const skippable = stop.status === 'pending' && !mine.some((s) => s.status !== 'rejected') && !skip;
     skipForm.hidden = !skippable;
@@ -421,7 +468,7 @@ function stopItem(run, stop, st, updaters, camera) {
       skipNote,
       h('h3', null, t('drv.stop.containers')),
       stop.containers.length ? waiting : h('p', { class: 'muted' }, t('drv.stop.nocontainers')),
-      scanForm, scannedBox, skipForm, skipMsg)));
+      scanForm, scannedBox, refuseBox, refuseMsg, skipForm, skipMsg)));
 }
 
 /** Reads a label's QR code with the camera (only offered where BarcodeDetector reads QR). */
