@@ -52,6 +52,7 @@ impl Evaluator {
         tz: chrono::FixedOffset,
         every: Option<Duration>,
         overrides: super::alerts::Overrides,
+        watch: super::watchlist::Rules,
     ) -> Evaluator {
         Evaluator::start_with(every, move |periodic| {
             let result = (|| -> Result<(), ApiError> {
@@ -60,7 +61,8 @@ impl Evaluator {
                 if e.opened + e.resolved > 0 {
                     tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
                 }
-                let (listed, escalated) = super::watchlist::evaluate(&mut conn, clock.now())?;
+                let (listed, escalated) =
+                    super::watchlist::evaluate(&mut conn, clock.now(), &watch)?;
                 if listed + escalated > 0 {
                     tracing::info!(listed, escalated, "watch list updated");
                 }
