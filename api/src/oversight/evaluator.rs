@@ -65,6 +65,9 @@ impl Evaluator {
                     super::watchlist::evaluate(&mut conn, clock.now(), &watch)?;
                 if listed + escalated > 0 {
                     tracing::info!(listed, escalated, "watch list updated");
+                    // The list's own alerts (an entry overdue) come from the alert rules:
+                    // evaluated again so that they do not wait for the next tick.
+                    super::alerts::evaluate(&mut conn, clock.now(), &overrides)?;
                 }
                 if periodic {
                     super::alerts::daily_digest(&mut conn, clock.now(), tz)?;
