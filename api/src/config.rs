@@ -78,6 +78,9 @@ pub struct Config {
     pub travel: yifei_routing::HaversineMatrix,
     /// `YIFEI_ALERT_<NAME>`: thresholds of the alert rules (whole hours or days, >= 1).
     pub alerts: crate::oversight::alerts::Overrides,
+    /// `YIFEI_WATCH_<NAME>`: thresholds of the watch-list rules (see
+    /// `oversight::watchlist::Rules`).
+    pub watch: crate::oversight::watchlist::Rules,
     /// `YIFEI_SMTP_*`: email delivery (see `notify::MailConfig::from_vars`).
     pub mail: crate::notify::MailConfig,
     /// `YIFEI_LOG` (or `RUST_LOG`) and `YIFEI_LOG_FORMAT`.
@@ -183,6 +186,7 @@ impl std::fmt::Debug for Config {
             .field("holidays", &self.holidays)
             .field("travel", &self.travel)
             .field("alerts", &self.alerts)
+            .field("watch", &self.watch)
             .field("mail", &self.mail)
             .field("log", &self.log)
             .finish()
@@ -235,6 +239,7 @@ impl Default for Config {
             holidays: std::collections::BTreeSet::new(),
             travel: crate::runs::DEFAULT_TRAVEL,
             alerts: crate::oversight::alerts::Overrides::default(),
+            watch: crate::oversight::watchlist::Rules::default(),
             mail: crate::notify::MailConfig::default(),
             log: LogSettings::default(),
         }
@@ -418,6 +423,20 @@ impl Config {
                 })?);
             }
         }
+        // -- Watch-list rules.
+        for (name, range, slot) in c.watch.slots() {
+            let k = format!("YIFEI_WATCH_{name}");
+            if let Some(v) = non_empty(&k) {
+                let n = v.trim().parse::<i64>().ok().filter(|n| range.contains(n));
+                *slot = n.ok_or_else(|| {
+                    ApiError::Config(format!(
+                        "{k} must be a whole number from {} to {}, got {v:?}",
+                        range.start(),
+                        range.end()
+                    ))
+                })?;
+            }
+        }
         // -- Email and logs.
         c.mail = crate::notify::MailConfig::from_vars(&get)?;
         if let Some(v) = non_empty("YIFEI_LOG").or_else(|| non_empty("RUST_LOG")) {
@@ -566,11 +585,13 @@ mod tests {
         assert_eq!(c.travel, crate::runs::DEFAULT_TRAVEL);
         assert_eq!((c.travel.circuity, c.travel.speed_kmh), (1.4, 35.0));
         assert_eq!(c.alerts, Default::default());
+        assert_eq!(c.watch, Default::default());
         assert!(c.group_commit && !c.log.json);
         let c = cfg(&[
             ("YIFEI_TRAVEL_CIRCUITY", "1.25"),
             ("YIFEI_TRAVEL_SPEED_KMH", " 42 "),
             ("YIFEI_ALERT_STORAGE_BREACH_H", "36"),
+            ("YIFEI_WATCH_DISCREPANCY_DAYS", " 10 "),
             ("YIFEI_GROUP_COMMIT", "Off"),
             ("YIFEI_LOG_FORMAT", "JSON"),
             ("YIFEI_LOG", "warn,yifei_api=debug"),
@@ -579,6 +600,7 @@ mod tests {
         assert_eq!((c.travel.circuity, c.travel.speed_kmh), (1.25, 42.0));
         assert_eq!(c.schedule().travel, c.travel);
         assert_eq!(c.alerts.storage_breach_h, Some(36));
+        assert_eq!((c.watch.discrepancy_days, c.watch.missed_times), (10, 2));
         let t = crate::oversight::alerts::Thresholds::new(true, &c.schedule().alerts);
         assert_eq!(
             (t.storage_breach_h, t.storage_warn_h),
@@ -592,6 +614,9 @@ mod tests {
             ("YIFEI_TRAVEL_CIRCUITY", "0.9"),
             ("YIFEI_TRAVEL_SPEED_KMH", "NaN"),
             ("YIFEI_ALERT_DISCREPANCY_DAYS", "-1"),
+            ("YIFEI_WATCH_DISCREPANCY_DAYS", "0"),
+            ("YIFEI_WATCH_PERIOD_DAYS", "a month"),
+            ("YIFEI_WATCH_ESCALATE_H", "8785"),
             ("YIFEI_LOG_FORMAT", "pretty"),
             ("YIFEI_LOG", "info,["),
             ("YIFEI_SMTP_MAX_ATTEMPTS", "many"),

@@ -127,6 +127,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         config.tz,
         config.alert_interval,
         config.alerts,
+        config.watch,
     );
     Ok(AppState {
         db,

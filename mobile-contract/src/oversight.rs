@@ -342,11 +342,14 @@ pub enum AlertStatus {
 pub struct WatchEntry {
     /// Entry id.
     pub id: String,
-    /// The rule that put it there: `storage_breach` or `failed_inspection`.
+    /// The rule that put it there: `storage_breach`, `missed_collection`,
+    /// `failed_inspection` or `discrepancy`.
     pub rule: String,
-    /// The institution.
-    pub institution_id: String,
-    /// Its township.
+    /// The institution, when the entry is about one.
+    pub institution_id: Option<String>,
+    /// The disposal company, when the entry is about it.
+    pub org_id: Option<String>,
+    /// The township ('' for the company county-wide: the county bureau's).
     pub township: String,
     /// Why, in words.
     pub reason: String,
@@ -356,6 +359,8 @@ pub struct WatchEntry {
     pub deadline: DateTime<Utc>,
     /// `open`, `escalated` (past its deadline; the bureau was told), or `struck_off`.
     pub status: String,
+    /// Escalation level: 0 in time, 1 the township bureau told, 2 the county bureau told.
+    pub level: i32,
     /// When it was put on the list.
     pub opened_at: DateTime<Utc>,
     /// When it passed its deadline and was escalated.
@@ -385,8 +390,123 @@ pub struct WatchPage {
 pub struct StrikeOffRequest {
     /// What was done and what shows it, 1 to 2000 characters.
     pub evidence: String,
-    /// A passed re-inspection of the institution after the entry opened. Without it, a
-    /// storage breach may be struck off only once the condition has been cleared for 7 days.
+    /// A passed re-inspection of the institution (or company) after the entry opened.
+    /// Without it, an entry other than a failed inspection may be struck off only once its
+    /// condition has been cleared for the set time (`YIFEI_WATCH_CLEARED_DAYS`, 7 days).
     #[serde(default)]
     pub inspection_id: Option<String>,
+}
+
+/// A rectification (限期整改) opened by a failed inspection, closed by a passed re-inspection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Rectification {
+    /// Rectification id.
+    pub id: String,
+    /// The failed inspection that opened it.
+    pub inspection_id: String,
+    /// The institution, when one was inspected.
+    pub institution_id: Option<String>,
+    /// The disposal company, when it was inspected.
+    pub org_id: Option<String>,
+    /// The institution's township.
+    pub township: Option<String>,
+    /// By when it must be put right.
+    pub deadline: DateTime<Utc>,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Open and past its deadline (an alert is raised).
+    pub overdue: bool,
+    /// When the failed inspection took place.
+    pub opened_at: DateTime<Utc>,
+    /// When the passed re-inspection took place.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The passed re-inspection that closed it.
+    pub closed_by_inspection_id: Option<String>,
+}
+
+/// `GET /api/v1/rectifications`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RectificationList {
+    /// Newest first (at most 500).
+    pub items: Vec<Rectification>,
+}
+
+/// What an enforcement record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementKind {
+    /// A penalty decision (行政处罚决定).
+    Penalty,
+    /// A referral to the police or another department (移送公安机关/其他部门).
+    Referral,
+}
+
+/// `POST /api/v1/enforcement`: a penalty decision or a referral (acting health-bureau staff
+/// of the institution's township; the company: county-wide staff).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEnforcementAction {
+    /// Penalty or referral.
+    pub kind: EnforcementKind,
+    /// The institution concerned (or `org_id`, not both).
+    #[serde(default)]
+    pub institution_id: Option<String>,
+    /// The disposal company concerned.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// For a referral: to whom (e.g. 县公安局), 1 to 200 characters; required then.
+    #[serde(default)]
+    pub referred_to: Option<String>,
+    /// What was decided and why, 1 to 2000 characters.
+    pub summary: String,
+    /// When it was decided (default: now).
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A document of an enforcement record (its bytes at `GET /api/v1/enforcement/documents/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EnforcementDocument {
+    /// Document id.
+    pub id: String,
+    /// The name it was uploaded with.
+    pub filename: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`.
+    pub content_type: String,
+    /// Its size in bytes (at most 10 MiB).
+    pub size_bytes: i64,
+    /// When it was uploaded.
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// A penalty decision or referral with its documents.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EnforcementAction {
+    /// Record id.
+    pub id: String,
+    /// `penalty` or `referral`.
+    pub kind: String,
+    /// The institution concerned.
+    pub institution_id: Option<String>,
+    /// The company concerned.
+    pub org_id: Option<String>,
+    /// The institution's township.
+    pub township: Option<String>,
+    /// For a referral: to whom.
+    pub referred_to: Option<String>,
+    /// What was decided.
+    pub summary: String,
+    /// When it was decided.
+    pub decided_at: DateTime<Utc>,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// Its documents.
+    pub documents: Vec<EnforcementDocument>,
+}
+
+/// `GET /api/v1/enforcement`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EnforcementList {
+    /// Newest first (at most 500).
+    pub items: Vec<EnforcementAction>,
 }

@@ -28,3 +28,4 @@ mod plan_phases;
 mod roles;
 mod runs;
 mod supervision;
+mod watchlist;

@@ -354,12 +354,14 @@ diesel::table! {
         id -> Text,
         condition_key -> Text,
         rule -> Text,
-        institution_id -> Text,
+        institution_id -> Nullable<Text>,
+        org_id -> Nullable<Text>,
         township -> Text,
         reason -> Text,
         owner -> Text,
         deadline -> Timestamp,
         status -> Text,
+        level -> Integer,
         opened_at -> Timestamp,
         escalated_at -> Nullable<Timestamp>,
         struck_off_at -> Nullable<Timestamp>,
@@ -368,6 +370,51 @@ diesel::table! {
         evidence_inspection_id -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    rectifications (id) {
+        id -> Text,
+        inspection_id -> Text,
+        institution_id -> Nullable<Text>,
+        org_id -> Nullable<Text>,
+        township -> Nullable<Text>,
+        deadline -> Timestamp,
+        status -> Text,
+        opened_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        closed_by_inspection_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    enforcement_actions (id) {
+        id -> Text,
+        kind -> Text,
+        institution_id -> Nullable<Text>,
+        org_id -> Nullable<Text>,
+        township -> Nullable<Text>,
+        referred_to -> Nullable<Text>,
+        summary -> Text,
+        decided_at -> Timestamp,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enforcement_documents (id) {
+        id -> Text,
+        action_id -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        data -> Binary,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(enforcement_documents -> enforcement_actions (action_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     corrections,
@@ -393,6 +440,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     inspections,
     roster_entries,
     watch_list,
+    rectifications,
+    enforcement_actions,
+    enforcement_documents,
 );
 
 diesel::table! {

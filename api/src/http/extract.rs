@@ -34,11 +34,21 @@ fn is_json(req: &HttpRequest) -> Option<bool> {
 /// Reads the whole body within the configured limits of size and time: a client that stops
 /// sending (or sends a byte now and then) is answered 408 and its connection closed, so that
 /// stalled uploads cannot pile up connections. The one place every request body is read.
-async fn read_body(req: HttpRequest, mut payload: Payload) -> Result<web::BytesMut, ApiError> {
+async fn read_body(req: HttpRequest, payload: Payload) -> Result<web::BytesMut, ApiError> {
+    read_body_within(req, payload, None).await
+}
+
+/// [`read_body`] with a route's own size limit instead of `YIFEI_MAX_BODY_BYTES`.
+async fn read_body_within(
+    req: HttpRequest,
+    mut payload: Payload,
+    own_limit: Option<usize>,
+) -> Result<web::BytesMut, ApiError> {
     let (limit, timeouts) = req
         .app_data::<web::Data<AppState>>()
         .map(|s| (s.config.max_body_bytes, s.config.timeouts))
         .unwrap_or((1024 * 1024, crate::config::Timeouts::default()));
+    let limit = own_limit.unwrap_or(limit);
     let deadline = actix_web::rt::time::Instant::now() + timeouts.body;
     let declared = req
         .headers()
@@ -474,6 +484,55 @@ impl FromRequest for ImportBody {
             } else {
                 parse_json(&body).map(ImportBody::Json)
             }
+        })
+    }
+}
+
+/// A document upload: the raw bytes of the file as the body, its type as `Content-Type`
+/// (checked by the domain), at most `oversight::enforcement::MAX_DOCUMENT_BYTES` (413 beyond).
+#[derive(Debug)]
+pub struct DocumentBody {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl FromRequest for DocumentBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let content_type = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            // The type first: a wrong one is refused before its bytes are read.
+            let ct = content_type
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if !crate::oversight::enforcement::DOCUMENT_TYPES.contains(&ct.as_str()) {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "a document is {} (got {content_type:?})",
+                    crate::oversight::enforcement::DOCUMENT_TYPES.join(", ")
+                )));
+            }
+            let body = read_body_within(
+                req,
+                payload,
+                Some(crate::oversight::enforcement::MAX_DOCUMENT_BYTES),
+            )
+            .await?;
+            Ok(DocumentBody {
+                content_type,
+                bytes: body.to_vec(),
+            })
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod console;
 pub mod corrections;
 pub mod custody;
 pub mod desks;
+pub mod enforcement;
 pub mod extract;
 pub mod hygiene;
 pub mod institutions;
@@ -220,6 +221,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/watch-list/{id}/strike-off")
                         .route(web::post().to(watchlist::strike_off)),
+                )
+                .service(
+                    web::resource("/rectifications")
+                        .route(web::get().to(enforcement::rectifications)),
+                )
+                .service(
+                    web::resource("/enforcement")
+                        .route(web::get().to(enforcement::list))
+                        .route(web::post().to(enforcement::record)),
+                )
+                .service(
+                    web::resource("/enforcement/documents/{id}")
+                        .route(web::get().to(enforcement::download)),
+                )
+                .service(
+                    web::resource("/enforcement/{id}/documents")
+                        .route(web::post().to(enforcement::upload)),
                 )
                 .service(web::resource("/roster").route(web::get().to(roster::list)))
                 .service(web::resource("/roster/import").route(web::post().to(roster::import)))

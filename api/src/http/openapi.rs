@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 use yifei_contract as c;
 
 use super::{
-    accounts, auth, console, corrections, custody, desks, institutions, oversight, roster, runs,
+    accounts, auth, console, corrections, custody, desks, enforcement, institutions, oversight,
+    roster, runs,
     system, watchlist,
 };
 
@@ -42,6 +43,7 @@ use super::{
         oversight::list_inspections,
         roster::import, roster::list, roster::townships, roster::invite,
         watchlist::list, watchlist::strike_off,
+        enforcement::rectifications, enforcement::list, enforcement::record, enforcement::upload, enforcement::download,
     ),
     components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),

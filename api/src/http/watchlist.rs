@@ -18,6 +18,12 @@ use crate::wire::{Cursor, page_limit};
 pub struct WatchQuery {
     /// `open`, `escalated` or `struck_off`.
     pub status: Option<String>,
+    /// Township (within the caller's jurisdiction).
+    pub township: Option<String>,
+    /// Rule: `storage_breach`, `missed_collection`, `failed_inspection` or `discrepancy`.
+    pub rule: Option<String>,
+    /// One institution.
+    pub institution_id: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
@@ -32,7 +38,10 @@ pub struct WatchQuery {
 /// with `format=csv`. Entries come from the rules, evaluated with the alerts.
 #[utoipa::path(get, path = "/api/v1/watch-list", tag = "oversight", operation_id = "list_watch_list", params(WatchQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "Entries", content((WatchPage = "application/json"), (String = "text/csv")))))]
+    responses(
+        (status = 200, description = "Entries", content((WatchPage = "application/json"), (String = "text/csv"))),
+        (status = 403, description = "Not the bureau's, or a township outside the jurisdiction", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -48,13 +57,26 @@ pub async fn list(
             "must be open, escalated or struck_off",
         ));
     }
+    if let Some(r) = &q.rule
+        && !watchlist::RULES.contains(&r.as_str())
+    {
+        return Err(ApiError::invalid(
+            "rule",
+            format!("must be one of {}", watchlist::RULES.join(", ")),
+        ));
+    }
     let csv = wants_csv(&req, q.format.as_deref())?;
     let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
     let limit = page_limit(q.limit)?;
-    let status = q.status;
+    let f = watchlist::Filter {
+        status: q.status,
+        township: q.township,
+        rule: q.rule,
+        institution_id: q.institution_id,
+    };
     let p = state
         .db
-        .run(move |conn| watchlist::list(conn, &caller, status, cursor, limit))
+        .run(move |conn| watchlist::list(conn, &caller, f, cursor, limit))
         .await?;
     Ok(if csv {
         csv_attachment("watch-list", watchlist::csv(&p))
@@ -63,9 +85,9 @@ pub async fn list(
     })
 }
 
-/// Strike an entry off (销号) with evidence: a passed re-inspection after it opened, or for a
-/// storage breach the condition cleared for 7 days (health-bureau staff of its township;
-/// admin).
+/// Strike an entry off (销号) with evidence: a passed re-inspection after it opened, or
+/// (except a failed inspection) the condition cleared for `YIFEI_WATCH_CLEARED_DAYS`
+/// (health-bureau staff of its township; admin).
 #[utoipa::path(post, path = "/api/v1/watch-list/{id}/strike-off", tag = "oversight", operation_id = "strike_off_watch_entry",
     params(("id" = String, Path, description = "Entry id")),
     request_body = StrikeOffRequest, security(("bearer" = [])),
@@ -81,11 +103,11 @@ pub async fn strike_off(
     id: web::Path<String>,
     body: ApiJson<StrikeOffRequest>,
 ) -> Result<web::Json<WatchEntry>, ApiError> {
-    let (id, now) = (id.into_inner(), state.clock.now());
+    let (id, now, rules) = (id.into_inner(), state.clock.now(), state.config.watch);
     Ok(web::Json(
         state
             .db
-            .run(move |conn| watchlist::strike_off(conn, &caller, &id, body.0, now))
+            .run(move |conn| watchlist::strike_off(conn, &caller, &id, body.0, &rules, now))
             .await?,
     ))
 }

@@ -588,6 +588,8 @@ pub fn evaluate(
         let mut current = conditions(&cfacts, &ifacts, &discrepancies, &t, now);
         current.extend(manifest_conditions(&manifest_facts(conn, now)?, &t, now));
         name_institutions(&mut current, &name_of);
+        current.extend(super::watchlist::overdue_conditions(conn, now)?);
+        current.extend(super::rectifications::overdue_conditions(conn, now)?);
         let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
         let mut ev = Evaluation::default();
         for a in active
@@ -620,7 +622,11 @@ pub fn evaluate(
             known
         };
         let fresh: Vec<&Condition> = current.iter().filter(|c| !known.contains(&c.key)).collect();
-        let companies = companies_of(conn, &fresh, &active)?;
+        let mut companies = companies_of(conn, &fresh, &active)?;
+        // Conditions about the company itself (an overdue watch-list entry, rectification).
+        for c in fresh.iter().filter(|c| c.subject_type == "organisation") {
+            companies.insert(c.key.clone(), c.subject_id.clone());
+        }
         for c in fresh {
             let row = AlertRow {
                 id: new_id(),

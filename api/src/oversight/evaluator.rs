@@ -52,6 +52,7 @@ impl Evaluator {
         tz: chrono::FixedOffset,
         every: Option<Duration>,
         overrides: super::alerts::Overrides,
+        watch: super::watchlist::Rules,
     ) -> Evaluator {
         Evaluator::start_with(every, move |periodic| {
             let result = (|| -> Result<(), ApiError> {
@@ -60,9 +61,13 @@ impl Evaluator {
                 if e.opened + e.resolved > 0 {
                     tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
                 }
-                let (listed, escalated) = super::watchlist::evaluate(&mut conn, clock.now())?;
+                let (listed, escalated) =
+                    super::watchlist::evaluate(&mut conn, clock.now(), &watch)?;
                 if listed + escalated > 0 {
                     tracing::info!(listed, escalated, "watch list updated");
+                    // The list's own alerts (an entry overdue) come from the alert rules:
+                    // evaluated again so that they do not wait for the next tick.
+                    super::alerts::evaluate(&mut conn, clock.now(), &overrides)?;
                 }
                 if periodic {
                     super::alerts::daily_digest(&mut conn, clock.now(), tz)?;

@@ -133,6 +133,7 @@ pub fn record(
         diesel::insert_into(inspections::table)
             .values(&row)
             .execute(conn)?;
+        super::rectifications::on_inspection(conn, &row)?;
         Ok(row.to_wire())
     })
 }

@@ -2,8 +2,10 @@
 //! regulator locate, query, track, alert and assess (能定位、能查询、能跟踪、能预警、能考核).
 
 pub mod alerts;
+pub mod enforcement;
 pub mod evaluator;
 pub mod inspections;
+pub mod rectifications;
 pub mod reports;
 pub mod watchlist;
 

@@ -6,6 +6,7 @@ import { h, table, notice, dateTime, kg, today } from '../dom.js';
 import { t, addStrings } from '../i18n.js';
 import { kindName, containerTable, addDays, fill } from './bureau-common.js';
 import { inspectionTable } from './bureau-desk.js';
+import { institutionRecords } from './bureau-watch.js';
 
 addStrings({
   zh: {
@@ -66,7 +67,7 @@ async function institutionPage(page, ctx) {
     all('/containers', { institution_id: id }, 5000),
     api.get('/inspections', { from: addDays(today(), -3650), to: today() }),
   ]);
-  const manifests = await manifestsOf(id, containers);
+  const [manifests, records] = await Promise.all([manifestsOf(id, containers), institutionRecords(id)]);
   const msg = h('div', { 'aria-live': 'polite' });
   const latest = containers.slice(-SHOWN).reverse();
   const mine = inspections.items.filter((i) => i.institution_id === id);
@@ -105,6 +106,7 @@ async function institutionPage(page, ctx) {
     ], manifests.items),
     h('h2', null, t('bur.inst.inspections')),
     inspectionTable(mine, { [id]: inst.name }),
+    records,
   );
 }
 

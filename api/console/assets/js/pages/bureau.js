@@ -9,6 +9,7 @@ import { period, fill, addDays, kindName, periodForm, townshipsOf, containerTabl
 import * as mapPage from './bureau-map.js';
 import * as desk from './bureau-desk.js';
 import * as inst from './bureau-institution.js';
+import * as watch from './bureau-watch.js';
 
 addStrings({
   zh: {
@@ -282,5 +283,6 @@ export const routes = [
   ...desk.routes,
   { path: '/bureau/list', roles: BUREAU, render: figureList },
   ...inst.routes,
+  ...watch.routes,
 ];
 
