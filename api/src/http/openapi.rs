@@ -7,7 +7,7 @@ use yifei_contract as c;
 
 use super::{
     accounts, auth, console, custody, desks, institutions, oversight, roster, runs, system,
-    watchlist,
+    tracking, watchlist,
 };
 
 #[derive(OpenApi)]
@@ -40,6 +40,7 @@ use super::{
         oversight::list_inspections,
         roster::import, roster::list, roster::townships, roster::invite,
         watchlist::list, watchlist::strike_off,
+        tracking::run_track, tracking::vehicle_positions,
     ),
     components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),
