@@ -26,3 +26,4 @@ mod plan_phases;
 mod roles;
 mod runs;
 mod supervision;
+mod tracking;
