@@ -437,6 +437,21 @@ impl Config {
                 })?;
             }
         }
+        // -- GPS rules against the plan (tracking).
+        for (name, range, slot) in c.alerts.tracking.slots() {
+            let k = format!("YIFEI_TRACK_{name}");
+            if let Some(v) = non_empty(&k) {
+                let n = v.trim().parse::<i64>().ok().filter(|n| range.contains(n));
+                let n = n.ok_or_else(|| {
+                    ApiError::Config(format!(
+                        "{k} must be a whole number from {} to {}, got {v:?}",
+                        range.start(),
+                        range.end()
+                    ))
+                })?;
+                *slot = if name.ends_with("_KM") { n * 1000 } else { n };
+            }
+        }
         // -- Email and logs.
         c.mail = crate::notify::MailConfig::from_vars(&get)?;
         if let Some(v) = non_empty("YIFEI_LOG").or_else(|| non_empty("RUST_LOG")) {
@@ -464,6 +479,7 @@ impl Config {
                 ApiError::Config(format!("YIFEI_TZ_OFFSET must look like +08:00, got {v:?}"))
             })?;
         }
+        c.alerts.tracking.tz = c.tz;
         Ok(c)
     }
 }
@@ -609,6 +625,34 @@ mod tests {
         );
         assert!(!c.group_commit && c.log.json);
         assert_eq!(c.log.filter, "warn,yifei_api=debug");
+        let c = cfg(&[
+            ("YIFEI_TRACK_OFF_ROUTE_KM", "3"),
+            ("YIFEI_TRACK_DWELL_MIN", "8"),
+            ("YIFEI_TZ_OFFSET", "+07:00"),
+        ])
+        .expect("track");
+        let r = c.alerts.tracking;
+        assert_eq!(
+            (r.off_route_m, r.dwell_min, r.stop_radius_m),
+            (3000, 8, 100)
+        );
+        assert_eq!(
+            r.tz.local_minus_utc(),
+            7 * 3600,
+            "shifts are read in the deployment's zone"
+        );
+        for (k, v) in [
+            ("YIFEI_TRACK_STOP_RADIUS_M", "5"),
+            ("YIFEI_TRACK_OFF_ROUTE_KM", "0.5"),
+            ("YIFEI_TRACK_LOOKBACK_DAYS", "999"),
+            ("YIFEI_TRACK_DWELL_MIN", "0"),
+        ] {
+            let e = cfg(&[(k, v)])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(k), "{k}={v}: {e:?}");
+        }
         for (k, v) in [
             ("YIFEI_GROUP_COMMIT", "of"),
             ("YIFEI_TRAVEL_CIRCUITY", "0.9"),

@@ -25,4 +25,5 @@ pub mod runs;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tracking;
 pub mod wire;

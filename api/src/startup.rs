@@ -126,7 +126,13 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         clock.clone(),
         config.tz,
         config.alert_interval,
-        config.alerts,
+        crate::oversight::alerts::Overrides {
+            tracking: crate::tracking::Rules {
+                tz: config.tz,
+                ..config.alerts.tracking
+            },
+            ..config.alerts
+        },
         config.watch,
     );
     Ok(AppState {

@@ -11,13 +11,14 @@ pub struct Alert {
     pub id: String,
     /// `storage_warning`, `storage_breach`, `not_collected`, `collected_not_received`,
     /// `received_not_disposed`, `weight_discrepancy`, `count_discrepancy`, `location_mismatch`,
-    /// `inactive_institution`, `discrepancy_unresolved`.
+    /// `inactive_institution`, `discrepancy_unresolved`; from GPS against the plan:
+    /// `stop_visited_unscanned`, `unplanned_stop`, `off_route`, `over_shift`.
     pub rule: String,
     /// `warning` or `critical`.
     pub severity: String,
-    /// `container`, `institution` or `manifest`.
+    /// `container`, `institution`, `manifest` or `run` (the GPS rules).
     pub subject_type: String,
-    /// Container code, institution id or manifest number.
+    /// Container code, institution id, manifest number or run id.
     pub subject_id: String,
     /// Institution concerned.
     #[serde(default)]

@@ -29,3 +29,4 @@ mod roles;
 mod runs;
 mod supervision;
 mod watchlist;
+mod tracking;

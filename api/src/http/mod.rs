@@ -19,6 +19,7 @@ pub mod oversight;
 pub mod roster;
 pub mod runs;
 pub mod system;
+pub mod tracking;
 pub mod watchlist;
 
 use actix_web::middleware::from_fn;
@@ -174,6 +175,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(runs::list_vehicles))
                         .route(web::post().to(runs::create_vehicle)),
                 )
+                // Before `/vehicles/{id}`, which would take `positions` as an id.
+                .service(
+                    web::resource("/vehicles/positions")
+                        .route(web::get().to(tracking::vehicle_positions)),
+                )
                 .service(
                     web::resource("/vehicles/{id}").route(web::patch().to(runs::update_vehicle)),
                 )
@@ -194,6 +200,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     web::resource("/runs/{id}/positions").route(web::post().to(runs::positions)),
+                )
+                .service(
+                    web::resource("/runs/{id}/track").route(web::get().to(tracking::run_track)),
                 )
                 .service(web::resource("/runs/{id}/insert").route(web::post().to(runs::insert)))
                 .service(

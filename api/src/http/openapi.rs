@@ -7,8 +7,7 @@ use yifei_contract as c;
 
 use super::{
     accounts, auth, console, corrections, custody, desks, enforcement, institutions, oversight,
-    roster, runs,
-    system, watchlist,
+    roster, runs, system, tracking, watchlist,
 };
 
 #[derive(OpenApi)]
@@ -44,6 +43,7 @@ use super::{
         roster::import, roster::list, roster::townships, roster::invite,
         watchlist::list, watchlist::strike_off,
         enforcement::rectifications, enforcement::list, enforcement::record, enforcement::upload, enforcement::download,
+        tracking::run_track, tracking::vehicle_positions,
     ),
     components(schemas(c::Problem, c::FieldError, c::ExportFormat, c::AlertStatus)),
     modifiers(&Standard),

@@ -34,7 +34,7 @@ pub struct AlertQuery {
     pub limit: Option<i64>,
 }
 
-const RULES: [&str; 11] = [
+const RULES: [&str; 15] = [
     "storage_warning",
     "storage_breach",
     "not_collected",
@@ -46,6 +46,10 @@ const RULES: [&str; 11] = [
     "inactive_institution",
     "discrepancy_unresolved",
     "container_refused",
+    "stop_visited_unscanned",
+    "unplanned_stop",
+    "off_route",
+    "over_shift",
 ];
 
 /// Alerts in the caller's view, newest first: bureau staff their jurisdiction, a company its

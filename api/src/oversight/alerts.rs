@@ -38,6 +38,8 @@ pub struct Overrides {
     pub received_not_disposed_h: Option<i64>,
     pub inactive_days: Option<i64>,
     pub discrepancy_days: Option<i64>,
+    /// `YIFEI_TRACK_*`: the GPS rules against the plan (`tracking`).
+    pub tracking: crate::tracking::Rules,
 }
 
 impl Overrides {
@@ -590,11 +592,19 @@ pub fn evaluate(
         name_institutions(&mut current, &name_of);
         current.extend(super::watchlist::overdue_conditions(conn, now)?);
         current.extend(super::rectifications::overdue_conditions(conn, now)?);
+        let (gps, tracked) =
+            crate::tracking::store::conditions(conn, now.and_utc(), &overrides.tracking)?;
+        current.extend(gps);
         let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
+        // A GPS alert of a run no longer evaluated (older than the look-back) stands.
+        let stands = |a: &AlertRow| {
+            crate::tracking::store::RULES.contains(&a.rule.as_str())
+                && !tracked.contains(&a.subject_id)
+        };
         let mut ev = Evaluation::default();
         for a in active
             .iter()
-            .filter(|a| !keys.contains(a.condition_key.as_str()))
+            .filter(|a| !keys.contains(a.condition_key.as_str()) && !stands(a))
         {
             diesel::update(alerts::table.find(&a.id))
                 .set((
@@ -755,9 +765,23 @@ fn companies_of(
                 .load::<(String, String)>(conn)?,
         );
     }
+    let run_ids: Vec<&str> = fresh
+        .iter()
+        .filter(|c| c.subject_type == "run")
+        .map(|c| c.subject_id.as_str())
+        .collect();
+    for chunk in run_ids.chunks(500) {
+        run_org.extend(
+            runs::table
+                .filter(runs::id.eq_any(chunk))
+                .select((runs::id, runs::org_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
     for c in fresh {
         let org = match (c.subject_type, c.rule) {
             ("manifest", _) => manifest_org.get(&c.subject_id).cloned(),
+            ("run", _) => run_org.get(&c.subject_id).cloned(),
             (_, "discrepancy_unresolved") => c
                 .key
                 .strip_prefix("discrepancy_unresolved:")
