@@ -364,6 +364,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Failed sign-ins per login and client address, shared by every server process.
+    login_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        since_us -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Background jobs that one server process at a time runs, and until when it holds them.
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        until_us -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -386,4 +404,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     inspections,
     roster_entries,
     watch_list,
+    login_throttle,
+    job_leases,
 );
