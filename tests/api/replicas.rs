@@ -278,9 +278,7 @@ fn a_second_server_on_one_sqlite_file_is_refused_sqlite() {
         return;
     };
     let (mut first, _) = spawn_server_with(&db, &[]).expect("first server");
-    let refused = spawn_server_with(&db, &[])
-        .err()
-        .expect("the second is refused");
+    let refused = spawn_server_with(&db, &[]).expect_err("the second is refused");
     assert!(
         refused.contains("another `yifei serve` is running") && refused.contains("PostgreSQL"),
         "{refused}"
