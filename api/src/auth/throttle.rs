@@ -289,7 +289,6 @@ mod tests {
             try_at("driver1", "1.2.3.4", t0 + Duration::seconds(601)),
             Ok(())
         );
-        drop(try_at);
         t.record_success(&mut c, "driver1", "1.2.3.4")
             .expect("success");
         for i in 0..3 {
