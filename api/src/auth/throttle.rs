@@ -317,8 +317,8 @@ mod tests {
             .map(|_| {
                 let (pool, b) = (db.0.clone(), barrier.clone());
                 std::thread::spawn(move || {
-                    let mut c = pool.conn().expect("conn");
                     b.wait();
+                    let mut c = pool.conn().expect("conn");
                     t.try_acquire(&mut c, "driver1", "1.2.3.4", t0())
                         .expect("db")
                         .is_ok()
