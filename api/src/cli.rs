@@ -520,6 +520,7 @@ fn serve(config: Config) -> Result<(), ApiError> {
         bind = %config.bind,
         "starting yifei"
     );
+    let _one_server = crate::db::coordination::lock_sqlite_server(&config.database_url)?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config)?;
         tracing::info!(port = app.port(), "listening");

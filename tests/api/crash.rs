@@ -13,8 +13,18 @@ use serde_json::{Value, json};
 use crate::common::{Backend, TestDb};
 
 fn spawn_server(db: &TestDb) -> (Child, u16) {
+    spawn_server_with(db, &[]).expect("server starts")
+}
+
+/// Spawns `yifei serve` on the database with extra environment variables and waits until it
+/// listens; `Err(its log)` when it exits first (a refusal to start).
+pub(crate) fn spawn_server_with(
+    db: &TestDb,
+    vars: &[(&str, &str)],
+) -> Result<(Child, u16), String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yifei-under-test"))
         .arg("serve")
+        .envs(vars.iter().copied())
         .env("YIFEI_DATABASE_URL", &db.url)
         .env("YIFEI_BIND", "127.0.0.1:0")
         // Required on PostgreSQL (SQLite would generate a key file beside the database).
@@ -27,11 +37,14 @@ fn spawn_server(db: &TestDb) -> (Child, u16) {
         .expect("spawn server");
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
+    let mut log = String::new();
     let port = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .expect("read log");
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.wait();
+            return Err(log);
+        };
+        log.push_str(&line);
+        log.push('\n');
         let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         if v["fields"]["message"] == "listening" {
             break v["fields"]["port"].as_u64().expect("port") as u16;
@@ -46,10 +59,10 @@ fn spawn_server(db: &TestDb) -> (Child, u16) {
             }
         }
     });
-    (child, port)
+    Ok((child, port))
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -57,7 +70,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn post(
+pub(crate) fn post(
     agent: &ureq::Agent,
     url: &str,
     token: Option<&str>,

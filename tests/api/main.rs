@@ -25,6 +25,7 @@ mod manifest_paper;
 mod notify;
 mod oversight;
 mod plan_phases;
+mod replicas;
 mod roles;
 mod runs;
 mod supervision;

@@ -93,7 +93,7 @@ fn run(backend: Backend, scenario: fn(&Db)) {
 
 /// An email as the SMTP server received it.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     to: Vec<String>,
     data: String,
 }
@@ -165,13 +165,13 @@ impl Handler for Capture {
 }
 
 /// A running SMTP server (its thread lives until the test process ends).
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     capture: Capture,
 }
 
 impl SmtpServer {
     /// Starts serving on `port` of 127.0.0.1.
-    fn start(port: u16) -> SmtpServer {
+    pub(crate) fn start(port: u16) -> SmtpServer {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
         let capture = Capture::default();
         let mut server = Server::new(capture.clone());
@@ -189,7 +189,7 @@ impl SmtpServer {
         SmtpServer { capture }
     }
 
-    fn inbox(&self) -> Vec<Received> {
+    pub(crate) fn inbox(&self) -> Vec<Received> {
         self.capture
             .inbox
             .lock()
@@ -203,7 +203,7 @@ impl SmtpServer {
 }
 
 /// A loopback port with nothing listening on it (yet).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
@@ -258,7 +258,7 @@ fn report(sent: usize, failed: usize, gave_up: usize) -> DeliveryReport {
 
 /// `(recipients, subject)` of every email received, after checking that no outbox row (its
 /// Message-ID) arrived twice.
-fn received(server: &SmtpServer) -> BTreeSet<(String, String)> {
+pub(crate) fn received(server: &SmtpServer) -> BTreeSet<(String, String)> {
     let inbox = server.inbox();
     let ids: BTreeSet<&str> = inbox.iter().map(Received::message_id).collect();
     assert_eq!(ids.len(), inbox.len(), "duplicate sends: {inbox:?}");

@@ -240,6 +240,49 @@ fn token_response(
 
 const BAD_CREDENTIALS: &str = "unknown login or wrong password";
 
+/// Takes a slot of the (database-kept, so replica-wide) login lockout before any hashing.
+async fn acquire(
+    state: &actix_web::web::Data<AppState>,
+    login: &str,
+    addr: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let (throttle, login, addr) = (state.throttle, login.to_owned(), addr.to_owned());
+    state
+        .db
+        .run(move |c| throttle.try_acquire(c, &login, &addr, now))
+        .await?
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_s: wait,
+        })
+}
+
+/// A right password: the login's failures from this address are forgotten. A database error
+/// here is logged, not returned: the sign-in itself succeeded.
+async fn forget_failures(state: &actix_web::web::Data<AppState>, login: &str, addr: &str) {
+    let (throttle, login, addr) = (state.throttle, login.to_owned(), addr.to_owned());
+    let done = state
+        .db
+        .run(move |c| throttle.record_success(c, &login, &addr))
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "cannot clear the login's failures");
+    }
+}
+
+/// A server fault before the verdict: the attempt's slot is given back (best effort: the
+/// database may be what failed).
+async fn give_back(state: &actix_web::web::Data<AppState>, login: &str, addr: &str) {
+    let (throttle, login, addr) = (state.throttle, login.to_owned(), addr.to_owned());
+    let done = state
+        .db
+        .run(move |c| throttle.release(c, &login, &addr))
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "cannot give the login attempt's slot back");
+    }
+}
+
 /// Checks the password and opens a new session.
 ///
 /// The attempt takes its throttle slot before the password is hashed, so parallel guesses
@@ -255,12 +298,7 @@ pub async fn login(
         return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
     }
     let now = state.clock.now();
-    state
-        .throttle
-        .try_acquire(&login, &addr, now)
-        .map_err(|wait| ApiError::TooManyRequests {
-            retry_after_s: wait,
-        })?;
+    acquire(state, &login, &addr, now).await?;
     let login_key = login.trim().to_lowercase();
     let st = state.clone();
     let outcome = state
@@ -284,7 +322,7 @@ pub async fn login(
         .await;
     match outcome {
         Ok(Some(t)) => {
-            state.throttle.record_success(&login, &addr);
+            forget_failures(state, &login, &addr).await;
             tracing::info!(user_id = %t.user.id, role = t.user.role.as_str(), "login");
             Ok(t)
         }
@@ -293,7 +331,7 @@ pub async fn login(
             Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()))
         }
         Err(e) => {
-            state.throttle.release(&login, &addr, now);
+            give_back(state, &login, &addr).await;
             Err(e)
         }
     }
@@ -548,12 +586,7 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| ApiError::Unauthorized("account no longer exists".into()))?;
     let now = state.clock.now();
-    state
-        .throttle
-        .try_acquire(&login, &addr, now)
-        .map_err(|wait| ApiError::TooManyRequests {
-            retry_after_s: wait,
-        })?;
+    acquire(state, &login, &addr, now).await?;
     let (st, uid) = (state.clone(), user_id.clone());
     let outcome = state
         .db
@@ -577,7 +610,7 @@ pub async fn change_password(
         .await;
     match outcome {
         Ok(Some(t)) => {
-            state.throttle.record_success(&login, &addr);
+            forget_failures(state, &login, &addr).await;
             state.sessions.forget_user(&user_id);
             tracing::info!(user_id = %user_id, "password changed; other sessions ended");
             Ok(t)
@@ -587,7 +620,7 @@ pub async fn change_password(
             message: "is not your current password".into(),
         }])),
         Err(e) => {
-            state.throttle.release(&login, &addr, now);
+            give_back(state, &login, &addr).await;
             Err(e)
         }
     }

@@ -2,13 +2,23 @@
 //!
 //! After repeated failures for one login from one address, further attempts are refused (429)
 //! until the window passes. Keyed by login *and* address so that an attacker cannot lock a
-//! driver out from elsewhere by guessing their login. [`RateLimiter`] bounds the requests of
-//! one address to the credential endpoints and to public sign-up.
+//! driver out from elsewhere by guessing their login. The lockout lives in the database, shared
+//! by every server process. [`RateLimiter`] bounds the requests of one address to the
+//! credential endpoints and to public sign-up; it is per process on purpose (it protects the
+//! process's CPU from password hashing and needs no database round trip in front of it), so N
+//! replicas allow an address N times the limit, while the lockout stays exact.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::coordination::{micros, numbered};
+use crate::db::schema::login_throttle;
+use crate::db::{DbConnection, write_tx};
+use crate::error::ApiError;
 
 /// The address a login attempt is throttled under: the TCP peer, or, when the peer is one of
 /// the `trusted` reverse proxies, the nearest address in `X-Forwarded-For` that is not a
@@ -35,25 +45,34 @@ pub fn client_addr(
     client.to_string()
 }
 
-/// In-memory attempt log; a restart forgets it, which only ever helps the legitimate user.
+/// The login lockout, kept in the database (`login_throttle`) so that it holds across every
+/// server process on it: failures spread over several replicas count together. One upsert per
+/// attempt, one row per login and address.
 ///
 /// An attempt takes its slot *before* the password is hashed ([`LoginThrottle::try_acquire`])
 /// and the slot counts as a failure unless the attempt succeeds, so that parallel guesses
 /// cannot all be checked before the first failure is counted: at most `max_failures`
-/// passwords per login and address are ever hashed within a window.
-#[derive(Debug)]
+/// passwords per login and address are ever hashed within a window. The window is fixed: it
+/// opens with the first failure and, once it has passed, the next attempt opens a new one.
+#[derive(Debug, Clone, Copy)]
 pub struct LoginThrottle {
-    max_failures: usize,
+    max_failures: i64,
     window: Duration,
-    attempts: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Slot {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    failures: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    since_us: i64,
 }
 
 impl LoginThrottle {
     pub fn new(max_failures: u32, window: std::time::Duration) -> LoginThrottle {
         LoginThrottle {
-            max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX).max(1),
+            max_failures: i64::from(max_failures.max(1)),
             window: Duration::from_std(window).unwrap_or(Duration::minutes(15)),
-            attempts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -61,44 +80,85 @@ impl LoginThrottle {
         format!("{}|{addr}", login.trim().to_lowercase())
     }
 
-    /// Reserves a slot for one password check, counted as a failure from now on; `Err(seconds
-    /// to wait)` when the login is locked from this address. Atomic: of any number of
-    /// concurrent callers, at most the free slots' worth get `Ok`.
-    pub fn try_acquire(&self, login: &str, addr: &str, now: DateTime<Utc>) -> Result<(), u64> {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            // Bound memory under a spray of random logins: forget fully expired keys.
-            let window = self.window;
-            map.retain(|_, q| q.back().is_some_and(|t| *t + window > now));
+    /// Reserves a slot for one password check, counted as a failure from now on; `Ok(Err(seconds
+    /// to wait))` when the login is locked from this address (a refused attempt is not
+    /// counted: the count stops one past the limit). Atomic across processes: the
+    /// upsert locks the row, so of any number of concurrent callers at most the free slots'
+    /// worth get a slot.
+    pub fn try_acquire(
+        &self,
+        conn: &mut DbConnection,
+        login: &str,
+        addr: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), u64>, ApiError> {
+        let now_us = micros(now);
+        let window_us = self.window.num_microseconds().unwrap_or(i64::MAX / 4);
+        let sql = numbered(
+            conn,
+            "INSERT INTO login_throttle (key, failures, since_us) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN login_throttle.since_us <= $3 THEN 1 \
+                        WHEN login_throttle.failures > $4 THEN login_throttle.failures \
+                        ELSE login_throttle.failures + 1 END, \
+             since_us = CASE WHEN login_throttle.since_us <= $3 THEN $2 \
+                        ELSE login_throttle.since_us END \
+             RETURNING failures, since_us",
+        );
+        let key = Self::key(login, addr);
+        let slot: Slot = write_tx(conn, |c| {
+            Ok(diesel::sql_query(&sql)
+                .bind::<Text, _>(&key)
+                .bind::<BigInt, _>(now_us)
+                .bind::<BigInt, _>(now_us.saturating_sub(window_us))
+                .bind::<BigInt, _>(self.max_failures)
+                .get_result(c)?)
+        })?;
+        if slot.failures > self.max_failures {
+            let wait_us = slot.since_us.saturating_add(window_us) - now_us;
+            let wait = (wait_us / 1_000_000).max(1);
+            return Ok(Err(u64::try_from(wait).unwrap_or(1)));
         }
-        let q = map.entry(Self::key(login, addr)).or_default();
-        while q.front().is_some_and(|t| *t + self.window <= now) {
-            q.pop_front();
-        }
-        if q.len() >= self.max_failures {
-            let oldest = q.front().copied().unwrap_or(now);
-            let wait = (oldest + self.window - now).num_seconds().max(1);
-            return Err(u64::try_from(wait).unwrap_or(1));
-        }
-        q.push_back(now);
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// The attempt was right: its failures are forgotten.
-    pub fn record_success(&self, login: &str, addr: &str) {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Self::key(login, addr));
+    pub fn record_success(
+        &self,
+        conn: &mut DbConnection,
+        login: &str,
+        addr: &str,
+    ) -> Result<(), ApiError> {
+        let key = Self::key(login, addr);
+        write_tx(conn, |c| {
+            diesel::delete(login_throttle::table.find(&key)).execute(c)?;
+            Ok(())
+        })
     }
 
-    /// The attempt taken at `at` never reached a verdict (a server fault): its slot is given
-    /// back, so that an outage does not lock users out.
-    pub fn release(&self, login: &str, addr: &str, at: DateTime<Utc>) {
-        let mut map = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(q) = map.get_mut(&Self::key(login, addr))
-            && let Some(i) = q.iter().rposition(|t| *t == at)
-        {
-            q.remove(i);
-        }
+    /// The attempt never reached a verdict (a server fault): its slot is given back, so that
+    /// an outage does not lock users out.
+    pub fn release(
+        &self,
+        conn: &mut DbConnection,
+        login: &str,
+        addr: &str,
+    ) -> Result<(), ApiError> {
+        let key = Self::key(login, addr);
+        // From a count stopped past the limit, the slot given back is one of the granted ones.
+        let sql = numbered(
+            conn,
+            "UPDATE login_throttle SET failures = \
+             CASE WHEN failures > $2 THEN $2 - 1 ELSE failures - 1 END \
+             WHERE key = $1 AND failures > 0",
+        );
+        write_tx(conn, |c| {
+            diesel::sql_query(&sql)
+                .bind::<Text, _>(&key)
+                .bind::<BigInt, _>(self.max_failures)
+                .execute(c)?;
+            Ok(())
+        })
     }
 }
 
@@ -188,33 +248,61 @@ mod tests {
             .expect("t0")
     }
 
+    /// A database of its own under the temporary folder (removed on drop).
+    struct TempDb(crate::db::Db, std::path::PathBuf);
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    fn temp_db() -> TempDb {
+        let dir = std::env::temp_dir().join(format!("yifei-throttle-{}", crate::db::new_id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = crate::db::Db::open(&dir.join("y.db").to_string_lossy()).expect("db");
+        TempDb(db, dir)
+    }
+
     #[test]
     fn locks_after_max_failures_until_the_window_passes() {
+        let db = temp_db();
+        let mut c = db.0.conn().expect("conn");
         let t = LoginThrottle::new(3, std::time::Duration::from_secs(600));
         let t0 = t0();
+        let mut try_at =
+            |login: &str, addr: &str, at| t.try_acquire(&mut c, login, addr, at).expect("db");
         for i in 0..3 {
             assert_eq!(
-                t.try_acquire("Driver1", "1.2.3.4", t0 + Duration::seconds(i)),
+                try_at("Driver1", "1.2.3.4", t0 + Duration::seconds(i)),
                 Ok(())
             );
         }
         assert_eq!(
-            t.try_acquire("DRIVER1", "1.2.3.4", t0 + Duration::seconds(10)),
+            try_at("DRIVER1", "1.2.3.4", t0 + Duration::seconds(10)),
             Err(590)
         );
         assert_eq!(
-            t.try_acquire("driver1", "5.6.7.8", t0),
+            try_at("driver1", "5.6.7.8", t0),
             Ok(()),
             "other address unaffected"
         );
         assert_eq!(
-            t.try_acquire("driver1", "1.2.3.4", t0 + Duration::seconds(601)),
+            try_at("driver1", "1.2.3.4", t0 + Duration::seconds(601)),
             Ok(())
         );
-        t.record_success("driver1", "1.2.3.4");
-        assert_eq!(
-            t.try_acquire("driver1", "1.2.3.4", t0 + Duration::seconds(10)),
-            Ok(())
+        t.record_success(&mut c, "driver1", "1.2.3.4")
+            .expect("success");
+        for i in 0..3 {
+            let at = t0 + Duration::seconds(610 + i);
+            assert_eq!(
+                t.try_acquire(&mut c, "driver1", "1.2.3.4", at).expect("db"),
+                Ok(())
+            );
+        }
+        let at = t0 + Duration::seconds(613);
+        assert!(
+            t.try_acquire(&mut c, "driver1", "1.2.3.4", at)
+                .expect("db")
+                .is_err()
         );
     }
 
@@ -222,14 +310,18 @@ mod tests {
     /// `max_failures` of them may go on to a password check.
     #[test]
     fn parallel_attempts_get_at_most_max_failures_slots() {
-        let t = std::sync::Arc::new(LoginThrottle::new(5, std::time::Duration::from_secs(900)));
+        let db = temp_db();
+        let t = LoginThrottle::new(5, std::time::Duration::from_secs(900));
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(40));
         let granted: usize = (0..40)
             .map(|_| {
-                let (t, b) = (t.clone(), barrier.clone());
+                let (pool, b) = (db.0.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     b.wait();
-                    t.try_acquire("driver1", "1.2.3.4", t0()).is_ok()
+                    let mut c = pool.conn().expect("conn");
+                    t.try_acquire(&mut c, "driver1", "1.2.3.4", t0())
+                        .expect("db")
+                        .is_ok()
                 })
             })
             .collect::<Vec<_>>()
@@ -242,11 +334,15 @@ mod tests {
 
     #[test]
     fn a_server_fault_gives_its_slot_back() {
+        let db = temp_db();
+        let mut c = db.0.conn().expect("conn");
         let t = LoginThrottle::new(1, std::time::Duration::from_secs(900));
-        assert_eq!(t.try_acquire("a", "x", t0()), Ok(()));
-        assert!(t.try_acquire("a", "x", t0()).is_err());
-        t.release("a", "x", t0());
-        assert_eq!(t.try_acquire("a", "x", t0()), Ok(()));
+        assert_eq!(t.try_acquire(&mut c, "a", "x", t0()).expect("db"), Ok(()));
+        assert!(t.try_acquire(&mut c, "a", "x", t0()).expect("db").is_err());
+        assert!(t.try_acquire(&mut c, "a", "x", t0()).expect("db").is_err());
+        // The refusals were not counted: giving the one slot back unlocks.
+        t.release(&mut c, "a", "x").expect("release");
+        assert_eq!(t.try_acquire(&mut c, "a", "x", t0()).expect("db"), Ok(()));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! string, so "try PostgreSQL, then SQLite" would silently create files named like URLs.
 
 pub mod batch;
+pub mod coordination;
 pub mod schema;
 pub mod scratch;
 

@@ -383,6 +383,11 @@ diesel::table! {
         opened_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
         closed_by_inspection_id -> Nullable<Text>,
+    /// Failed sign-ins per login and client address, shared by every server process.
+    login_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        since_us -> BigInt,
     }
 }
 
@@ -416,6 +421,14 @@ diesel::table! {
 
 diesel::joinable!(enforcement_documents -> enforcement_actions (action_id));
 
+    /// Background jobs that one server process at a time runs, and until when it holds them.
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        until_us -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     corrections,
     correction_votes,
@@ -443,6 +456,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     rectifications,
     enforcement_actions,
     enforcement_documents,
+    login_throttle,
+    job_leases,
 );
 
 diesel::table! {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::SharedClock;
 use crate::db::Db;
+use crate::db::coordination::{hold_lease, with_session_lock};
 use crate::error::ApiError;
 
 #[derive(Debug, Default)]
@@ -54,25 +55,24 @@ impl Evaluator {
         overrides: super::alerts::Overrides,
         watch: super::watchlist::Rules,
     ) -> Evaluator {
+        // Which process this is, for the lease on the periodic tick.
+        let holder = crate::db::new_id();
         Evaluator::start_with(every, move |periodic| {
             let result = (|| -> Result<(), ApiError> {
                 let mut conn = db.conn()?;
-                let e = super::alerts::evaluate(&mut conn, clock.now(), &overrides)?;
-                if e.opened + e.resolved > 0 {
-                    tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
-                }
-                let (listed, escalated) =
-                    super::watchlist::evaluate(&mut conn, clock.now(), &watch)?;
-                if listed + escalated > 0 {
-                    tracing::info!(listed, escalated, "watch list updated");
-                    // The list's own alerts (an entry overdue) come from the alert rules:
-                    // evaluated again so that they do not wait for the next tick.
-                    super::alerts::evaluate(&mut conn, clock.now(), &overrides)?;
-                }
+                // Several replicas on one database: one of them does the periodic ticks and
+                // the daily digest (a lease of three intervals, so a dead process's ticks move
+                // to another); an evaluation on request runs on the replica asked, but never
+                // at the same time as another replica's.
                 if periodic {
-                    super::alerts::daily_digest(&mut conn, clock.now(), tz)?;
+                    let ttl = every.unwrap_or(Duration::from_secs(60)) * 3;
+                    if !hold_lease(&mut conn, "alert-tick", &holder, clock.now(), ttl)? {
+                        return Ok(());
+                    }
                 }
-                Ok(())
+                with_session_lock(&mut conn, "yifei:alert-evaluation", |conn| {
+                    evaluate(conn, &clock, tz, &overrides, &watch, periodic)
+                })
             })();
             if let Err(e) = result {
                 tracing::warn!(error = %e, "alert evaluation failed; retrying at the next request or tick");
@@ -135,6 +135,32 @@ impl Drop for Evaluator {
         self.shared.lock().stop = true;
         self.shared.changed.notify_all();
     }
+}
+
+/// One evaluation: alerts, the watch list, and on a periodic tick the daily digest.
+fn evaluate(
+    conn: &mut crate::db::DbConnection,
+    clock: &SharedClock,
+    tz: chrono::FixedOffset,
+    overrides: &super::alerts::Overrides,
+    watch: &super::watchlist::Rules,
+    periodic: bool,
+) -> Result<(), ApiError> {
+    let e = super::alerts::evaluate(conn, clock.now(), overrides)?;
+    if e.opened + e.resolved > 0 {
+        tracing::info!(opened = e.opened, resolved = e.resolved, "alerts evaluated");
+    }
+    let (listed, escalated) = super::watchlist::evaluate(conn, clock.now(), watch)?;
+    if listed + escalated > 0 {
+        tracing::info!(listed, escalated, "watch list updated");
+        // The list's own alerts (an entry overdue) come from the alert rules: evaluated
+        // again so that they do not wait for the next tick.
+        super::alerts::evaluate(conn, clock.now(), overrides)?;
+    }
+    if periodic {
+        super::alerts::daily_digest(conn, clock.now(), tz)?;
+    }
+    Ok(())
 }
 
 fn run(shared: &Shared, every: Option<Duration>, mut work: impl FnMut(bool)) {

@@ -483,6 +483,10 @@ fn write(
     let (origin, _) = day_bounds(day, schedule.tz);
     let day_s = day.to_string();
     write_tx(conn, |conn| {
+        // Two dispatchers planning the company's day on two replicas (PostgreSQL): the second
+        // write waits for the first to commit, then its re-check reads the first's runs, so
+        // one plan replaces the other instead of both being written beside each other.
+        crate::db::coordination::xact_lock(conn, &format!("yifei:plan:{org}:{day_s}"))?;
         let fresh = read_facts(conn, org, day, vehicle_ids, schedule, &horizon.plan.pulled)?;
         let (runs_out, unassigned) = match recheck(old, solved, &fresh, origin, day, schedule)? {
             Verdict::Resolve(why) => return Ok(Written::Again(fresh, why)),
