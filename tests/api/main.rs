@@ -23,6 +23,7 @@ mod hardening_oversight;
 mod horizon;
 mod manifest_paper;
 mod notify;
+mod operations;
 mod oversight;
 mod plan_phases;
 mod replicas;

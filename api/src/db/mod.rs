@@ -215,6 +215,36 @@ fn start_checkpointer(url: &DbUrl, alive: std::sync::Weak<()>) {
     }
 }
 
+/// True when a PostgreSQL URL leaves `sslmode` to libpq's default and its host is not this
+/// machine: the connection may then run in plain text, or to an impostor, without anyone noticing.
+pub fn unverified_remote(url: &str) -> bool {
+    if url.contains("sslmode=") {
+        return false;
+    }
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    // An empty host is the Unix socket (or a `host=` query parameter naming a socket path).
+    let host_param = rest
+        .split_once("host=")
+        .map(|(_, h)| h.split('&').next().unwrap_or(""));
+    let host = if host.is_empty() {
+        host_param.unwrap_or("")
+    } else {
+        host
+    };
+    !(host.is_empty()
+        || host.starts_with('/')
+        || host == "localhost"
+        || host == "::1"
+        || host.starts_with("127."))
+}
+
 /// A pooled connection.
 pub type Conn = r2d2::PooledConnection<Manager>;
 
@@ -224,6 +254,13 @@ impl Db {
     /// fresh file to WAL report `database is locked`).
     pub fn open(url: &str) -> Result<Db, ApiError> {
         let url = DbUrl::parse(url)?;
+        if url.backend == Backend::Postgres && unverified_remote(&url.target) {
+            tracing::warn!(
+                "YIFEI_DATABASE_URL names a remote PostgreSQL without sslmode: libpq's default \
+                 (prefer) encrypts only if the server offers TLS and never checks its certificate; \
+                 add ?sslmode=verify-full&sslrootcert=PATH"
+            );
+        }
         if url.backend == Backend::Sqlite
             && let Some(dir) = Path::new(&url.target).parent()
             && !dir.as_os_str().is_empty()
@@ -391,6 +428,22 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_remote_postgres_without_sslmode_is_flagged() {
+        use super::unverified_remote as u;
+        assert!(u("postgres://app:pw@db.example.cn:5432/yifei"));
+        assert!(u("postgresql://10.0.0.5/yifei"));
+        assert!(u("postgres://app@[2001:db8::1]:5432/yifei"));
+        assert!(!u(
+            "postgres://app:pw@db.example.cn/yifei?sslmode=verify-full"
+        ));
+        assert!(!u("postgres://postgres@127.0.0.1:5432/yifei"));
+        assert!(!u("postgres://postgres@localhost/yifei"));
+        assert!(!u("postgres://postgres@[::1]/yifei"));
+        assert!(!u("postgres:///yifei?host=/var/run/postgresql"));
+        assert!(u("postgres:///yifei?host=db.example.cn"));
+    }
+
     use super::*;
 
     /// `.cargo/config.toml` builds the bundled SQLite in multi-thread mode without memory
