@@ -13,6 +13,7 @@ pub mod oversight;
 pub mod problem;
 pub mod roster;
 pub mod runs;
+pub mod signatures;
 
 pub use auth::*;
 pub use custody::*;
@@ -22,6 +23,7 @@ pub use oversight::*;
 pub use problem::*;
 pub use roster::*;
 pub use runs::*;
+pub use signatures::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -25,4 +25,5 @@ mod oversight;
 mod plan_phases;
 mod roles;
 mod runs;
+mod signatures;
 mod supervision;

@@ -364,6 +364,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    handover_settings (institution_id) {
+        institution_id -> Text,
+        confirm_code -> Nullable<Text>,
+        unattended_consent -> Bool,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    handover_confirmations (id) {
+        id -> Text,
+        manifest_id -> Text,
+        method -> Text,
+        containers -> Text,
+        container_count -> Integer,
+        weight_g -> BigInt,
+        device_at -> Timestamp,
+        mac -> Text,
+        verified -> Bool,
+        flag -> Nullable<Text>,
+        submitted_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    manifest_signatures (id) {
+        id -> Text,
+        manifest_id -> Text,
+        party -> Text,
+        seq -> Integer,
+        user_id -> Text,
+        signer_name -> Text,
+        signer_role -> Text,
+        signed_at -> Timestamp,
+        recorded_at -> Timestamp,
+        covers -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     organisations,
@@ -386,4 +428,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inspections,
     roster_entries,
     watch_list,
+    handover_settings,
+    handover_confirmations,
+    manifest_signatures,
 );

@@ -34,7 +34,7 @@ pub struct AlertQuery {
     pub limit: Option<i64>,
 }
 
-const RULES: [&str; 10] = [
+const RULES: [&str; 12] = [
     "storage_warning",
     "storage_breach",
     "not_collected",
@@ -45,6 +45,8 @@ const RULES: [&str; 10] = [
     "location_mismatch",
     "inactive_institution",
     "discrepancy_unresolved",
+    "unconfirmed_handover",
+    "handover_not_verified",
 ];
 
 /// Alerts in the caller's view, newest first: bureau staff their jurisdiction, a company its

@@ -559,6 +559,7 @@ pub fn evaluate(
             .collect();
         let mut current = conditions(&cfacts, &ifacts, &discrepancies, &t, now);
         current.extend(manifest_conditions(&manifest_facts(conn, now)?, &t, now));
+        current.extend(crate::manifests::signatures::alert_conditions(conn, now)?);
         let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
         let mut ev = Evaluation::default();
         for a in active
