@@ -109,7 +109,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// A confirmation code: 8 to 32 ASCII letters or digits (about 40 bits at the least, which
-/// is what stands between a driver holding a MAC and a guessed code; see docs/signatures.md).
+/// is what stands between a driver holding a MAC and a guessed code; see docs/SIGNATURES.md).
 pub fn valid_code(code: &str) -> bool {
     (8..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
 }

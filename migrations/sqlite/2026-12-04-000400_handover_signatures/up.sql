@@ -4,7 +4,7 @@
 CREATE TABLE handover_settings (
     institution_id TEXT PRIMARY KEY NOT NULL REFERENCES institutions (id),
     -- The confirmation code, kept so the server can recompute the device's HMAC (see
-    -- docs/signatures.md for why it is not hashed and what that risks).
+    -- docs/SIGNATURES.md for why it is not hashed and what that risks).
     confirm_code TEXT,
     unattended_consent BOOLEAN NOT NULL DEFAULT 0,
     updated_at TIMESTAMP NOT NULL,
