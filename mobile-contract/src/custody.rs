@@ -427,7 +427,8 @@ pub struct ScanResult {
     /// future, after the scan, or beyond the server's age bound), `invalid_location`, `text_too_long`, `invalid_text` (a text field
     /// holds NUL or half a surrogate pair; `field` names it), `not_your_run` (a collect or refuse scan
     /// naming a run that is not the driver's own, or one the server does not know: send it
-    /// again with the right run's id, or without `run_id`), `event_id_reused`. The other events of the batch
+    /// again with the right run's id, or without `run_id`), `event_id_reused`,
+    /// `sealed_by_signature` (a manifest signature covers this part: ask for a correction). The other events of the batch
     /// are judged on their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -13,6 +13,7 @@ pub mod oversight;
 pub mod problem;
 pub mod roster;
 pub mod runs;
+pub mod signatures;
 pub mod tracking;
 
 pub use auth::*;
@@ -23,6 +24,7 @@ pub use oversight::*;
 pub use problem::*;
 pub use roster::*;
 pub use runs::*;
+pub use signatures::*;
 pub use tracking::*;
 
 use serde::{Deserialize, Serialize};

@@ -608,6 +608,10 @@ pub struct Manifest {
     /// chains, in code order: the printed manifest's QR code carries its first 16 digits, so
     /// a reader can tell whether a paper copy still shows the current record.
     pub custody_digest: String,
+    /// The shipper's confirmation of the hand-over (issue #17).
+    pub shipper_confirmation: crate::ShipperConfirmation,
+    /// Signatures so far, in order: shipper, carrier, receiver, disposal.
+    pub signatures: Vec<crate::ManifestSignature>,
 }
 
 /// Manifests of a run.

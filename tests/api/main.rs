@@ -29,6 +29,7 @@ mod plan_phases;
 mod replicas;
 mod roles;
 mod runs;
+mod signatures;
 mod supervision;
-mod watchlist;
 mod tracking;
+mod watchlist;

@@ -383,11 +383,6 @@ diesel::table! {
         opened_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
         closed_by_inspection_id -> Nullable<Text>,
-    /// Failed sign-ins per login and client address, shared by every server process.
-    login_throttle (key) {
-        key -> Text,
-        failures -> BigInt,
-        since_us -> BigInt,
     }
 }
 
@@ -421,6 +416,16 @@ diesel::table! {
 
 diesel::joinable!(enforcement_documents -> enforcement_actions (action_id));
 
+diesel::table! {
+    /// Failed sign-ins per login and client address, shared by every server process.
+    login_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        since_us -> BigInt,
+    }
+}
+
+diesel::table! {
     /// Background jobs that one server process at a time runs, and until when it holds them.
     job_leases (name) {
         name -> Text,
@@ -429,7 +434,54 @@ diesel::joinable!(enforcement_documents -> enforcement_actions (action_id));
     }
 }
 
+diesel::table! {
+    handover_settings (institution_id) {
+        institution_id -> Text,
+        confirm_code -> Nullable<Text>,
+        unattended_consent -> Bool,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    handover_confirmations (id) {
+        id -> Text,
+        manifest_id -> Text,
+        method -> Text,
+        containers -> Text,
+        container_count -> Integer,
+        weight_g -> BigInt,
+        device_at -> Timestamp,
+        mac -> Text,
+        verified -> Bool,
+        flag -> Nullable<Text>,
+        submitted_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    manifest_signatures (id) {
+        id -> Text,
+        manifest_id -> Text,
+        party -> Text,
+        seq -> Integer,
+        user_id -> Text,
+        signer_name -> Text,
+        signer_role -> Text,
+        signed_at -> Timestamp,
+        recorded_at -> Timestamp,
+        covers -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    login_throttle,
+    job_leases,
+    handover_settings,
+    handover_confirmations,
+    manifest_signatures,
     corrections,
     correction_votes,
     settings,
@@ -456,8 +508,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rectifications,
     enforcement_actions,
     enforcement_documents,
-    login_throttle,
-    job_leases,
 );
 
 diesel::table! {

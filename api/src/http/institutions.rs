@@ -215,3 +215,53 @@ pub async fn update(
             .await?,
     ))
 }
+
+/// The institution's hand-over settings: whether a confirmation code is set, and its consent
+/// to unattended pickups (its own staff).
+#[utoipa::path(get, path = "/api/v1/institutions/{id}/handover", tag = "institutions", operation_id = "get_handover_settings",
+    params(("id" = String, Path, description = "Institution id")), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Settings", body = yifei_contract::HandoverSettings),
+        (status = 403, description = "Not clinic staff", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not the caller's institution", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handover_settings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let s = state
+        .db
+        .run(move |conn| crate::manifests::signatures::settings(conn, &caller, &id))
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// Sets or rotates the confirmation code and the consent to unattended pickups (its own
+/// staff). The code is never answered back.
+#[utoipa::path(put, path = "/api/v1/institutions/{id}/handover", tag = "institutions", operation_id = "update_handover_settings",
+    params(("id" = String, Path, description = "Institution id")), request_body = yifei_contract::HandoverSettingsUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Settings", body = yifei_contract::HandoverSettings),
+        (status = 403, description = "Not clinic staff", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not the caller's institution", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid code", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_handover_settings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<yifei_contract::HandoverSettingsUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let id = id.into_inner();
+    let s = state
+        .db
+        .run(move |conn| {
+            crate::manifests::signatures::update_settings(conn, &caller, &id, body.0, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(s))
+}

@@ -112,6 +112,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(institutions::update)),
                 )
                 .service(
+                    web::resource("/institutions/{id}/handover")
+                        .route(web::get().to(institutions::handover_settings))
+                        .route(web::put().to(institutions::update_handover_settings)),
+                )
+                .service(
                     web::resource("/institutions/{id}/approve")
                         .route(web::post().to(institutions::approve)),
                 )
@@ -224,6 +229,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::resource("/manifests/{number}/corrections")
                         .route(web::get().to(corrections::of_manifest)),
+                )
+                .service(
+                    web::resource("/manifests/{number}/confirmations")
+                        .route(web::post().to(runs::send_confirmation)),
+                )
+                .service(
+                    web::resource("/manifests/{number}/confirm")
+                        .route(web::post().to(runs::confirm_handover)),
+                )
+                .service(
+                    web::resource("/manifests/{number}/signatures")
+                        .route(web::post().to(runs::sign_manifest)),
                 )
                 .service(web::resource("/manifests/{number}").route(web::get().to(runs::manifest)))
                 .service(web::resource("/watch-list").route(web::get().to(watchlist::list)))

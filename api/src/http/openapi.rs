@@ -37,6 +37,8 @@ use super::{
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
         runs::insert, runs::run_manifests, runs::manifest, runs::run_manifests_csv,
         runs::manifest_csv, runs::manifest_pdf,
+        runs::send_confirmation, runs::confirm_handover, runs::sign_manifest,
+        institutions::handover_settings, institutions::update_handover_settings,
         oversight::list, oversight::ack, oversight::resolve, oversight::get_epidemic,
         oversight::put_epidemic, oversight::coverage, oversight::coverage_csv, oversight::cells, oversight::record,
         oversight::list_inspections,

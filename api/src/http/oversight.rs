@@ -34,7 +34,7 @@ pub struct AlertQuery {
     pub limit: Option<i64>,
 }
 
-const RULES: [&str; 15] = [
+const RULES: [&str; 17] = [
     "storage_warning",
     "storage_breach",
     "not_collected",
@@ -50,6 +50,8 @@ const RULES: [&str; 15] = [
     "unplanned_stop",
     "off_route",
     "over_shift",
+    "unconfirmed_handover",
+    "handover_not_verified",
 ];
 
 /// Alerts in the caller's view, newest first: bureau staff their jurisdiction, a company its

@@ -496,3 +496,91 @@ pub async fn manifest_pdf(
         .map_err(|e| ApiError::Internal(format!("PDF: {e}")))??;
     Ok(pdf_inline(&name, pdf))
 }
+
+/// The shipper's confirmation computed offline on the driver's phone (the run's driver sends
+/// it after the scan batch of the stop). Stored even when it does not verify (then flagged);
+/// the same confirmation sent again answers 200 with the stored one.
+#[utoipa::path(post, path = "/api/v1/manifests/{number}/confirmations", tag = "runs", operation_id = "send_handover_confirmation",
+    params(("number" = String, Path, description = "Manifest number")), request_body = yifei_contract::OfflineConfirmation,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored (see `verified` and `flag`)", body = yifei_contract::HandoverConfirmation),
+        (status = 200, description = "Already stored", body = yifei_contract::HandoverConfirmation),
+        (status = 403, description = "Not the run's driver", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such manifest for the caller", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn send_confirmation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    number: web::Path<String>,
+    body: ApiJson<yifei_contract::OfflineConfirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let number = number.into_inner();
+    let (c, new) = state
+        .db
+        .run(move |conn| {
+            manifests::signatures::confirm_offline(conn, &caller, &number, body.0, now)
+        })
+        .await?;
+    Ok(if new {
+        HttpResponse::Created().json(c)
+    } else {
+        HttpResponse::Ok().json(c)
+    })
+}
+
+/// The shipper confirms the hand-over later from its own login (what the scans show now).
+#[utoipa::path(post, path = "/api/v1/manifests/{number}/confirm", tag = "runs", operation_id = "confirm_handover",
+    params(("number" = String, Path, description = "Manifest number")), security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Confirmed", body = yifei_contract::HandoverConfirmation),
+        (status = 200, description = "Already confirmed as it stands", body = yifei_contract::HandoverConfirmation),
+        (status = 403, description = "Not the shipper's staff", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such manifest for the caller", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing collected yet", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm_handover(
+    state: web::Data<AppState>,
+    caller: Caller,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let number = number.into_inner();
+    let (c, new) = state
+        .db
+        .run(move |conn| manifests::signatures::confirm_by_login(conn, &caller, &number, now))
+        .await?;
+    Ok(if new {
+        HttpResponse::Created().json(c)
+    } else {
+        HttpResponse::Ok().json(c)
+    })
+}
+
+/// Signs the manifest as the next party (shipper, carrier, receiver, disposal).
+#[utoipa::path(post, path = "/api/v1/manifests/{number}/signatures", tag = "runs", operation_id = "sign_manifest",
+    params(("number" = String, Path, description = "Manifest number")), request_body = yifei_contract::NewSignature,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Signed", body = yifei_contract::ManifestSignature),
+        (status = 403, description = "The caller cannot sign as this party", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such manifest for the caller", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already signed, or the manifest is not ready for this party", body = yifei_contract::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Out of order, dated before the previous signature or in the future", body = yifei_contract::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_manifest(
+    state: web::Data<AppState>,
+    caller: Caller,
+    number: web::Path<String>,
+    body: ApiJson<yifei_contract::NewSignature>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let number = number.into_inner();
+    let s = state
+        .db
+        .run(move |conn| manifests::signatures::sign(conn, &caller, &number, body.0, now))
+        .await?;
+    Ok(HttpResponse::Created().json(s))
+}

@@ -4,6 +4,7 @@
 
 pub mod paper;
 pub mod records;
+pub mod signatures;
 
 use std::collections::HashSet;
 
@@ -25,10 +26,11 @@ use crate::wire::parse_enum;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = manifests)]
-struct ManifestRow {
+pub(crate) struct ManifestRow {
+    pub(crate) id: String,
     number: String,
-    run_id: String,
-    institution_id: String,
+    pub(crate) run_id: String,
+    pub(crate) institution_id: String,
     created_at: NaiveDateTime,
 }
 
@@ -240,7 +242,18 @@ fn build(conn: &mut DbConnection, m: &ManifestRow) -> Result<Manifest, ApiError>
         weight_discrepancy_kg: ((w_received - w_collected) * 1000.0).round() / 1000.0,
         created_at: m.created_at.and_utc(),
         custody_digest: digest(&heads),
+        shipper_confirmation: signatures::confirmation_of(conn, &m.id, &inst.id)?,
+        signatures: signatures::of_manifest(conn, &m.id)?,
     })
+}
+
+/// SHA-256 of `bytes` as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// SHA-256 (hex) of `code:head` lines in code order (see `Manifest::custody_digest`).
@@ -291,13 +304,23 @@ fn may_read(conn: &mut DbConnection, caller: &Caller, m: &ManifestRow) -> Result
 
 /// A manifest by number (404 when not the caller's to read).
 pub fn get(conn: &mut DbConnection, caller: &Caller, number: &str) -> Result<Manifest, ApiError> {
+    let m = get_row(conn, caller, number)?;
+    build(conn, &m)
+}
+
+/// A manifest's row by number (404 when not the caller's to read).
+pub(crate) fn get_row(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    number: &str,
+) -> Result<ManifestRow, ApiError> {
     let m: Option<ManifestRow> = manifests::table
         .filter(manifests::number.eq(number.trim().to_uppercase()))
         .select(ManifestRow::as_select())
         .first(conn)
         .optional()?;
     match m {
-        Some(m) if may_read(conn, caller, &m)? => build(conn, &m),
+        Some(m) if may_read(conn, caller, &m)? => Ok(m),
         _ => Err(ApiError::NotFound(format!("no manifest {number}"))),
     }
 }
@@ -484,6 +507,11 @@ mod tests {
             weight_discrepancy_kg: 0.0,
             created_at: chrono::DateTime::from_timestamp(0, 0).expect("t"),
             custody_digest: digest(&[]),
+            shipper_confirmation: yifei_contract::ShipperConfirmation {
+                status: "unconfirmed".into(),
+                confirmations: vec![],
+            },
+            signatures: vec![],
         };
         let c = csv(&[m]);
         assert_eq!(c.lines().count(), 2);

@@ -512,29 +512,47 @@ pub fn render(p: &Paper, tz: FixedOffset, printed_at: DateTime<Utc>) -> Result<V
         );
     }
 
-    // Signatures: who handed over when, in custody order.
-    y = ensure(&mut d, y, 92.0);
+    // Signatures: the parties' signatures (issue #17) in order; where a party has not signed,
+    // who handled the containers by scan, marked as unsigned.
+    y = ensure(&mut d, y, 110.0);
     y = section(&mut d, y, "八、签章");
+    let confirmation = match m.shipper_confirmation.status.as_str() {
+        "confirmed" => "移出单位已确认交接",
+        "unattended" => "移出单位同意无人值守交接",
+        "flagged" => "移出单位确认未通过核验",
+        _ => "移出单位未确认交接",
+    };
+    y = paragraph(&mut d, y, confirmation);
     let last_disposal = p.disposals.last();
-    let boxes = [
-        ("移出单位", None, None),
-        ("运输单位（驾驶员）", p.collected_by.clone(), m.collected.at),
-        ("接收单位", p.received_by.clone(), m.received.at),
+    let handled = [
+        (None, None),
+        (p.collected_by.clone(), m.collected.at),
+        (p.received_by.clone(), m.received.at),
         (
-            "处置",
             last_disposal.map(|a| a.by.clone()),
             last_disposal.map(|a| a.at),
         ),
     ];
+    let roles = ["移出单位", "运输单位（驾驶员）", "接收单位", "处置"];
     let w = (RIGHT - LEFT) / 4.0;
-    for (i, (role, who, at)) in boxes.iter().enumerate() {
+    for (i, ((role, (by, by_at)), party)) in roles
+        .iter()
+        .zip(handled.iter())
+        .zip(super::signatures::ORDER)
+        .enumerate()
+    {
         let x = LEFT + w * i as f32;
         d.rect(x, y, w, 62.0, 0.6);
         d.text(x + 5.0, y + 13.0, 9.0, role);
-        let who = who.clone().unwrap_or_else(|| "未签".into());
-        let who = d.fit(&format!("签名：{who}"), 9.0, w - 10.0);
+        let signed = m.signatures.iter().find(|s| s.party == party);
+        let (who, at) = match (signed, by) {
+            (Some(s), _) => (format!("签名：{}", s.name), Some(s.signed_at)),
+            (None, Some(b)) => (format!("未签（经手 {b}）"), *by_at),
+            (None, None) => ("未签".to_owned(), None),
+        };
+        let who = d.fit(&who, 9.0, w - 10.0);
         d.text(x + 5.0, y + 32.0, 9.0, &who);
-        d.text(x + 5.0, y + 50.0, 8.0, &format!("时间：{}", local(*at, tz)));
+        d.text(x + 5.0, y + 50.0, 8.0, &format!("时间：{}", local(at, tz)));
     }
 
     // Footers, now that the page count is known.
@@ -726,6 +744,11 @@ mod tests {
                 weight_discrepancy_kg: 0.0,
                 created_at: t,
                 custody_digest: "ab".repeat(32),
+                shipper_confirmation: yifei_contract::ShipperConfirmation {
+                    status: "unconfirmed".into(),
+                    confirmations: vec![],
+                },
+                signatures: vec![],
             },
             shipper_contact: "王医生 138".into(),
             shipper_place: "石门镇".into(),

@@ -595,6 +595,7 @@ pub fn evaluate(
         let (gps, tracked) =
             crate::tracking::store::conditions(conn, now.and_utc(), &overrides.tracking)?;
         current.extend(gps);
+        current.extend(crate::manifests::signatures::alert_conditions(conn, now)?);
         let keys: HashSet<&str> = current.iter().map(|c| c.key.as_str()).collect();
         // A GPS alert of a run no longer evaluated (older than the look-back) stands.
         let stands = |a: &AlertRow| {

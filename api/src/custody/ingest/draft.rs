@@ -139,6 +139,22 @@ pub(crate) fn draft(
                     results[i] = Some(reject(id, "not_on_run"));
                     continue;
                 }
+                // A part a manifest signature covers is sealed (issue #17): a later scan
+                // that would change it is refused; an approved correction changes it.
+                let action = crate::wire::enum_str(&e.action);
+                if crate::manifests::signatures::sealable(&action)
+                    && crate::manifests::signatures::seal_for(
+                        conn,
+                        &c.id,
+                        &c.institution_id,
+                        run_named(e),
+                        &action,
+                    )?
+                    .is_some()
+                {
+                    results[i] = Some(reject(id, "sealed_by_signature"));
+                    continue;
+                }
                 seen_in_batch.insert(id.clone(), c.id.clone());
                 todo.entry(c.id.clone()).or_default().push(i);
             }
