@@ -136,6 +136,11 @@ fn generate(conn: &mut yifei_api::db::DbConnection, stops: usize, seed: u64) {
                 parent_code: None,
                 prev_hash: String::new(),
                 hash: String::new(),
+                weight_source: None,
+                batch: None,
+                disposed_at: None,
+                corrects: None,
+                new_value: None,
             },
         );
         diesel::insert_into(containers::table)
