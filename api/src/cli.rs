@@ -452,7 +452,7 @@ fn plan(
             Phase::Solving { stops, vehicles } => {
                 format!("solving {stops} stops over {vehicles} vehicles (no database lock held)")
             }
-            Phase::Best { km, unassigned } => {
+            Phase::Best { km, unassigned, .. } => {
                 format!("best so far: {km:.1} km, {unassigned} unassigned")
             }
             Phase::Solved { km, unassigned } => {

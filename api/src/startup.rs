@@ -146,6 +146,7 @@ pub fn state(config: Config, db: Db, clock: SharedClock) -> Result<AppState, Api
         sessions,
         alerts,
         plan_progress: std::sync::RwLock::new(None),
+        plans_solving: Default::default(),
     })
 }
 

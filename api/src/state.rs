@@ -25,6 +25,8 @@ pub struct AppState {
     pub alerts: crate::oversight::evaluator::Evaluator,
     /// Told of each phase of a `POST /plans` (tests use it to act while the solver thinks).
     pub plan_progress: PlanProgress,
+    /// The plans being solved now, per company (`GET /plans/progress`).
+    pub plans_solving: crate::runs::progress::Board,
 }
 
 /// A listener for planning's phases, set at run time.

@@ -620,3 +620,50 @@ pub struct ManifestList {
     /// Manifests.
     pub items: Vec<Manifest>,
 }
+
+/// Where a plan that is being solved stands (`GET /api/v1/plans/progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanPhase {
+    /// Reading the due stops and the fleet.
+    Reading,
+    /// The solver is thinking (also when it solves again after the facts changed).
+    Solving,
+    /// Writing the runs.
+    Writing,
+}
+
+/// One plan being solved for the caller's company.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanProgress {
+    /// The disposal company the plan is for.
+    pub organisation_id: String,
+    /// The plan's (first) day.
+    pub date: NaiveDate,
+    /// Horizon in days.
+    pub horizon_days: i32,
+    pub phase: PlanPhase,
+    /// Milliseconds since the plan was asked for.
+    pub elapsed_ms: u64,
+    /// The solver's time budget in milliseconds (null when it is bound by iterations).
+    pub budget_ms: Option<u64>,
+    /// The solver's iteration budget (null when it is bound by time).
+    pub budget_iterations: Option<u64>,
+    /// Iterations of the solver so far (of its last report).
+    pub iterations: u64,
+    /// Distance of the best plan found so far, km (null until the solver reports one).
+    pub best_km: Option<f64>,
+    /// Stops the best plan so far leaves unassigned.
+    pub unassigned: Option<u32>,
+    /// Stops and vehicles of the routing problem (null while reading).
+    pub stops: Option<u32>,
+    pub vehicles: Option<u32>,
+    /// Set when the solver solves a second time because the facts changed meanwhile.
+    pub resolving: Option<String>,
+}
+
+/// Plans being solved now; empty when none is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanProgressList {
+    pub items: Vec<PlanProgress>,
+}

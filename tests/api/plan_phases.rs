@@ -12,7 +12,10 @@ use crate::common::TestApp;
 use crate::custody::{ev, scan};
 use crate::runs::{fleet, sealed};
 
-both!(scans_are_answered_while_the_plan_solves);
+both!(
+    scans_are_answered_while_the_plan_solves,
+    the_company_sees_its_plan_solving,
+);
 
 const DAY: &str = "2026-03-02";
 
@@ -113,4 +116,46 @@ fn scans_are_answered_while_the_plan_solves(app: &TestApp) {
         again.body["runs"][0]["stops"][0]["institution_id"],
         f.c.inst_b.as_str()
     );
+}
+
+/// `GET /plans/progress` while the solver is held: the dispatcher's company sees its plan in
+/// the solving phase, admin sees it with the company named, clinic and driver are refused, and
+/// the list is empty (not 404) once the plan is written.
+fn the_company_sees_its_plan_solving(app: &TestApp) {
+    let f = fleet(app);
+    let _ = sealed(app, &f.c.clinic_a, 40, 2.5);
+    let idle = app.get("/api/v1/plans/progress", Some(&f.dispatcher));
+    assert_eq!(idle.status, 200, "{}", idle.text);
+    assert_eq!(idle.body["items"], json!([]));
+    let (solving, go) = hold_the_solver(app);
+    let (plan, seen, by_admin) = std::thread::scope(|s| {
+        let planner =
+            s.spawn(|| app.post("/api/v1/plans", Some(&f.dispatcher), &json!({"date": DAY})));
+        solving
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the plan reaches the solver");
+        let seen = app.get("/api/v1/plans/progress", Some(&f.dispatcher));
+        let by_admin = app.get("/api/v1/plans/progress", Some(&f.c.admin));
+        for who in [&f.c.clinic_a, &f.c.driver] {
+            let r = app.get("/api/v1/plans/progress", Some(who));
+            assert_eq!(r.status, 403, "{}", r.text);
+        }
+        go.send(()).expect("release the solver");
+        (planner.join().expect("planner"), seen, by_admin)
+    });
+    *app.state.plan_progress.write().expect("hook") = None;
+    assert_eq!(plan.status, 201, "{}", plan.text);
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    let items = seen.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", seen.text);
+    assert_eq!(items[0]["phase"], "solving", "{}", seen.text);
+    assert_eq!(items[0]["date"], DAY);
+    assert_eq!(items[0]["organisation_id"], json!(f.company));
+    assert_eq!(by_admin.status, 200, "{}", by_admin.text);
+    assert_eq!(
+        by_admin.body["items"][0]["organisation_id"],
+        json!(f.company)
+    );
+    let after = app.get("/api/v1/plans/progress", Some(&f.dispatcher));
+    assert_eq!(after.body["items"], json!([]), "{}", after.text);
 }

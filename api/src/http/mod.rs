@@ -196,6 +196,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/pickups/due").route(web::get().to(runs::due)))
                 .service(web::resource("/plans").route(web::post().to(runs::plan)))
+                .service(web::resource("/plans/progress").route(web::get().to(runs::plan_progress)))
                 .service(web::resource("/plans/{id}").route(web::get().to(runs::get_plan)))
                 .service(web::resource("/runs").route(web::get().to(runs::list_runs)))
                 .service(web::resource("/me/runs").route(web::get().to(runs::my_runs)))

@@ -34,6 +34,7 @@ use super::{
         desks::storage_clocks, desks::plant_intake,
         runs::create_vehicle, runs::list_vehicles, runs::update_vehicle, runs::list_drivers,
         runs::request_pickup, runs::list_requests, runs::due, runs::plan, runs::get_plan,
+        runs::plan_progress,
         runs::list_runs, runs::my_runs, runs::get_run, runs::skip, runs::positions,
         runs::insert, runs::run_manifests, runs::manifest, runs::run_manifests_csv,
         runs::manifest_csv, runs::manifest_pdf,

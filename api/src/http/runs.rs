@@ -6,8 +6,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use yifei_contract::{
     DriverList, DueList, InsertRequest, Manifest, ManifestList, NewPickupRequest, NewPlan,
-    NewVehicle, PickupRequest, Plan, PositionBatch, PositionResult, Run, RunList, SkipRequest,
-    Vehicle, VehicleList, VehicleUpdate,
+    NewVehicle, PickupRequest, Plan, PlanProgressList, PositionBatch, PositionResult, Run, RunList,
+    SkipRequest, Vehicle, VehicleList, VehicleUpdate,
 };
 
 use super::extract::{ApiJson, csv_attachment, pdf_inline, wants_csv, wants_pdf};
@@ -182,6 +182,7 @@ pub async fn plan(
         horizon_days,
     } = body.0;
     crate::runs::check_day("date", date, today(&state), crate::runs::PLAN_DAYS)?;
+    caller.require(&[Role::Dispatcher])?;
     let (now, schedule, solving) = (
         state.clock.now(),
         state.config.schedule(),
@@ -192,7 +193,14 @@ pub async fn plan(
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    let shown = state.plans_solving.start(
+        caller.tenant_id()?,
+        date,
+        horizon_days.unwrap_or(1),
+        solving,
+    );
     let progress = move |p: Phase| {
+        shown.hear(&p);
         if let Some(h) = &hook {
             h(p);
         }
@@ -214,6 +222,26 @@ pub async fn plan(
         })
         .await?;
     Ok(HttpResponse::Created().json(plan))
+}
+
+/// The company's plans being solved now: phase, elapsed time and budget, the best distance
+/// so far and the solver's iterations; `items` is empty when none is (dispatcher; admin: every
+/// company's).
+#[utoipa::path(get, path = "/api/v1/plans/progress", tag = "runs", operation_id = "get_plan_progress",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Plans in progress, oldest first", body = PlanProgressList)))]
+pub async fn plan_progress(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<PlanProgressList>, ApiError> {
+    caller.require(&[Role::Admin, Role::Dispatcher])?;
+    let org = match caller.role {
+        Role::Admin => None,
+        _ => Some(caller.tenant_id()?),
+    };
+    Ok(web::Json(PlanProgressList {
+        items: state.plans_solving.list(org),
+    }))
 }
 
 /// A stored plan: its first day's runs as they are now and every day of its horizon, later

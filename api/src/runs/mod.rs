@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod horizon;
 pub mod planning;
 pub mod plans;
+pub mod progress;
 pub mod solver_thread;
 pub mod store;
 

@@ -47,7 +47,11 @@ pub enum Phase {
     /// The solver is thinking, with no connection held.
     Solving { stops: usize, vehicles: usize },
     /// The solver found a better plan (at most once a second).
-    Best { km: f64, unassigned: usize },
+    Best {
+        km: f64,
+        unassigned: usize,
+        iterations: u64,
+    },
     /// The solver is done: its best distance.
     Solved { km: f64, unassigned: usize },
     /// The facts changed too much meanwhile: solving once more, and why.
@@ -270,6 +274,7 @@ fn solve(
                     progress(Phase::Best {
                         km: p.distance_m / 1000.0,
                         unassigned: p.unassigned,
+                        iterations: p.iterations,
                     })
                 },
             )
