@@ -62,6 +62,8 @@ test('a failed spot check is listed, refused without evidence, struck off with a
   await page.reload();
   await page.getByRole('heading', { name: '重点监控名单' }).waitFor();
   const again = page.locator(`form[data-entry="${entry.id}"]`);
+  // The re-inspections are read after the list is drawn: wait for the passed one's option.
+  await again.locator(`option[value="${passed.id}"]`).waitFor({ state: 'attached' });
   assert.equal(await again.getByLabel('复查记录').inputValue(), passed.id, 'the passed re-inspection is offered');
   await again.getByLabel('销号证据').fill('复查合格，标签已补齐');
   await again.getByRole('button', { name: '销号' }).click();

@@ -47,7 +47,8 @@ async function watchPage(page, ctx) {
   const [entries, institutions, inspections] = await Promise.all([
     all('/watch-list', query),
     all('/institutions', { status: 'active' }),
-    api.get('/inspections', { from: '2000-01-01', to: new Date().toISOString().slice(0, 10) }).catch(() => ({ items: [] })),
+    // `to` is a county-local date, up to a day ahead of UTC's: tomorrow's UTC date covers today.
+    api.get('/inspections', { from: '2000-01-01', to: new Date(Date.now() + 86400e3).toISOString().slice(0, 10) }).catch(() => ({ items: [] })),
   ]);
   const names = Object.fromEntries(institutions.map((i) => [i.id, i.name]));
   const passed = inspections.items.filter((i) => i.passed);
